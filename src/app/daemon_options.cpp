@@ -1,0 +1,122 @@
+// daemon_options.cpp - Boost.Program_options for the command line; config::ConfigFile (Boost PO
+// underneath) for mxguard.conf so that file errors name their line.
+// Must not: exit the process; mains decide exit codes.
+#include "app/daemon_options.h"
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "config/config_file.h"
+
+namespace po = boost::program_options;
+
+namespace mxguard::app {
+namespace {
+
+using config::OptionKind;
+using config::OptionSpec;
+
+std::vector<OptionSpec> topSpecs() {
+  return {
+      {"socket", OptionKind::String, "inet:10025@127.0.0.1", false, 0, 0,
+       "milter socket: inet:PORT@HOST, inet6:PORT@HOST or unix:/path"},
+      {"policy", OptionKind::String, "/etc/mxguard/policy.conf", false, 0, 0, "policy file"},
+      {"user", OptionKind::String, "", false, 0, 0, "drop privileges to this user after binding"},
+      {"pidfile", OptionKind::String, "", false, 0, 0, "write the daemon's pid here"},
+      {"hostname", OptionKind::String, "", false, 0, 0,
+       "this server's name (forged-HELO check, logs); default: the system host name"},
+      {"milter_timeout", OptionKind::Duration, "300s", false, 1000, 3600000,
+       "how long libmilter waits for the MTA before dropping a connection"},
+  };
+}
+
+std::vector<OptionSpec> dnsSpecs() {
+  return {
+      {"forward", OptionKind::String, "", true, 0, 0,
+       "forward queries to this server (host@port); repeat for more; none = own recursion"},
+      {"pass_local_zone", OptionKind::String, "", true, 0, 0,
+       "a built-in local zone of libunbound (e.g. 10.in-addr.arpa) to ask the forwarders about"},
+      {"forward_private_reverse", OptionKind::Bool, "yes", false, 0, 0,
+       "with forwarders: ask them for private and documentation reverse zones (10/8, ...)"},
+  };
+}
+
+}  // namespace
+
+std::string defaultHostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
+  auto file = config::ConfigFile::load(path);
+  for (const auto& name : file.sectionNames())
+    if (!name.empty() && name != "dns")
+      throw config::ConfigError(path, file.sectionLine(name), name,
+                                "unknown section [" + name + "]; known: [dns]");
+  auto top = file.section("", topSpecs());
+  if (top.has("socket")) options.socket = top.getString("socket");
+  if (top.has("policy")) options.policyFile = top.getString("policy");
+  if (top.has("user")) options.user = top.getString("user");
+  if (top.has("pidfile")) options.pidfile = top.getString("pidfile");
+  if (top.has("hostname")) options.hostname = top.getString("hostname");
+  options.milterTimeoutSeconds = top.getDuration("milter_timeout").count() / 1000;
+  auto dns = file.section("dns", dnsSpecs());
+  for (const auto& v : dns.getAll("forward")) {
+    if (v.text.empty() || v.text.find(' ') != std::string::npos)
+      dns.fail(v, "forward", "invalid forwarder '" + v.text + "' (use host@port, e.g. 127.0.0.1@53)");
+    options.dns.forward.push_back(v.text);
+  }
+  for (const auto& v : dns.getAll("pass_local_zone")) options.dns.passLocalZones.push_back(v.text);
+  options.dns.forwardPrivateReverse = dns.getBool("forward_private_reverse");
+}
+
+bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText) {
+  po::options_description desc("mxguard - inbound mail policy milter\nOptions");
+  desc.add_options()
+      ("help,h", "show this help")
+      ("version", "show the version")
+      ("config,c", po::value<std::string>(), "daemon configuration file (mxguard.conf)")
+      ("policy,p", po::value<std::string>(), "policy file (overrides the config file)")
+      ("socket,s", po::value<std::string>(), "milter socket: inet:PORT@HOST or unix:/path")
+      ("dns", po::value<std::vector<std::string>>()->composing(),
+       "forward DNS to HOST@PORT (repeatable); default: embedded recursive resolver")
+      ("foreground,f", po::bool_switch(), "stay in the foreground and log to stderr")
+      ("user,u", po::value<std::string>(), "drop privileges to this user after binding")
+      ("pidfile", po::value<std::string>(), "write the pid to this file")
+      ("hostname", po::value<std::string>(), "this server's host name")
+      ("check-config", po::bool_switch(), "validate configuration and policy, then exit (0 or 78)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help") || vm.count("version")) {
+    std::ostringstream out;
+    if (vm.count("version")) out << "mxguard 0.1.0\n";
+    else out << desc;
+    *helpText = out.str();
+    return false;
+  }
+  if (vm.count("config")) {
+    options.configFile = vm["config"].as<std::string>();
+    applyDaemonConfigFile(options.configFile, options);
+  }
+  if (vm.count("policy")) options.policyFile = vm["policy"].as<std::string>();
+  if (vm.count("socket")) options.socket = vm["socket"].as<std::string>();
+  if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
+  if (vm.count("user")) options.user = vm["user"].as<std::string>();
+  if (vm.count("pidfile")) options.pidfile = vm["pidfile"].as<std::string>();
+  if (vm.count("hostname")) options.hostname = vm["hostname"].as<std::string>();
+  options.foreground = vm["foreground"].as<bool>();
+  options.checkConfig = vm["check-config"].as<bool>();
+  if (options.hostname.empty()) options.hostname = defaultHostname();
+  return true;
+}
+
+}  // namespace mxguard::app

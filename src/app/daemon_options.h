@@ -1,0 +1,45 @@
+// daemon_options.h - the daemon configuration (mxguard.conf) and the options both executables
+// share (--config, --policy, --dns): read through Boost.Program_options, command line over file.
+// Must not: open sockets or resolvers; it only describes what to start.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mxguard::app {
+
+// Bad command line: the caller prints it with a usage hint and exits 64 (EX_USAGE).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct DnsOptions {
+  std::vector<std::string> forward;          // "host@port"; empty = embedded recursion
+  std::vector<std::string> passLocalZones;   // built-in local zones to hand to the forwarders
+  bool forwardPrivateReverse = true;         // with forwarders: private/documentation PTR zones too
+};
+
+struct DaemonOptions {
+  std::string configFile;                    // "" = built-in defaults only
+  std::string policyFile = "/etc/mxguard/policy.conf";
+  std::string socket = "inet:10025@127.0.0.1";
+  DnsOptions dns;
+  bool foreground = false;
+  std::string user;                          // drop privileges to this user after binding
+  std::string pidfile;
+  std::string hostname;                      // "" = gethostname()
+  long milterTimeoutSeconds = 300;           // libmilter's per-read timeout
+  bool checkConfig = false;
+};
+
+// Reads `path` (an mxguard.conf) into `options`; throws config::ConfigError.
+void applyDaemonConfigFile(const std::string& path, DaemonOptions& options);
+// Parses mxguard's command line, reads --config if given, applies the command line over it.
+// Throws UsageError for a bad command line and config::ConfigError for a bad file.
+// Sets *helpText and returns false when --help/--version was asked for.
+bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText);
+
+std::string defaultHostname();
+
+}  // namespace mxguard::app

@@ -1,0 +1,146 @@
+// policy_loader.cpp - [engine] options, the common per-stage options (mode, on_failure, timeout),
+// and the stage table lookups; every error goes out through config::ConfigError.
+// Must not: start anything (no threads, no sockets): loading is pure so --check-config is safe.
+#include "app/policy_loader.h"
+
+#include <algorithm>
+#include <set>
+
+#include "config/config_file.h"
+#include "core/log.h"
+#include "stages/registry.h"
+
+namespace mxguard::app {
+namespace {
+
+using config::OptionKind;
+using config::OptionSpec;
+
+std::vector<OptionSpec> engineSpecs() {
+  return {
+      {"stages", OptionKind::List, "", false, 0, 0,
+       "stages to run, in this order; a stage not listed does not run"},
+      {"delay_reject", OptionKind::Bool, "yes", false, 0, 0,
+       "send connect/HELO/MAIL rejections at RCPT (Postfix smtpd_delay_reject)"},
+      {"soft_bounce", OptionKind::Bool, "no", false, 0, 0,
+       "turn every 5xx into 4xx (Postfix soft_bounce), for trying a policy safely"},
+      {"exempt_recipients", OptionKind::List, "postmaster abuse", false, 0, 0,
+       "local parts accepted whatever the stages say (RFC 5321 4.5.1)"},
+      {"whitelist_clients", OptionKind::List, "", false, 0, 0,
+       "client addresses/CIDRs (IPv4 and IPv6) that skip every stage"},
+      {"whitelist_authenticated", OptionKind::Bool, "yes", false, 0, 0,
+       "clients that authenticated (SMTP AUTH) skip every stage"},
+  };
+}
+
+std::vector<OptionSpec> commonStageSpecs() {
+  return {
+      {"mode", OptionKind::String, "enforce", false, 0, 0,
+       "enforce: send rejections; observe: log them only (warn-only)"},
+      {"on_failure", OptionKind::String, "tempfail", false, 0, 0,
+       "when a dependency (DNS) fails: tempfail (4xx, unless a later check rejects) or accept"},
+      {"timeout", OptionKind::Duration, "5s", false, 10, 120000,
+       "deadline for this stage's DNS lookups"},
+  };
+}
+
+std::string knownStageNames() {
+  std::string out;
+  for (const auto& f : stages::registry()) out += (out.empty() ? "" : ", ") + std::string(f.name);
+  return out;
+}
+
+StageEntry buildStage(const config::ConfigFile& file, const stages::StageFactory& factory,
+                      const PolicyLoadOptions& options) {
+  std::vector<OptionSpec> specs = commonStageSpecs();
+  auto own = factory.options();
+  specs.insert(specs.end(), own.begin(), own.end());
+  config::Section section = file.section(factory.name, specs);
+
+  StageEntry entry;
+  entry.phases = factory.phases;
+  std::string mode = section.getString("mode");
+  if (mode == "enforce") entry.mode = StageMode::Enforce;
+  else if (mode == "observe") entry.mode = StageMode::Observe;
+  else section.fail("mode", "invalid value '" + mode + "' (use enforce or observe)");
+  std::string onFailure = section.getString("on_failure");
+  if (onFailure == "tempfail") entry.onFailure = FailureMode::Tempfail;
+  else if (onFailure == "accept") entry.onFailure = FailureMode::Accept;
+  else section.fail("on_failure", "invalid value '" + onFailure + "' (use tempfail or accept)");
+  entry.dnsTimeout = section.getDuration("timeout");
+
+  stages::StageContext context;
+  context.resolver = options.resolver;
+  context.ourHostname = options.ourHostname;
+  context.dnsTimeout = entry.dnsTimeout;
+  entry.stage = factory.create(section, context);
+  return entry;
+}
+
+PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& options) {
+  // Every section must be [engine] or a known stage: a typo must not silently disable a check.
+  for (const auto& name : file.sectionNames()) {
+    if (name == "engine") continue;
+    if (name.empty())
+      throw config::ConfigError(file.file(), file.sectionLine(name), "",
+                                "options must be inside a section ([engine] or a stage name)");
+    if (!stages::findStage(name))
+      throw config::ConfigError(file.file(), file.sectionLine(name), name,
+                                "unknown section [" + name + "]; known: engine, " +
+                                    knownStageNames());
+  }
+  auto policy = std::make_shared<Policy>();
+  policy->source = file.file();
+  policy->resolver = options.resolver;
+
+  config::Section engine = file.section("engine", engineSpecs());
+  auto& settings = policy->engine;
+  settings.delayReject = engine.getBool("delay_reject");
+  settings.softBounce = engine.getBool("soft_bounce");
+  settings.whitelistAuthenticated = engine.getBool("whitelist_authenticated");
+  settings.exemptLocalParts.clear();
+  for (auto local : engine.getList("exempt_recipients")) {
+    std::transform(local.begin(), local.end(), local.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    settings.exemptLocalParts.push_back(local);
+  }
+  for (const auto& text : engine.getList("whitelist_clients")) {
+    auto cidr = Cidr::parse(text);
+    if (!cidr)
+      engine.fail("whitelist_clients",
+                  "invalid address or CIDR '" + text + "' (use e.g. 192.0.2.0/24 or 2001:db8::/32)");
+    settings.whitelistClients.push_back(*cidr);
+  }
+
+  std::set<std::string> seen;
+  for (const auto& name : engine.getList("stages")) {
+    const auto* factory = stages::findStage(name);
+    if (!factory)
+      engine.fail("stages", "unknown stage '" + name + "'; known stages: " + knownStageNames());
+    if (!seen.insert(name).second) engine.fail("stages", "stage '" + name + "' listed twice");
+    policy->stages.push_back(buildStage(file, *factory, options));
+  }
+  for (const auto& name : file.sectionNames())
+    if (name != "engine" && !seen.count(name))
+      logMessage(LogLevel::Warning, file.file() + ":" + std::to_string(file.sectionLine(name)) +
+                                        ": section [" + name +
+                                        "] is configured but not listed in engine.stages: it "
+                                        "does not run");
+  if (policy->stages.empty())
+    logMessage(LogLevel::Warning, file.file() + ": no stages listed in [engine] stages: every "
+                                                "message is accepted unchecked");
+  return policy;
+}
+
+}  // namespace
+
+PolicySharedPtr loadPolicyFile(const std::string& path, const PolicyLoadOptions& options) {
+  return build(config::ConfigFile::load(path), options);
+}
+
+PolicySharedPtr loadPolicyText(std::string_view text, const std::string& fileName,
+                               const PolicyLoadOptions& options) {
+  return build(config::ConfigFile::parse(text, fileName), options);
+}
+
+}  // namespace mxguard::app

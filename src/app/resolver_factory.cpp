@@ -1,0 +1,22 @@
+// resolver_factory.cpp - libunbound behind the Resolver interface.
+// Must not: query anything at construction (so --check-config works offline).
+#include "app/resolver_factory.h"
+
+#include "config/config_error.h"
+#include "dns/unbound_resolver.h"
+
+namespace mxguard::app {
+
+dns::ResolverSharedPtr makeResolver(const DnsOptions& options, const std::string& configFile) {
+  dns::UnboundOptions u;
+  u.forwarders = options.forward;
+  u.passLocalZones = options.passLocalZones;
+  u.forwardPrivateReverse = options.forwardPrivateReverse;
+  try {
+    return dns::UnboundResolver::create(u);
+  } catch (const std::exception& e) {
+    throw config::ConfigError(configFile.empty() ? "--dns" : configFile, 0, "dns.forward", e.what());
+  }
+}
+
+}  // namespace mxguard::app

@@ -1,0 +1,50 @@
+// policy.h - one loaded policy: engine settings plus the ordered stages, immutable once built and
+// shared (shared_ptr<const Policy>) by every connection that started under it.
+// Must not: be modified after load; SIGHUP builds a new Policy and swaps the pointer.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ip_address.h"
+#include "core/phase.h"
+#include "core/reply.h"
+#include "core/stage.h"
+#include "dns/resolver.h"
+
+namespace mxguard {
+
+enum class StageMode { Enforce, Observe };     // observe = warn-only: log the would-be reject
+enum class FailureMode { Tempfail, Accept };   // what a dependency failure becomes
+
+struct StageEntry {
+  StageSharedPtr stage;
+  PhaseSet phases;           // phases the registry allows this stage to run in
+  StageMode mode = StageMode::Enforce;
+  FailureMode onFailure = FailureMode::Tempfail;
+  std::chrono::milliseconds dnsTimeout{5000};  // deadline for this stage's prefetched lookups
+};
+
+struct EngineSettings {
+  // Postfix smtpd_delay_reject: connect/HELO/MAIL rejections are sent at RCPT.
+  bool delayReject = true;
+  // Postfix soft_bounce: every 5xx goes out as 4xx (for trying a new policy safely).
+  bool softBounce = false;
+  // Recipients whose local part is listed here are accepted whatever the stages said.
+  std::vector<std::string> exemptLocalParts{"postmaster", "abuse"};
+  std::vector<Cidr> whitelistClients;  // these clients skip every stage
+  bool whitelistAuthenticated = true;  // so do clients that authenticated ({auth_authen})
+};
+
+struct Policy {
+  std::string source;  // file it was loaded from, for logs
+  EngineSettings engine;
+  std::vector<StageEntry> stages;
+  dns::ResolverSharedPtr resolver;  // shared with stages; never null in a built policy
+};
+
+using PolicySharedPtr = std::shared_ptr<const Policy>;
+
+}  // namespace mxguard

@@ -1,0 +1,329 @@
+// session.cpp - the engine's rules, in the order Postfix applies them: whitelist, prefetch the
+// phase's DNS, run the stages, then observe mode, on_failure, delayed reject, soft bounce.
+// Must not: throw on the data plane or know any stage by name.
+#include "core/session.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/counters.h"
+#include "core/log.h"
+
+namespace mxguard {
+namespace {
+
+bool isPreRcpt(Phase p) { return p == Phase::Connect || p == Phase::Helo || p == Phase::Mail; }
+
+std::string stripBrackets(std::string_view a) {
+  while (!a.empty() && (a.front() == ' ')) a.remove_prefix(1);
+  if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
+  return std::string(a);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Reply fallbackReply() {
+  // A stage said reject/tempfail without a reply: a bug, so never a 5xx.
+  return *Reply::make(451, "4.3.0", "Temporary policy failure; try again later");
+}
+
+}  // namespace
+
+Session::Session(PolicySharedPtr policy) : policy_(std::move(policy)) {}
+
+bool Session::skipsStages() {
+  const auto& c = tx_.connection;
+  const auto& e = policy_->engine;
+  std::string why;
+  if (e.whitelistAuthenticated && !c.authUser.empty()) {
+    why = "authenticated as " + sanitize(c.authUser);
+  } else if (c.clientIp) {
+    for (const auto& cidr : e.whitelistClients)
+      if (cidr.contains(*c.clientIp)) {
+        why = "client " + c.clientIp->toString() + " in whitelist_clients " + cidr.toString();
+        break;
+      }
+  }
+  if (why.empty()) return false;
+  if (!whitelistTraced_) {
+    tx_.trace.push_back({Phase::Connect, "engine", "whitelisted", why, "skip all stages"});
+    whitelistTraced_ = true;
+  }
+  return true;
+}
+
+bool Session::isExempt(std::string_view recipient) const {
+  auto at = recipient.rfind('@');
+  std::string local = lower(recipient.substr(0, at == std::string_view::npos ? recipient.size() : at));
+  const auto& ex = policy_->engine.exemptLocalParts;
+  return std::find(ex.begin(), ex.end(), local) != ex.end();
+}
+
+void Session::clearHeldFrom(Phase earliest) {
+  if (pending_.active && pending_.phase >= earliest) pending_ = Held{};
+  if (deferred_.active && deferred_.phase >= earliest) deferred_ = Held{};
+}
+
+Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop) {
+  std::string name(entry.stage->name());
+  std::string outcome = d.reason;
+  if (outcome.rfind(name + ".", 0) == 0) outcome = outcome.substr(name.size() + 1);
+  TraceEntry t{phase, name, outcome, d.detail, "none"};
+
+  if (d.action == Action::Pass || d.action == Action::AddHeader) {
+    if (d.action == Action::AddHeader) {
+      for (const auto& [h, v] : d.headers) tx_.envelope.addedHeaders.push_back({h, v});
+      t.effect = "add-header";
+    }
+    tx_.trace.push_back(std::move(t));
+    return Verdict::pass(phase);
+  }
+
+  Verdict v;
+  v.action = d.action;
+  v.reason = d.reason;
+  v.stage = name;
+  v.phase = phase;
+  if (d.action == Action::Reject || d.action == Action::Tempfail) {
+    v.reply = d.reply ? *d.reply : fallbackReply();
+    // Temporary failure is never a 5xx, whatever the stage wrote.
+    if (d.action == Action::Tempfail && v.reply->isPermanent()) v.reply = v.reply->softened();
+    if (policy_->engine.softBounce && v.reply->isPermanent()) v.reply = v.reply->softened();
+    v.action = v.reply->isPermanent() ? Action::Reject : Action::Tempfail;
+  }
+  std::string replyText = v.reply ? v.reply->toSmtp() : std::string(toString(v.action));
+  while (!replyText.empty() && (replyText.back() == '\n' || replyText.back() == '\r'))
+    replyText.pop_back();
+
+  if (entry.mode == StageMode::Observe && d.action != Action::Accept) {
+    t.effect = std::string(toString(d.action)) + "_warning";
+    countEvent(name + ".observed");
+    logMessage(LogLevel::Warning, name + ": " + t.effect + " (observe mode): would reply: " +
+                                      sanitize(replyText) + " (" + d.reason + ")");
+    tx_.trace.push_back(std::move(t));
+    return Verdict::pass(phase);
+  }
+
+  if (d.dependencyFailure) {
+    countEvent(name + ".dependency_failure");
+    if (entry.onFailure == FailureMode::Accept) {
+      t.effect = "accepted_on_failure";
+      tx_.trace.push_back(std::move(t));
+      logMessage(LogLevel::Warning, name + ": " + d.reason + " (" + sanitize(d.detail) +
+                                        "): on_failure = accept, continuing");
+      return Verdict::pass(phase);
+    }
+    // defer_if_permit: keep the first reason, let a later definite rejection win.
+    t.effect = "defer_if_permit";
+    tx_.trace.push_back(std::move(t));
+    if (!deferred_.active) deferred_ = Held{true, phase, v};
+    return Verdict::pass(phase);
+  }
+
+  if (d.action == Action::Accept) {
+    t.effect = "accept";
+    tx_.trace.push_back(std::move(t));
+    acceptedAll_ = true;
+    *stop = true;
+    return Verdict::pass(phase);
+  }
+
+  if ((d.action == Action::Reject || d.action == Action::Tempfail) && isPreRcpt(phase) &&
+      (policy_->engine.delayReject || phase == Phase::Connect)) {
+    // Postfix smtpd_delay_reject: sent at RCPT, so the log has sender and recipients and
+    // postmaster@/abuse@ stay reachable. A connect decision without delay goes out at the
+    // client's next command: libmilter cannot reply at connect time.
+    t.effect = "delayed";
+    tx_.trace.push_back(std::move(t));
+    if (!pending_.active) pending_ = Held{true, phase, v};
+    *stop = true;
+    return Verdict::pass(phase);
+  }
+
+  t.effect = toString(v.action);
+  tx_.trace.push_back(std::move(t));
+  *stop = true;
+  return v;
+}
+
+template <class Hook>
+Verdict Session::runPhase(Phase phase, Hook&& hook) {
+  if (acceptedAll_ || skipsStages()) return Verdict::pass(phase);
+  // Every stage's queries for this phase go out together, under one deadline.
+  std::vector<dns::Query> queries;
+  std::chrono::milliseconds deadline{0};
+  for (const auto& entry : policy_->stages) {
+    if (!entry.phases.contains(phase)) continue;
+    auto qs = entry.stage->prefetch(phase, tx_);
+    if (qs.empty()) continue;
+    queries.insert(queries.end(), qs.begin(), qs.end());
+    deadline = std::max(deadline, entry.dnsTimeout);
+  }
+  if (!queries.empty() && policy_->resolver)
+    cachedLookupAll(tx_, *policy_->resolver, queries, deadline);
+
+  for (const auto& entry : policy_->stages) {
+    if (!entry.phases.contains(phase)) continue;
+    std::optional<Decision> d = hook(*entry.stage);
+    if (!d) continue;
+    bool stop = false;
+    Verdict v = apply(entry, phase, *d, &stop);
+    if (stop || v.action != Action::Pass) return v;
+  }
+  return Verdict::pass(phase);
+}
+
+void Session::startMessageIfNeeded() {
+  if (messageOpen_) return;
+  tx_.resetMessage();
+  rejectedRcpts_.clear();
+  finalReply_.clear();
+  finalReason_.clear();
+  messageOpen_ = true;
+  anyTransaction_ = true;
+}
+
+Verdict Session::connect() {
+  Verdict v = runPhase(Phase::Connect, [&](const Stage& s) { return s.onConnect(tx_); });
+  return v.isRejection() ? Verdict::pass(Phase::Connect) : v;  // held in pending_ instead
+}
+
+Verdict Session::helo(std::string_view name) {
+  tx_.connection.helo = std::string(name);
+  tx_.connection.heloSeen = true;
+  clearHeldFrom(Phase::Helo);  // a new HELO is judged afresh
+  if (pending_.active && !policy_->engine.delayReject) return pending_.verdict;  // from connect
+  if (pending_.active) return Verdict::pass(Phase::Helo);
+  return runPhase(Phase::Helo, [&](const Stage& s) { return s.onHelo(tx_); });
+}
+
+Verdict Session::mail(std::string_view sender) {
+  if (messageOpen_) finishTransaction("abort");
+  startMessageIfNeeded();
+  tx_.envelope.senderSeen = true;
+  tx_.envelope.sender = stripBrackets(sender);
+  if (pending_.active && !policy_->engine.delayReject) return pending_.verdict;
+  if (pending_.active) return Verdict::pass(Phase::Mail);
+  return runPhase(Phase::Mail, [&](const Stage& s) { return s.onMail(tx_); });
+}
+
+Verdict Session::rcpt(std::string_view recipient) {
+  startMessageIfNeeded();
+  std::string rcpt = stripBrackets(recipient);
+  auto remember = [&](const Verdict& v) {
+    rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
+                             v.reply->enhanced());
+    if (finalReply_.empty()) {
+      finalReply_ = v.reply->text();
+      finalReason_ = v.reason;
+    }
+    return v;
+  };
+  if (isExempt(rcpt)) {
+    tx_.trace.push_back({Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
+                         pending_.active || deferred_.active ? "accept despite earlier rejection"
+                                                             : "none"});
+    tx_.envelope.recipients.push_back(rcpt);
+    return Verdict::pass(Phase::Rcpt);
+  }
+  if (pending_.active) return remember(pending_.verdict);
+  Verdict v = runPhase(Phase::Rcpt, [&](const Stage& s) { return s.onRcpt(tx_, rcpt); });
+  if (v.isRejection()) return remember(v);
+  if (deferred_.active) return remember(deferred_.verdict);
+  tx_.envelope.recipients.push_back(rcpt);
+  return v;
+}
+
+Verdict Session::header(std::string_view name, std::string_view value) {
+  ++tx_.envelope.headerCount;
+  Header h{std::string(name), std::string(value)};
+  Verdict v = runPhase(Phase::Header, [&](const Stage& s) { return s.onHeader(tx_, h); });
+  // Bounded so a message with a million headers cannot exhaust memory.
+  if (tx_.envelope.headers.size() < kMaxKeptHeaders) tx_.envelope.headers.push_back(std::move(h));
+  return v;
+}
+
+Verdict Session::endOfHeaders() {
+  return runPhase(Phase::Eoh, [&](const Stage& s) { return s.onEoh(tx_); });
+}
+
+Verdict Session::body(std::string_view chunk) {
+  tx_.envelope.bodyBytes += chunk.size();
+  return runPhase(Phase::Body, [&](const Stage& s) { return s.onBody(tx_, chunk); });
+}
+
+Verdict Session::endOfMessage() {
+  Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
+  if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header) v = deferred_.verdict;
+  if (v.reply) {
+    finalReply_ = v.reply->text();
+    finalReason_ = v.reason;
+  }
+  finishTransaction(v.action == Action::Pass ? "accept" : toString(v.action));
+  return v;
+}
+
+void Session::abort() {
+  for (const auto& entry : policy_->stages) entry.stage->onAbort(tx_);
+  if (messageOpen_) finishTransaction(rejectedRcpts_.empty() ? "abort" : "reject");
+  clearHeldFrom(Phase::Mail);
+}
+
+void Session::close() {
+  for (const auto& entry : policy_->stages) entry.stage->onClose(tx_);
+  if (messageOpen_) {
+    finishTransaction(rejectedRcpts_.empty() ? "disconnect" : "reject");
+  } else if (!anyTransaction_) {
+    finalAction_ = "disconnect";
+    logMessage(LogLevel::Info, summaryLine());
+  }
+}
+
+void Session::finishTransaction(const char* action) {
+  finalAction_ = action;
+  // A tempfail of every recipient is a deferral, not a rejection.
+  if (finalAction_ == "reject" && !rejectedRcpts_.empty() && tx_.envelope.recipients.empty()) {
+    bool allTemp = std::all_of(rejectedRcpts_.begin(), rejectedRcpts_.end(), [](const auto& r) {
+      auto sp = r.rfind(' ');
+      return sp != std::string::npos && r[sp + 1] == '4';
+    });
+    if (allTemp) finalAction_ = "tempfail";
+  }
+  logMessage(LogLevel::Info, summaryLine());
+  messageOpen_ = false;
+  clearHeldFrom(Phase::Mail);
+}
+
+std::string Session::summaryLine() const {
+  const auto& c = tx_.connection;
+  const auto& e = tx_.envelope;
+  std::string line = e.queueId.empty() ? "NOQUEUE" : sanitize(e.queueId);
+  line += ": client=" + sanitize(c.clientName) + "[" + sanitize(c.clientAddress) + "]";
+  std::string helo = c.helo.size() > 100 ? c.helo.substr(0, 100) + "..." : c.helo;
+  line += " helo=<" + sanitize(helo) + ">";
+  if (!c.authUser.empty()) line += " sasl_username=" + sanitize(c.authUser);
+  if (e.senderSeen) line += " from=<" + sanitize(e.sender) + ">";
+  if (!e.recipients.empty()) {
+    line += " to=";
+    for (size_t i = 0; i < e.recipients.size(); ++i)
+      line += (i ? ",<" : "<") + sanitize(e.recipients[i]) + ">";
+  }
+  for (const auto& r : rejectedRcpts_) line += " rejected=" + r;
+  line += " stages=";
+  if (tx_.trace.empty()) line += "none";
+  for (size_t i = 0; i < tx_.trace.size(); ++i) {
+    const auto& t = tx_.trace[i];
+    line += (i ? "," : "") + t.stage + ":" + t.outcome;
+    if (t.effect != "none") line += "/" + t.effect;
+  }
+  line += " action=" + finalAction_;
+  if (!finalReason_.empty()) line += " reason=" + finalReason_;
+  if (!finalReply_.empty()) line += " reply=\"" + finalReply_ + "\"";
+  return line;
+}
+
+}  // namespace mxguard

@@ -1,0 +1,75 @@
+// session.h - the engine: runs a policy's stages over one SMTP connection, phase by phase, and
+// owns the rules (whitelists, exemptions, observe mode, on_failure, delayed reject, soft bounce).
+// Must not: talk to an MTA; front doors (milter adapter, harness) translate to and from it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/policy.h"
+#include "core/transaction.h"
+#include "core/verdict.h"
+
+namespace mxguard {
+
+class Session {
+ public:
+  explicit Session(PolicySharedPtr policy);
+
+  Transaction& transaction() { return tx_; }
+  const Transaction& transaction() const { return tx_; }
+  const Policy& policy() const { return *policy_; }
+
+  // Each step: the front door fills tx.connection first (address, names, auth user), then calls.
+  // A connect verdict is never a rejection: like Postfix's smtpd_delay_reject, and because
+  // libmilter cannot set a reply at connect time, it is held for a later step.
+  Verdict connect();
+  Verdict helo(std::string_view name);
+  Verdict mail(std::string_view sender);  // "" or "<>" = null sender; brackets are stripped
+  Verdict rcpt(std::string_view recipient);
+  Verdict header(std::string_view name, std::string_view value);
+  Verdict endOfHeaders();
+  Verdict body(std::string_view chunk);
+  Verdict endOfMessage();
+  void abort();  // RSET or aborted message: message state dropped, connection state kept
+  void close();
+
+  // One line per transaction (Haraka's collated results): queue id, client, helo, sender,
+  // recipients, every stage's outcome, final action. Also logged by the Session itself at the
+  // end of each transaction (end of message, abort, or close).
+  std::string summaryLine() const;
+
+  static constexpr size_t kMaxKeptHeaders = 1000;
+
+ private:
+  struct Held {
+    bool active = false;
+    Phase phase = Phase::Connect;  // where it was decided
+    Verdict verdict;
+  };
+  bool skipsStages();            // whitelisted client or authenticated (traced once)
+  bool isExempt(std::string_view recipient) const;
+  template <class Hook>
+  Verdict runPhase(Phase phase, Hook&& hook);
+  // What a stage's decision becomes; sets *stop when the phase must not run further stages.
+  Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
+  void startMessageIfNeeded();
+  void finishTransaction(const char* action);
+  void clearHeldFrom(Phase earliest);
+
+  PolicySharedPtr policy_;
+  Transaction tx_;
+  Held pending_;   // a delayed rejection (connect/HELO/MAIL), delivered at RCPT
+  Held deferred_;  // defer_if_permit: the first dependency tempfail, delivered if nothing rejects
+  bool acceptedAll_ = false;     // a stage said Accept: no further checks on this connection
+  bool whitelistTraced_ = false;
+  bool messageOpen_ = false;     // MAIL seen and the transaction not yet logged
+  bool anyTransaction_ = false;
+  std::vector<std::string> rejectedRcpts_;  // "<rcpt> 554 5.7.1"
+  std::string finalAction_ = "none";
+  std::string finalReply_;
+  std::string finalReason_;
+};
+
+}  // namespace mxguard

@@ -1,0 +1,56 @@
+// stage.h - the interface every check implements: one hook per SMTP phase it cares about.
+// Must not: keep per-connection state in the stage object (stages are shared by all threads and
+// immutable after load; use Transaction::messageState/connectionState).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/decision.h"
+#include "core/phase.h"
+#include "core/transaction.h"
+#include "dns/resolver.h"
+
+namespace mxguard {
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string_view name() const = 0;
+
+  // DNS queries this stage will need in `phase`. The Session issues every stage's queries of a
+  // phase together under one deadline and stores the answers in tx.dnsAnswers before the hooks run.
+  virtual std::vector<dns::Query> prefetch(Phase, const Transaction&) const { return {}; }
+
+  virtual std::optional<Decision> onConnect(Transaction&) const { return std::nullopt; }
+  virtual std::optional<Decision> onHelo(Transaction&) const { return std::nullopt; }
+  virtual std::optional<Decision> onMail(Transaction&) const { return std::nullopt; }
+  virtual std::optional<Decision> onRcpt(Transaction&, const std::string&) const {
+    return std::nullopt;
+  }
+  virtual std::optional<Decision> onHeader(Transaction&, const Header&) const {
+    return std::nullopt;
+  }
+  virtual std::optional<Decision> onEoh(Transaction&) const { return std::nullopt; }
+  virtual std::optional<Decision> onBody(Transaction&, std::string_view) const {
+    return std::nullopt;
+  }
+  virtual std::optional<Decision> onEom(Transaction&) const { return std::nullopt; }
+  virtual void onAbort(Transaction&) const {}
+  virtual void onClose(Transaction&) const {}
+};
+
+using StageSharedPtr = std::shared_ptr<const Stage>;
+
+// Reads a prefetched answer from tx.dnsAnswers, or resolves it now (and remembers it).
+dns::LookupResult cachedLookup(Transaction& tx, dns::Resolver& resolver, const dns::Query& q,
+                               std::chrono::milliseconds timeout);
+// Same for several queries at once: the misses go out together under one deadline.
+std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& resolver,
+                                               const std::vector<dns::Query>& qs,
+                                               std::chrono::milliseconds timeout);
+
+}  // namespace mxguard

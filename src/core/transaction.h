@@ -1,0 +1,98 @@
+// transaction.h - everything known about one SMTP connection and its current message, built by a
+// front door (milter adapter or harness) and read by stages; plus the per-stage trace.
+// Must not: hold anything shared between connections (stages and policy are shared, this is not).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ip_address.h"
+#include "core/phase.h"
+#include "dns/resolver.h"
+
+namespace mxguard {
+
+struct Connection {
+  std::string clientAddress;          // as the MTA reported it, normalised when parseable
+  std::optional<IpAddress> clientIp;  // nullopt: the MTA gave no usable address
+  std::string clientName = "unknown"; // the MTA's verified name ({client_name}), or "unknown"
+  std::string clientPtr;              // the MTA's unverified PTR ({client_ptr}), may be empty
+  std::string helo;                   // as sent, may be empty
+  bool heloSeen = false;
+  std::string authUser;               // {auth_authen}; non-empty means authenticated
+  std::string ourHostname;            // macro j / --hostname: forged-HELO check, log
+  std::vector<IpAddress> ourAddresses;// addresses a HELO literal must not claim
+};
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+struct Envelope {
+  std::string queueId;                // {i}, may be empty
+  bool senderSeen = false;
+  std::string sender;                 // without brackets; empty = null sender <>
+  std::vector<std::string> recipients;// recipients the engine accepted
+  std::vector<Header> headers;        // as received (bounded: see Session::header)
+  size_t headerCount = 0;             // all headers seen, including any not kept
+  size_t bodyBytes = 0;
+  std::vector<Header> addedHeaders;   // to be added at end of message (Authentication-Results...)
+};
+
+// One line of the per-stage trace: "connect rbl listed zen.example.net=127.0.0.2 -> reject".
+struct TraceEntry {
+  Phase phase;
+  std::string stage;    // "rbl", "engine"
+  std::string outcome;  // reason without the stage prefix: "listed", "ok", "skip"
+  std::string detail;
+  std::string effect;   // "none", "reject", "reject_warning", "defer_if_permit", "delayed", ...
+};
+
+// Per-stage, per-connection or per-message state (e.g. a DKIM verify handle): stages are shared
+// and immutable, so what they must remember lives here and is freed on abort/close.
+struct StageState {
+  virtual ~StageState() = default;
+};
+
+class Transaction {
+ public:
+  Connection connection;
+  Envelope envelope;
+  std::vector<TraceEntry> trace;
+
+  // Answers prefetched by the Session for the current phase (every stage's queries issued at
+  // once). Stages read them through cachedLookup(); misses are resolved live.
+  std::map<std::pair<std::string, dns::RrType>, dns::LookupResult> dnsAnswers;
+
+  template <class T>
+  T& messageState(const void* owner) {
+    return stateIn<T>(messageState_, owner);
+  }
+  template <class T>
+  T& connectionState(const void* owner) {
+    return stateIn<T>(connectionState_, owner);
+  }
+  void resetMessage() {  // RSET / end of message: the connection stays
+    envelope = Envelope{};
+    messageState_.clear();
+  }
+
+ private:
+  using StateMap = std::map<const void*, std::unique_ptr<StageState>>;
+  template <class T>
+  static T& stateIn(StateMap& map, const void* owner) {
+    auto& slot = map[owner];
+    if (!slot) slot = std::make_unique<T>();
+    return static_cast<T&>(*slot);
+  }
+  StateMap messageState_;
+  StateMap connectionState_;
+};
+
+}  // namespace mxguard

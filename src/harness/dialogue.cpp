@@ -1,0 +1,140 @@
+// dialogue.cpp - MTA-side behaviour mirrored from Postfix: a rejected RCPT does not stop the
+// transaction, DATA happens only with at least one accepted recipient, replies to accepted
+// steps use Postfix's texts.
+// Must not: invent policy: every 4xx/5xx comes from the Session.
+#include "harness/dialogue.h"
+
+#include "core/log.h"
+
+namespace mxguard::harness {
+namespace {
+
+Step positive(std::string command, int code, std::string enhanced, std::string text) {
+  Step s;
+  s.command = std::move(command);
+  s.code = code;
+  s.enhanced = std::move(enhanced);
+  s.text = std::move(text);
+  return s;
+}
+
+// Returns true when the verdict rejected the step (and records it).
+bool record(Outcome& out, std::string command, const Verdict& v, Step ok) {
+  if (!v.isRejection() || !v.reply) {
+    if (v.action == Action::Discard) out.action = "discard";
+    if (v.action == Action::Quarantine) out.action = "quarantine";
+    out.steps.push_back(std::move(ok));
+    return false;
+  }
+  Step s;
+  s.command = std::move(command);
+  s.code = v.reply->code();
+  s.enhanced = v.reply->enhanced();
+  s.text = v.reply->text();
+  s.phase = std::string(toString(v.phase));
+  s.stage = v.stage;
+  s.reason = v.reason;
+  out.steps.push_back(s);
+  if (!out.firstRejection) out.firstRejection = s;
+  return true;
+}
+
+// Splits a raw message into unfolded headers and the body.
+void splitMessage(const std::string& raw, std::vector<Header>& headers, std::string& body) {
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t eol = raw.find('\n', pos);
+    std::string line = raw.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    size_t next = eol == std::string::npos ? raw.size() : eol + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+      pos = next;
+      break;
+    }
+    if ((line[0] == ' ' || line[0] == '\t') && !headers.empty()) {
+      headers.back().value += "\r\n" + line;  // folded continuation, as libmilter passes it
+    } else {
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) {
+        // Not a header: the message has no header section; all of it is body (as MTAs treat it).
+        headers.clear();
+        pos = 0;
+        break;
+      }
+      std::string value = line.substr(colon + 1);
+      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+      headers.push_back({line.substr(0, colon), value});
+    }
+    pos = next;
+  }
+  body = raw.substr(pos);
+}
+
+}  // namespace
+
+Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
+  Outcome out;
+  out.action = "accept";
+  setLogSink([&out](LogLevel level, std::string_view m) {
+    out.log.push_back(std::string(toString(level)) + ": " + std::string(m));
+  });
+
+  Session session(std::move(policy));
+  auto& conn = session.transaction().connection;
+  conn.clientIp = IpAddress::parse(t.clientIp);
+  conn.clientAddress = conn.clientIp ? conn.clientIp->toString() : t.clientIp;
+  conn.clientName = t.clientName.empty() ? "unknown" : t.clientName;
+  conn.ourHostname = t.ourHostname;
+
+  session.connect();
+  out.steps.push_back(positive("(connect from " + conn.clientName + "[" + conn.clientAddress + "])",
+                               220, "", t.ourHostname + " ESMTP mxguard-check"));
+  if (t.helo) {
+    record(out, "EHLO " + *t.helo, session.helo(*t.helo), positive("EHLO " + *t.helo, 250, "", t.ourHostname));
+  }
+  bool mailOk = false;
+  if (t.sender) {
+    std::string cmd = "MAIL FROM:<" + *t.sender + ">";
+    mailOk = !record(out, cmd, session.mail(*t.sender), positive(cmd, 250, "2.1.0", "Ok"));
+  }
+  size_t accepted = 0;
+  if (mailOk) {
+    for (const auto& r : t.recipients) {
+      std::string cmd = "RCPT TO:<" + r + ">";
+      if (!record(out, cmd, session.rcpt(r), positive(cmd, 250, "2.1.5", "Ok"))) ++accepted;
+    }
+  }
+  if (mailOk && accepted > 0 && t.message) {
+    out.steps.push_back(positive("DATA", 354, "", "End data with <CR><LF>.<CR><LF>"));
+    std::vector<Header> headers;
+    std::string body;
+    splitMessage(*t.message, headers, body);
+    std::optional<Verdict> stop;
+    for (const auto& h : headers) {
+      Verdict v = session.header(h.name, h.value);
+      if (v.isRejection() || v.action == Action::Accept) { stop = v; break; }
+    }
+    if (!stop) {
+      Verdict v = session.endOfHeaders();
+      if (v.isRejection() || v.action == Action::Accept) stop = v;
+    }
+    for (size_t off = 0; !stop && off < body.size(); off += 65536) {
+      Verdict v = session.body(std::string_view(body).substr(off, 65536));
+      if (v.isRejection() || v.action == Action::Accept) stop = v;
+    }
+    Verdict end = (stop && stop->isRejection()) ? *stop : session.endOfMessage();
+    if (stop && stop->isRejection()) session.abort();
+    record(out, "(end of data)", end, positive("(end of data)", 250, "2.0.0", "Ok: queued"));
+  } else if (t.sender) {
+    session.abort();  // what the MTA does at QUIT/RSET without DATA
+  }
+  out.steps.push_back(positive("QUIT", 221, "2.0.0", "Bye"));
+  session.close();
+
+  if (out.firstRejection) out.action = out.firstRejection->code >= 500 ? "reject" : "tempfail";
+  out.trace = session.transaction().trace;
+  setLogSink(nullptr);
+  return out;
+}
+
+}  // namespace mxguard::harness

@@ -1,0 +1,114 @@
+// main.cpp - mxguard-check: replays one transaction through the same engine as the daemon.
+// Exit 0 accepted, 1 rejected (5xx), 2 deferred (4xx), 64 usage error, 78 config error.
+// Must not: diverge from the daemon's policy loading (both use app/).
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/daemon_options.h"
+#include "app/policy_loader.h"
+#include "app/resolver_factory.h"
+#include "config/config_error.h"
+#include "harness/dialogue.h"
+#include "harness/report.h"
+
+namespace po = boost::program_options;
+using namespace mxguard;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: mxguard-check [--config FILE] [--policy FILE] [--dns HOST@PORT]... --client-ip IP\n"
+    "                     [--client-name NAME] [--helo NAME] [--from ADDR] [--rcpt ADDR]...\n"
+    "                     [--message FILE] [--hostname NAME] [--json]\n";
+
+constexpr const char* kDefaultRecipient = "recipient@example.com";
+
+std::string stripBrackets(std::string s) {
+  if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description desc("Options");
+  desc.add_options()
+      ("help,h", "show this help")
+      ("config", po::value<std::string>(), "daemon configuration file (for policy and [dns])")
+      ("policy", po::value<std::string>(), "policy file")
+      ("dns", po::value<std::vector<std::string>>()->composing(), "forward DNS to HOST@PORT")
+      ("client-ip", po::value<std::string>(), "the client's IP address (IPv4 or IPv6)")
+      ("client-name", po::value<std::string>(), "the client's verified host name, as the MTA knows it")
+      ("helo", po::value<std::string>(), "HELO/EHLO name; without it no HELO is sent")
+      ("from", po::value<std::string>(), "MAIL FROM address; '' or '<>' = null sender (default)")
+      ("rcpt", po::value<std::vector<std::string>>()->composing(),
+       "RCPT TO address (repeatable; default recipient@example.com)")
+      ("message", po::value<std::string>(), "RFC 5322 message file to send as DATA")
+      ("hostname", po::value<std::string>(), "this server's host name (default: system name)")
+      ("json", po::bool_switch(), "print one JSON object instead of the dialogue");
+  po::variables_map vm;
+  app::DaemonOptions options;
+  harness::Transcript t;
+  bool json = false;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << kUsage << "\n" << desc;
+      return 0;
+    }
+    if (!vm.count("client-ip")) throw po::error("--client-ip is required");
+    t.clientIp = vm["client-ip"].as<std::string>();
+    if (!IpAddress::parse(t.clientIp))
+      throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
+    if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
+    if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
+    if (vm.count("rcpt"))
+      for (const auto& r : vm["rcpt"].as<std::vector<std::string>>()) t.recipients.push_back(stripBrackets(r));
+    // Rejections are delayed to RCPT, so a dialogue always reaches RCPT: without --from it uses
+    // the null sender, without --rcpt a placeholder recipient (both shown in the dialogue).
+    t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
+    if (t.recipients.empty()) t.recipients.push_back(kDefaultRecipient);
+    json = vm["json"].as<bool>();
+    if (vm.count("message")) {
+      std::ifstream in(vm["message"].as<std::string>(), std::ios::binary);
+      if (!in) throw po::error("cannot read --message file '" + vm["message"].as<std::string>() + "'");
+      std::ostringstream s;
+      s << in.rdbuf();
+      t.message = s.str();
+    }
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "mxguard-check: %s\n%s", e.what(), kUsage);
+    return config::kExitUsage;
+  }
+
+  app::PolicyLoadOptions load;
+  PolicySharedPtr policy;
+  try {
+    if (vm.count("config")) {
+      options.configFile = vm["config"].as<std::string>();
+      app::applyDaemonConfigFile(options.configFile, options);
+    }
+    if (vm.count("policy")) options.policyFile = vm["policy"].as<std::string>();
+    if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
+    options.hostname = vm.count("hostname") ? vm["hostname"].as<std::string>()
+                       : !options.hostname.empty() ? options.hostname
+                                                  : app::defaultHostname();
+    load.resolver = app::makeResolver(options.dns, options.configFile);
+    load.ourHostname = options.hostname;
+    policy = app::loadPolicyFile(options.policyFile, load);
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "mxguard-check: %s\n", e.what());
+    return config::kExitConfig;
+  }
+  t.ourHostname = options.hostname;
+
+  harness::Outcome outcome = harness::runDialogue(policy, t);
+  std::cout << (json ? harness::formatJson(outcome) : harness::formatText(outcome));
+  if (outcome.action == "reject") return 1;
+  if (outcome.action == "tempfail") return 2;
+  return 0;
+}

@@ -1,0 +1,98 @@
+// report.cpp - text and JSON renderings; JSON escaping done here (no JSON library needed for
+// writing one flat object).
+// Must not: print raw outside bytes: every value is escaped.
+#include "harness/report.h"
+
+#include <cstdio>
+
+namespace mxguard::harness {
+namespace {
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string replyJson(const Step& s) {
+  return "{\"code\":" + std::to_string(s.code) + ",\"enhanced\":" +
+         (s.enhanced.empty() ? std::string("null") : jsonString(s.enhanced)) +
+         ",\"text\":" + jsonString(s.text) + "}";
+}
+
+std::string replyLine(const Step& s) {
+  return std::to_string(s.code) + (s.enhanced.empty() ? "" : " " + s.enhanced) + " " + s.text;
+}
+
+}  // namespace
+
+std::string formatText(const Outcome& o) {
+  std::string out;
+  for (const auto& s : o.steps) {
+    out += ">>> " + s.command + "\n";
+    out += "<<< " + replyLine(s) + "\n";
+  }
+  out += "\ntrace:\n";
+  for (const auto& t : o.trace) {
+    out += "  " + std::string(toString(t.phase)) + " " + t.stage + ": " + t.outcome;
+    if (!t.detail.empty()) out += " (" + t.detail + ")";
+    if (t.effect != "none") out += " -> " + t.effect;
+    out += "\n";
+  }
+  if (o.trace.empty()) out += "  (no stage ran)\n";
+  out += "\nresult: " + o.action;
+  if (o.firstRejection)
+    out += " at " + o.firstRejection->command + " by " + o.firstRejection->stage + " (" +
+           o.firstRejection->reason + ", decided at " + o.firstRejection->phase + ")";
+  out += "\n";
+  if (!o.log.empty()) {
+    out += "\nlog:\n";
+    for (const auto& l : o.log) out += "  " + l + "\n";
+  }
+  return out;
+}
+
+std::string formatJson(const Outcome& o) {
+  std::string out = "{\"action\":" + jsonString(o.action);
+  if (o.firstRejection) {
+    const auto& r = *o.firstRejection;
+    out += ",\"reply\":" + replyJson(r) + ",\"phase\":" + jsonString(r.phase) +
+           ",\"stage\":" + jsonString(r.stage) + ",\"reason\":" + jsonString(r.reason);
+  } else {
+    out += ",\"reply\":null,\"phase\":null,\"stage\":null,\"reason\":null";
+  }
+  out += ",\"steps\":[";
+  for (size_t i = 0; i < o.steps.size(); ++i) {
+    out += (i ? "," : "") + std::string("{\"command\":") + jsonString(o.steps[i].command) +
+           ",\"reply\":" + replyJson(o.steps[i]) + "}";
+  }
+  out += "],\"trace\":[";
+  for (size_t i = 0; i < o.trace.size(); ++i) {
+    const auto& t = o.trace[i];
+    out += (i ? "," : "") + std::string("{\"phase\":") + jsonString(std::string(toString(t.phase))) +
+           ",\"stage\":" + jsonString(t.stage) + ",\"outcome\":" + jsonString(t.outcome) +
+           ",\"detail\":" + jsonString(t.detail) + ",\"effect\":" + jsonString(t.effect) + "}";
+  }
+  out += "],\"log\":[";
+  for (size_t i = 0; i < o.log.size(); ++i) out += (i ? "," : "") + jsonString(o.log[i]);
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace mxguard::harness

@@ -1,0 +1,13 @@
+// daemon.h - the mxguard process: log sink, daemonizing, socket, privileges, signals
+// (SIGHUP reloads the policy, SIGTERM/SIGINT stop), and libmilter's main loop.
+// Must not: parse configuration (main does) or judge mail (the Session does).
+#pragma once
+
+#include "app/daemon_options.h"
+
+namespace mxguard::milter {
+
+// Runs until SIGTERM/SIGINT; returns the process exit code.
+int runDaemon(const app::DaemonOptions& options);
+
+}  // namespace mxguard::milter

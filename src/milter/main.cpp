@@ -1,0 +1,45 @@
+// main.cpp - the mxguard daemon's entry point: options, --check-config, then runDaemon.
+// Must not: contain logic the harness would also need (that lives in app/).
+#include <cstdio>
+
+#include "app/daemon_options.h"
+#include "app/policy_loader.h"
+#include "app/resolver_factory.h"
+#include "config/config_error.h"
+#include "milter/daemon.h"
+
+using namespace mxguard;
+
+int main(int argc, char** argv) {
+  app::DaemonOptions options;
+  try {
+    std::string help;
+    if (!app::parseDaemonCommandLine(argc, argv, options, &help)) {
+      std::fputs(help.c_str(), stdout);
+      return 0;
+    }
+    // Load everything once before starting, so a broken config never starts a daemon and
+    // --check-config reports exactly what a start would.
+    app::PolicyLoadOptions load;
+    load.resolver = app::makeResolver(options.dns, options.configFile);
+    load.ourHostname = options.hostname;
+    auto policy = app::loadPolicyFile(options.policyFile, load);
+    if (options.checkConfig) {
+      std::string names;
+      for (const auto& s : policy->stages) names += (names.empty() ? "" : " ") + std::string(s.stage->name());
+      std::printf("mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s\n",
+                  options.policyFile.c_str(), names.empty() ? "(none)" : names.c_str(),
+                  options.socket.c_str(),
+                  options.dns.forward.empty() ? "embedded recursive resolver"
+                                              : ("forward to " + options.dns.forward.front()).c_str());
+      return 0;
+    }
+  } catch (const app::UsageError& e) {
+    std::fprintf(stderr, "mxguard: %s\nTry 'mxguard --help'.\n", e.what());
+    return config::kExitUsage;
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "mxguard: %s\n", e.what());
+    return config::kExitConfig;
+  }
+  return milter::runDaemon(options);
+}

@@ -1,0 +1,36 @@
+// registry.h - the explicit table of stages: name, phases it may run in, its options, its factory
+// (Exim's condition table; no static self-registration, which static libraries drop).
+// Must not: build policies (policy_loader does) or hold per-connection state.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_file.h"
+#include "core/phase.h"
+#include "core/stage.h"
+#include "dns/resolver.h"
+
+namespace mxguard::stages {
+
+// What a stage may use besides its own section.
+struct StageContext {
+  dns::ResolverSharedPtr resolver;
+  std::string ourHostname;  // for forged-HELO checks when the MTA does not send macro j
+  std::chrono::milliseconds dnsTimeout{5000};  // the section's `timeout` (policy loader)
+};
+
+struct StageFactory {
+  std::string_view name;  // config section, log tag, trace label and reason prefix
+  PhaseSet phases;        // where its hooks may run; checked at load
+  std::vector<config::OptionSpec> (*options)();
+  // Throws config::ConfigError (via Section::fail) for a bad value.
+  StageSharedPtr (*create)(const config::Section&, const StageContext&);
+};
+
+const std::vector<StageFactory>& registry();
+const StageFactory* findStage(std::string_view name);
+
+}  // namespace mxguard::stages
