@@ -1,0 +1,26 @@
+// registry.cpp - the one table of stages (Exim's condition table): name, phases, options, factory.
+// Must not: grow implicit registration; adding a stage means adding a row here.
+#include "stages/registry.h"
+
+#include "stages/helo_stage.h"
+#include "stages/rbl_stage.h"
+#include "stages/rdns_stage.h"
+
+namespace mxguard::stages {
+
+const std::vector<StageFactory>& registry() {
+  static const std::vector<StageFactory> table{
+      {"rbl", PhaseSet{Phase::Connect}, &RblStage::options, &RblStage::create},
+      {"helo", PhaseSet{Phase::Helo, Phase::Mail}, &HeloStage::options, &HeloStage::create},
+      {"rdns", PhaseSet{Phase::Connect}, &RdnsStage::options, &RdnsStage::create},
+  };
+  return table;
+}
+
+const StageFactory* findStage(std::string_view name) {
+  for (const auto& f : registry())
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+}  // namespace mxguard::stages

@@ -1,0 +1,29 @@
+// reverse_name.h - the client's reverse DNS: PTR names and whether one of them resolves back to
+// the client address (Postfix's "verified" client name). Shared by the rdns and helo stages;
+// answers are cached in the Transaction so the lookups happen once per connection.
+// Must not: decide anything: callers turn the status into their own checks.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/transaction.h"
+#include "dns/resolver.h"
+
+namespace mxguard::stages {
+
+struct ReverseName {
+  enum class Status { Confirmed, NoPtr, NotConfirmed, PtrTempFail, ForwardTempFail } status;
+  std::vector<std::string> ptrNames;  // at most kMaxPtrNames
+  std::string confirmedName;          // when Confirmed
+  std::string error;                  // DNS error text for the TempFail states
+};
+
+constexpr size_t kMaxPtrNames = 10;
+
+dns::Query ptrQuery(const IpAddress& ip);
+ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const IpAddress& ip,
+                              std::chrono::milliseconds timeout);
+
+}  // namespace mxguard::stages

@@ -1,0 +1,65 @@
+// fake_resolver.h - a Resolver for unit tests: scripted answers, NXDOMAIN, NODATA, SERVFAIL and
+// timeouts, and a record of every batch asked (to assert that queries go out together).
+// Must not: be used by integration tests (they resolve through a real DNS server).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "dns/resolver.h"
+
+namespace mxguard::testing {
+
+class FakeResolver : public dns::Resolver {
+ public:
+  using Key = std::pair<std::string, dns::RrType>;
+
+  FakeResolver& answer(const std::string& name, dns::RrType type, std::vector<std::string> records,
+                       uint32_t ttl = 300) {
+    return set(name, type, {dns::LookupStatus::Ok, std::move(records), ttl, ""});
+  }
+  FakeResolver& nxdomain(const std::string& name, dns::RrType type) {
+    return set(name, type, {dns::LookupStatus::NotFound, {}, 60, ""});
+  }
+  FakeResolver& nodata(const std::string& name, dns::RrType type) {
+    return set(name, type, {dns::LookupStatus::NoData, {}, 60, ""});
+  }
+  FakeResolver& servfail(const std::string& name, dns::RrType type) {
+    return set(name, type, {dns::LookupStatus::TempFail, {}, 0, "SERVFAIL"});
+  }
+  FakeResolver& timeout(const std::string& name, dns::RrType type) {
+    return set(name, type, {dns::LookupStatus::TempFail, {}, 0, "timed out after 5000 ms"});
+  }
+
+  std::vector<dns::LookupResult> lookupAll(const std::vector<dns::Query>& queries,
+                                           std::chrono::milliseconds) override {
+    std::lock_guard guard(mutex_);
+    batches_.push_back(queries);
+    std::vector<dns::LookupResult> out;
+    for (const auto& q : queries) {
+      auto it = answers_.find({q.name, q.type});
+      out.push_back(it != answers_.end() ? it->second
+                                         : dns::LookupResult{dns::LookupStatus::NotFound, {}, 60, ""});
+    }
+    return out;
+  }
+
+  std::vector<std::vector<dns::Query>> batches() const {
+    std::lock_guard guard(mutex_);
+    return batches_;
+  }
+
+ private:
+  FakeResolver& set(const std::string& name, dns::RrType type, dns::LookupResult r) {
+    std::lock_guard guard(mutex_);
+    answers_[{name, type}] = std::move(r);
+    return *this;
+  }
+  mutable std::mutex mutex_;
+  std::map<Key, dns::LookupResult> answers_;
+  std::vector<std::vector<dns::Query>> batches_;
+};
+
+}  // namespace mxguard::testing
