@@ -134,5 +134,23 @@ if ((stopped)); then wait "$daemon_pid"; rc=$?; daemon_pid=""
   if [[ $rc -eq 0 ]]; then ok "SIGTERM: exited 0 after ${ms} ms"; else bad "SIGTERM: exit code $rc"; fi
 else bad "SIGTERM: still running after ${ms} ms"; fi
 
+# Privileges: bound as root, then running as the configured user; a unix socket it can use.
+if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
+  "$MXGUARD" --foreground --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "unix:$work/m.sock" \
+    --user nobody 2> "$work/daemon2.log" &
+  daemon_pid=$!
+  for _ in $(seq 50); do grep -q "listening on" "$work/daemon2.log" && break; sleep 0.1; done
+  user=$(ps -o user= -p "$daemon_pid" | tr -d ' ')
+  owner=$(stat -c %U "$work/m.sock" 2>/dev/null)
+  if [[ "$user" == nobody && "$owner" == nobody ]]; then ok "--user nobody: runs as nobody, socket owned by nobody"
+  else bad "--user: process user '$user', socket owner '$owner': $(cat "$work/daemon2.log")"; fi
+  kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=""
+  out=$("$MXGUARD" --foreground --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "unix:$work/m2.sock" --user no-such-user 2>&1); rc=$?
+  if [[ $rc -eq 71 && "$out" == *"user 'no-such-user' does not exist"* ]]; then ok "--user unknown: exit 71 with the reason"
+  else bad "--user unknown: rc=$rc: $out"; fi
+else
+  echo "skip: privilege drop needs root and a 'nobody' user"
+fi
+
 echo "$passed passed, $failed failed"
 ((failed == 0))
