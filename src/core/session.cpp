@@ -180,6 +180,8 @@ Verdict Session::runPhase(Phase phase, Hook&& hook) {
 void Session::startMessageIfNeeded() {
   if (messageOpen_) return;
   tx_.resetMessage();
+  // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
+  std::erase_if(tx_.trace, [](const TraceEntry& t) { return t.phase >= Phase::Mail; });
   rejectedRcpts_.clear();
   finalReply_.clear();
   finalReason_.clear();

@@ -281,6 +281,22 @@ TEST_F(Fixture, SummaryLineHasEverything) {
             "action=accept reason=rbl.listed reply=\"blocked\"");
 }
 
+TEST_F(Fixture, SecondTransactionLogsOnlyItsOwnOutcomes) {
+  auto rbl = addStage("rbl", kAll);
+  rbl->connect = Decision::reject(reply(554, "5.7.1", "blocked"), "rbl.listed");
+  auto s = start();
+  s.connect();
+  s.mail("a@b");
+  s.rcpt("postmaster@example.com");
+  s.endOfMessage();
+  s.mail("c@d");
+  s.rcpt("user@example.com");
+  s.abort();
+  EXPECT_EQ(logs.back(),
+            "NOQUEUE: client=unknown[192.0.2.1] helo=<> from=<c@d> rejected=<user@example.com> 554 "
+            "5.7.1 stages=rbl:listed/delayed action=reject reason=rbl.listed reply=\"blocked\"");
+}
+
 TEST_F(Fixture, ConnectionWithoutMailIsLoggedOnce) {
   auto s = start();
   s.connect();
