@@ -144,6 +144,10 @@ std::shared_ptr<UnboundResolver> UnboundResolver::create(const UnboundOptions& o
   if (!r->ctx_) throw std::runtime_error("libunbound: cannot create a resolver context");
   // Answers come from a libunbound thread, not a forked process (we are multi-threaded).
   check(ub_ctx_async(r->ctx_, 1), "libunbound async mode");
+  // libunbound's own default lets only 16 queries be outstanding at once, which would split
+  // one connection's blocklist lookups into two round trips; a busy MX needs far more.
+  check(ub_ctx_set_option(r->ctx_, "outgoing-range:", "1024"), "outgoing-range");
+  check(ub_ctx_set_option(r->ctx_, "num-queries-per-thread:", "512"), "num-queries-per-thread");
   for (const auto& f : options.forwarders) {
     std::string host = f.substr(0, f.find('@'));
     if (f.empty() || f.find(' ') != std::string::npos ||
