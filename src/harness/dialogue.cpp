@@ -31,6 +31,7 @@ bool record(Outcome& out, std::string command, const Verdict& v, Step ok) {
   s.code = v.reply->code();
   s.enhanced = v.reply->enhanced();
   s.text = v.reply->text();
+  s.lines = v.reply->lines();
   s.phase = std::string(toString(v.phase));
   s.stage = v.stage;
   s.reason = v.reason;

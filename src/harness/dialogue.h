@@ -26,6 +26,7 @@ struct Step {
   int code = 250;
   std::string enhanced; // may be empty for 220/221/354
   std::string text;
+  std::vector<std::string> lines;  // the reply as the client sees it (several for a long reply)
   std::string phase;    // phase whose stage decided, for rejections
   std::string stage;
   std::string reason;

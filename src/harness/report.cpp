@@ -46,7 +46,13 @@ std::string formatText(const Outcome& o) {
   std::string out;
   for (const auto& s : o.steps) {
     out += ">>> " + s.command + "\n";
-    out += "<<< " + replyLine(s) + "\n";
+    if (s.lines.size() <= 1) {
+      out += "<<< " + replyLine(s) + "\n";
+      continue;
+    }
+    for (size_t i = 0; i < s.lines.size(); ++i)  // multi-line: "554-5.7.1 ..." then "554 5.7.1 ..."
+      out += "<<< " + std::to_string(s.code) + (i + 1 < s.lines.size() ? "-" : " ") + s.enhanced +
+             " " + s.lines[i] + "\n";
   }
   out += "\ntrace:\n";
   for (const auto& t : o.trace) {

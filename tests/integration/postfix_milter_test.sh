@@ -174,6 +174,15 @@ session rbl-percent 192.0.2.3 percent.example.net percent.example.net percent.ex
 expect_rcpt rbl-percent \
   "554 5.7.1 Service unavailable; Client host [192.0.2.3] blocked using dnsbl.example.net; Listed: 100% spam source"
 
+# A hostile TXT reason: '%' survives (doubled for the milter protocol, undoubled by Postfix),
+# CR/LF become '?', and 600 characters become a three-line reply of at most 512 octets a line.
+session rbl-hostile-txt 192.0.2.5 '[UNAVAILABLE]' '[UNAVAILABLE]' hostile.example.net \
+  --to "user@$TB_MAIL_DOMAIN" --header "Subject: rbl hostile txt"
+expect_rcpt rbl-hostile-txt "554-5.7.1 Service unavailable; Client host [192.0.2.5] blocked using dnsbl.example.net; evil %s %n??RCPT TO:<x> | 554-5.7.1 $(printf "x%.0s" {1..250})$(printf "y%.0s" {1..250}) | 554 5.7.1 $(printf "z%.0s" {1..60})"
+# 510 octets + CRLF = 512 (RFC 5321 4.5.3.1.5); swaks's "<** " prefix is not part of the line.
+long_lines=$(awk '/^<(\*\*|-) / { l = $0; sub(/^<(\*\*|-) +/, "", l); if (length(l) > 510) n++ } END { print n + 0 }' "$TB_DIR/rbl-hostile-txt.swaks")
+[[ $long_lines -eq 0 ]] && ok "rbl-hostile-txt: no reply line over 512 octets" || bad "rbl-hostile-txt: $long_lines lines over 512 octets"
+
 # HELO checks, from the clean client (its PTR confirms, it is not listed).
 helo_case() {
   local file=$1 helo=$2 expected=$3
