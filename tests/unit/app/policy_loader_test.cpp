@@ -7,6 +7,10 @@
 #include "config/config_error.h"
 #include "core/log.h"
 #include "fakes/fake_resolver.h"
+#include "stages/registry.h"
+
+#include <fstream>
+#include <sstream>
 
 namespace mxguard::app {
 namespace {
@@ -85,6 +89,27 @@ TEST(PolicyLoader, ShippedPoliciesLoad) {
   for (const char* name : {"default", "strict"}) {
     auto p = loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
     EXPECT_EQ(p->stages.size(), 3u) << name;
+  }
+}
+
+// Every option a stage declares is shown (set or commented out) in both shipped policies, so an
+// admin reading them sees everything there is to set.
+TEST(PolicyLoader, ShippedPoliciesShowEveryStageOption) {
+  for (const char* name : {"default", "strict"}) {
+    std::ifstream in(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = "\n" + text.str();
+    for (const auto& factory : stages::registry()) {
+      size_t start = s.find("\n[" + std::string(factory.name) + "]");
+      ASSERT_NE(start, std::string::npos) << name << " has no [" << factory.name << "]";
+      std::string section = s.substr(start, s.find("\n[", start + 1) - start);
+      for (const auto& spec : factory.options()) {
+        bool shown = section.find("\n" + spec.name + " =") != std::string::npos ||
+                     section.find("\n# " + spec.name + " =") != std::string::npos;
+        EXPECT_TRUE(shown) << name << ".conf does not show [" << factory.name << "] " << spec.name;
+      }
+    }
   }
 }
 
