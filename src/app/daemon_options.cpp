@@ -67,7 +67,8 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   auto dns = file.section("dns", dnsSpecs());
   for (const auto& v : dns.getAll("forward")) {
     if (v.text.empty() || v.text.find(' ') != std::string::npos)
-      dns.fail(v, "forward", "invalid forwarder '" + v.text + "' (use host@port, e.g. 127.0.0.1@53)");
+      dns.fail(v, "forward",
+               "invalid forwarder '" + v.text + "' (use host@port, e.g. 127.0.0.1@53)");
     options.dns.forward.push_back(v.text);
   }
   for (const auto& v : dns.getAll("pass_local_zone")) options.dns.passLocalZones.push_back(v.text);
@@ -76,19 +77,17 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
 
 bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText) {
   po::options_description desc("mxguard - inbound mail policy milter\nOptions");
-  desc.add_options()
-      ("help,h", "show this help")
-      ("version", "show the version")
-      ("config,c", po::value<std::string>(), "daemon configuration file (mxguard.conf)")
-      ("policy,p", po::value<std::string>(), "policy file (overrides the config file)")
-      ("socket,s", po::value<std::string>(), "milter socket: inet:PORT@HOST or unix:/path")
-      ("dns", po::value<std::vector<std::string>>()->composing(),
-       "forward DNS to HOST@PORT (repeatable); default: embedded recursive resolver")
-      ("foreground,f", po::bool_switch(), "stay in the foreground and log to stderr")
-      ("user,u", po::value<std::string>(), "drop privileges to this user after binding")
-      ("pidfile", po::value<std::string>(), "write the pid to this file")
-      ("hostname", po::value<std::string>(), "this server's host name")
-      ("check-config", po::bool_switch(), "validate configuration and policy, then exit (0 or 78)");
+  desc.add_options()("help,h", "show this help")("version", "show the version")(
+      "config,c", po::value<std::string>(), "daemon configuration file (mxguard.conf)")(
+      "policy,p", po::value<std::string>(), "policy file (overrides the config file)")(
+      "socket,s", po::value<std::string>(), "milter socket: inet:PORT@HOST or unix:/path")(
+      "dns", po::value<std::vector<std::string>>()->composing(),
+      "forward DNS to HOST@PORT (repeatable); default: embedded recursive resolver")(
+      "foreground,f", po::bool_switch(), "stay in the foreground and log to stderr")(
+      "user,u", po::value<std::string>(), "drop privileges to this user after binding")(
+      "pidfile", po::value<std::string>(), "write the pid to this file")(
+      "hostname", po::value<std::string>(), "this server's host name")(
+      "check-config", po::bool_switch(), "validate configuration and policy, then exit (0 or 78)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -98,8 +97,10 @@ bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::
   }
   if (vm.count("help") || vm.count("version")) {
     std::ostringstream out;
-    if (vm.count("version")) out << "mxguard 0.1.0\n";
-    else out << desc;
+    if (vm.count("version"))
+      out << "mxguard 0.1.0\n";
+    else
+      out << desc;
     *helpText = out.str();
     return false;
   }

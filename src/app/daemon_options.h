@@ -15,21 +15,21 @@ struct UsageError : std::runtime_error {
 };
 
 struct DnsOptions {
-  std::vector<std::string> forward;          // "host@port"; empty = embedded recursion
-  std::vector<std::string> passLocalZones;   // built-in local zones to hand to the forwarders
-  bool forwardPrivateReverse = true;         // with forwarders: private/documentation PTR zones too
+  std::vector<std::string> forward;         // "host@port"; empty = embedded recursion
+  std::vector<std::string> passLocalZones;  // built-in local zones to hand to the forwarders
+  bool forwardPrivateReverse = true;        // with forwarders: private/documentation PTR zones too
 };
 
 struct DaemonOptions {
-  std::string configFile;                    // "" = built-in defaults only
+  std::string configFile;  // "" = built-in defaults only
   std::string policyFile = "/etc/mxguard/policy.conf";
   std::string socket = "inet:10025@127.0.0.1";
   DnsOptions dns;
   bool foreground = false;
-  std::string user;                          // drop privileges to this user after binding
+  std::string user;  // drop privileges to this user after binding
   std::string pidfile;
-  std::string hostname;                      // "" = gethostname()
-  long milterTimeoutSeconds = 300;           // libmilter's per-read timeout
+  std::string hostname;             // "" = gethostname()
+  long milterTimeoutSeconds = 300;  // libmilter's per-read timeout
   bool checkConfig = false;
 };
 

@@ -60,13 +60,19 @@ StageEntry buildStage(const config::ConfigFile& file, const stages::StageFactory
   StageEntry entry;
   entry.phases = factory.phases;
   std::string mode = section.getString("mode");
-  if (mode == "enforce") entry.mode = StageMode::Enforce;
-  else if (mode == "observe") entry.mode = StageMode::Observe;
-  else section.fail("mode", "invalid value '" + mode + "' (use enforce or observe)");
+  if (mode == "enforce")
+    entry.mode = StageMode::Enforce;
+  else if (mode == "observe")
+    entry.mode = StageMode::Observe;
+  else
+    section.fail("mode", "invalid value '" + mode + "' (use enforce or observe)");
   std::string onFailure = section.getString("on_failure");
-  if (onFailure == "tempfail") entry.onFailure = FailureMode::Tempfail;
-  else if (onFailure == "accept") entry.onFailure = FailureMode::Accept;
-  else section.fail("on_failure", "invalid value '" + onFailure + "' (use tempfail or accept)");
+  if (onFailure == "tempfail")
+    entry.onFailure = FailureMode::Tempfail;
+  else if (onFailure == "accept")
+    entry.onFailure = FailureMode::Accept;
+  else
+    section.fail("on_failure", "invalid value '" + onFailure + "' (use tempfail or accept)");
   entry.dnsTimeout = section.getDuration("timeout");
 
   stages::StageContext context;
@@ -85,9 +91,9 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
       throw config::ConfigError(file.file(), file.sectionLine(name), "",
                                 "options must be inside a section ([engine] or a stage name)");
     if (!stages::findStage(name))
-      throw config::ConfigError(file.file(), file.sectionLine(name), name,
-                                "unknown section [" + name + "]; known: engine, " +
-                                    knownStageNames());
+      throw config::ConfigError(
+          file.file(), file.sectionLine(name), name,
+          "unknown section [" + name + "]; known: engine, " + knownStageNames());
   }
   auto policy = std::make_shared<Policy>();
   policy->source = file.file();
@@ -107,8 +113,8 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
   for (const auto& text : engine.getList("whitelist_clients")) {
     auto cidr = Cidr::parse(text);
     if (!cidr)
-      engine.fail("whitelist_clients",
-                  "invalid address or CIDR '" + text + "' (use e.g. 192.0.2.0/24 or 2001:db8::/32)");
+      engine.fail("whitelist_clients", "invalid address or CIDR '" + text +
+                                           "' (use e.g. 192.0.2.0/24 or 2001:db8::/32)");
     settings.whitelistClients.push_back(*cidr);
   }
 
@@ -127,8 +133,9 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
                                         "] is configured but not listed in engine.stages: it "
                                         "does not run");
   if (policy->stages.empty())
-    logMessage(LogLevel::Warning, file.file() + ": no stages listed in [engine] stages: every "
-                                                "message is accepted unchecked");
+    logMessage(LogLevel::Warning, file.file() +
+                                      ": no stages listed in [engine] stages: every "
+                                      "message is accepted unchecked");
   return policy;
 }
 

@@ -15,7 +15,8 @@ dns::ResolverSharedPtr makeResolver(const DnsOptions& options, const std::string
   try {
     return dns::UnboundResolver::create(u);
   } catch (const std::exception& e) {
-    throw config::ConfigError(configFile.empty() ? "--dns" : configFile, 0, "dns.forward", e.what());
+    throw config::ConfigError(configFile.empty() ? "--dns" : configFile, 0, "dns.forward",
+                              e.what());
   }
 }
 

@@ -41,7 +41,8 @@ std::string qualified(const std::string& section, const std::string& name) {
 
 std::string printable(std::string_view s) {
   std::string out;
-  for (unsigned char c : s.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  for (unsigned char c : s.substr(0, 80))
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
   if (s.size() > 80) out += "...";
   return out;
 }
@@ -64,7 +65,9 @@ const OptionSpec& Section::spec(std::string_view option) const {
   throw std::logic_error("option '" + std::string(option) + "' is not declared in [" + name_ + "]");
 }
 
-bool Section::has(std::string_view option) const { return find(option) != nullptr; }
+bool Section::has(std::string_view option) const {
+  return find(option) != nullptr;
+}
 
 const Value* Section::find(std::string_view option) const {
   auto [b, e] = values_.equal_range(std::string(option));
@@ -169,7 +172,8 @@ ConfigFile ConfigFile::parse(std::string_view text, const std::string& fileName)
   };
   while (pos <= text.size()) {
     size_t eol = text.find('\n', pos);
-    std::string_view raw = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    std::string_view raw =
+        text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
     ++lineNo;
     if (raw.find('\0') != std::string_view::npos)
       throw ConfigError(fileName, lineNo, "", "NUL byte in configuration line");
@@ -181,15 +185,17 @@ ConfigFile ConfigFile::parse(std::string_view text, const std::string& fileName)
     if (!content.empty()) {
       if (content.front() == '[') {
         if (content.back() != ']')
-          throw ConfigError(fileName, lineNo, "", "unterminated section header '" + printable(content) + "'");
+          throw ConfigError(fileName, lineNo, "",
+                            "unterminated section header '" + printable(content) + "'");
         section = trim(content.substr(1, content.size() - 2));
         if (section.empty()) throw ConfigError(fileName, lineNo, "", "empty section name '[]'");
         addSection(section, lineNo);
       } else {
         size_t eq = content.find('=');
         if (eq == std::string::npos)
-          throw ConfigError(fileName, lineNo, "",
-                            "expected 'name = value' or '[section]', got '" + printable(content) + "'");
+          throw ConfigError(
+              fileName, lineNo, "",
+              "expected 'name = value' or '[section]', got '" + printable(content) + "'");
         std::string name = trim(content.substr(0, eq));
         if (name.empty()) throw ConfigError(fileName, lineNo, "", "option name missing before '='");
         for (unsigned char c : name)
@@ -227,9 +233,13 @@ ConfigFile ConfigFile::parse(std::string_view text, const std::string& fileName)
   return cf;
 }
 
-bool ConfigFile::hasSection(std::string_view name) const { return sections_.find(name) != sections_.end(); }
+bool ConfigFile::hasSection(std::string_view name) const {
+  return sections_.find(name) != sections_.end();
+}
 
-std::vector<std::string> ConfigFile::sectionNames() const { return order_; }
+std::vector<std::string> ConfigFile::sectionNames() const {
+  return order_;
+}
 
 int ConfigFile::sectionLine(std::string_view name) const {
   auto it = sections_.find(name);
@@ -262,7 +272,9 @@ Section ConfigFile::section(std::string_view name, const std::vector<OptionSpec>
     std::string error;
     bool okValue = true;
     switch (spec->kind) {
-      case OptionKind::Bool: okValue = parseBool(value.text, &error).has_value(); break;
+      case OptionKind::Bool:
+        okValue = parseBool(value.text, &error).has_value();
+        break;
       case OptionKind::Int: {
         auto v = parseInt(value.text, &error);
         okValue = v && checkBounds(*v, spec->min, spec->max, "", &error);
@@ -274,7 +286,8 @@ Section ConfigFile::section(std::string_view name, const std::vector<OptionSpec>
         break;
       }
       case OptionKind::String:
-      case OptionKind::List: break;
+      case OptionKind::List:
+        break;
     }
     if (!okValue) throw ConfigError(value.file, value.line, qualified(sectionName, option), error);
   }

@@ -17,7 +17,7 @@ namespace mxguard::config {
 enum class OptionKind { String, Bool, Int, Duration, List };
 
 struct OptionSpec {
-  std::string name;          // "timeout" (within its section)
+  std::string name;  // "timeout" (within its section)
   OptionKind kind = OptionKind::String;
   std::string defaultValue;  // as it would be written in the file; "" = no default
   bool repeated = false;     // may appear several times (getAll)
@@ -57,7 +57,8 @@ class Section {
 
   // Errors at the option's location (its last occurrence, else the section header line).
   [[noreturn]] void fail(std::string_view option, const std::string& message) const;
-  [[noreturn]] void fail(const Value& at, std::string_view option, const std::string& message) const;
+  [[noreturn]] void fail(const Value& at, std::string_view option,
+                         const std::string& message) const;
 
  private:
   const OptionSpec& spec(std::string_view option) const;  // programming error if undeclared
@@ -75,8 +76,9 @@ class ConfigFile {
   static ConfigFile parse(std::string_view text, const std::string& fileName);
 
   bool hasSection(std::string_view name) const;
-  std::vector<std::string> sectionNames() const;  // in file order; "" = options before any [section]
-  int sectionLine(std::string_view name) const;   // 0 if absent
+  std::vector<std::string> sectionNames()
+      const;                                     // in file order; "" = options before any [section]
+  int sectionLine(std::string_view name) const;  // 0 if absent
   // Validates the section's options against specs: unknown option, non-repeated option given
   // twice, value not of its kind or out of bounds -> ConfigError naming file:line:section.option.
   // An absent section yields all defaults.

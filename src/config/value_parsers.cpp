@@ -15,7 +15,8 @@ std::string lower(std::string_view s) {
 }
 std::string shown(std::string_view s) {
   std::string out;
-  for (unsigned char c : s.substr(0, 60)) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  for (unsigned char c : s.substr(0, 60))
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
   return out;
 }
 }  // namespace
@@ -82,11 +83,15 @@ std::vector<std::string> splitList(std::string_view text) {
 bool checkBounds(long value, long min, long max, const char* unit, std::string* error) {
   if (min == 0 && max == 0) return true;
   if (value < min) {
-    if (error) *error = "value " + std::to_string(value) + unit + " is below the minimum " + std::to_string(min) + unit;
+    if (error)
+      *error = "value " + std::to_string(value) + unit + " is below the minimum " +
+               std::to_string(min) + unit;
     return false;
   }
   if (max != 0 && value > max) {
-    if (error) *error = "value " + std::to_string(value) + unit + " is above the maximum " + std::to_string(max) + unit;
+    if (error)
+      *error = "value " + std::to_string(value) + unit + " is above the maximum " +
+               std::to_string(max) + unit;
     return false;
   }
   return true;

@@ -1,6 +1,6 @@
-// counters.h - process-wide event counters ("rbl.misconfigured_answer", "rdns.dns_failure_accepted")
-// so degraded modes show in a stat as well as a log line (Envoy's rule).
-// Must not: be used for per-connection state.
+// counters.h - process-wide event counters ("rbl.misconfigured_answer",
+// "rdns.dns_failure_accepted") so degraded modes show in a stat as well as a log line (Envoy's
+// rule). Must not: be used for per-connection state.
 #pragma once
 
 #include <cstdint>

@@ -34,7 +34,8 @@ struct Decision {
   }
   // A policy tempfail (e.g. a 4xx the admin configured); not a dependency failure.
   static Decision tempfail(Reply r, std::string reason, std::string detail = {}) {
-    return Decision{Action::Tempfail, std::move(r), std::move(reason), std::move(detail), false, {}};
+    return Decision{Action::Tempfail,  std::move(r), std::move(reason),
+                    std::move(detail), false,        {}};
   }
   // DNS timeout / SERVFAIL and the like: the reply must be 4xx.
   static Decision dependencyTempfail(Reply r, std::string reason, std::string detail = {}) {

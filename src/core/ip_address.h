@@ -19,7 +19,7 @@ class IpAddress {
 
   bool isV4() const { return v4_; }
   const std::array<uint8_t, 16>& bytes() const { return bytes_; }  // IPv4 in bytes_[0..3]
-  std::string toString() const;                                     // canonical (inet_ntop)
+  std::string toString() const;                                    // canonical (inet_ntop)
   // DNSBL prefix: "1.2.0.192" for 192.0.2.1; 32 nibbles "1.0.0.0....8.b.d.0.1.0.0.2" for IPv6.
   std::string reversedName() const;
   // "1.2.0.192.in-addr.arpa" / "<nibbles>.ip6.arpa".

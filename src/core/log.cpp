@@ -16,7 +16,9 @@ LogSink& sink() {
 }
 }  // namespace
 
-void setLogSink(LogSink s) { sink() = std::move(s); }
+void setLogSink(LogSink s) {
+  sink() = std::move(s);
+}
 
 void logMessage(LogLevel level, std::string_view message) {
   try {
@@ -28,10 +30,14 @@ void logMessage(LogLevel level, std::string_view message) {
 
 const char* toString(LogLevel level) {
   switch (level) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warning:
+      return "warning";
+    case LogLevel::Error:
+      return "error";
   }
   return "?";
 }

@@ -1,35 +1,53 @@
 // phase.cpp - names of phases and actions as they appear in traces, logs and --json.
 // Must not: change these strings lightly: logs and golden files depend on them.
-#include "core/decision.h"
 #include "core/phase.h"
+
+#include "core/decision.h"
 
 namespace mxguard {
 
 std::string_view toString(Phase p) {
   switch (p) {
-    case Phase::Connect: return "connect";
-    case Phase::Helo: return "helo";
-    case Phase::Mail: return "mail";
-    case Phase::Rcpt: return "rcpt";
-    case Phase::Header: return "header";
-    case Phase::Eoh: return "eoh";
-    case Phase::Body: return "body";
-    case Phase::Eom: return "eom";
-    case Phase::Abort: return "abort";
-    case Phase::Close: return "close";
+    case Phase::Connect:
+      return "connect";
+    case Phase::Helo:
+      return "helo";
+    case Phase::Mail:
+      return "mail";
+    case Phase::Rcpt:
+      return "rcpt";
+    case Phase::Header:
+      return "header";
+    case Phase::Eoh:
+      return "eoh";
+    case Phase::Body:
+      return "body";
+    case Phase::Eom:
+      return "eom";
+    case Phase::Abort:
+      return "abort";
+    case Phase::Close:
+      return "close";
   }
   return "?";
 }
 
 const char* toString(Action a) {
   switch (a) {
-    case Action::Pass: return "pass";
-    case Action::Accept: return "accept";
-    case Action::Reject: return "reject";
-    case Action::Tempfail: return "tempfail";
-    case Action::Discard: return "discard";
-    case Action::Quarantine: return "quarantine";
-    case Action::AddHeader: return "add-header";
+    case Action::Pass:
+      return "pass";
+    case Action::Accept:
+      return "accept";
+    case Action::Reject:
+      return "reject";
+    case Action::Tempfail:
+      return "tempfail";
+    case Action::Discard:
+      return "discard";
+    case Action::Quarantine:
+      return "quarantine";
+    case Action::AddHeader:
+      return "add-header";
   }
   return "?";
 }

@@ -22,7 +22,9 @@ class PhaseSet {
   constexpr bool empty() const { return bits_ == 0; }
 
  private:
-  static constexpr uint16_t bit(Phase p) { return static_cast<uint16_t>(1u << static_cast<int>(p)); }
+  static constexpr uint16_t bit(Phase p) {
+    return static_cast<uint16_t>(1u << static_cast<int>(p));
+  }
   uint16_t bits_ = 0;
 };
 

@@ -16,12 +16,12 @@
 
 namespace mxguard {
 
-enum class StageMode { Enforce, Observe };     // observe = warn-only: log the would-be reject
-enum class FailureMode { Tempfail, Accept };   // what a dependency failure becomes
+enum class StageMode { Enforce, Observe };    // observe = warn-only: log the would-be reject
+enum class FailureMode { Tempfail, Accept };  // what a dependency failure becomes
 
 struct StageEntry {
   StageSharedPtr stage;
-  PhaseSet phases;           // phases the registry allows this stage to run in
+  PhaseSet phases;  // phases the registry allows this stage to run in
   StageMode mode = StageMode::Enforce;
   FailureMode onFailure = FailureMode::Tempfail;
   std::chrono::milliseconds dnsTimeout{5000};  // deadline for this stage's prefetched lookups

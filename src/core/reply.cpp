@@ -25,7 +25,8 @@ bool validEnhanced(std::string_view e, int code, std::string* error) {
   size_t start = 0;
   while (true) {
     size_t dot = e.find('.', start);
-    auto part = e.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    auto part =
+        e.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (part.empty() || part.size() > 3)
       return fail("invalid enhanced status code '" + sanitize(e) + "' (use e.g. 5.7.1)");
     for (char c : part)
@@ -35,7 +36,8 @@ bool validEnhanced(std::string_view e, int code, std::string* error) {
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
-  if (parts != 3) return fail("invalid enhanced status code '" + sanitize(e) + "' (use e.g. 5.7.1)");
+  if (parts != 3)
+    return fail("invalid enhanced status code '" + sanitize(e) + "' (use e.g. 5.7.1)");
   if (e[0] - '0' != code / 100)
     return fail("enhanced status code " + std::string(e) + " does not match reply code " +
                 std::to_string(code) + " (the class must be " + std::to_string(code / 100) + ")");

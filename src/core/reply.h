@@ -27,8 +27,8 @@ class Reply {
   int code() const { return code_; }
   const std::string& enhanced() const { return enhanced_; }
   const std::vector<std::string>& lines() const { return lines_; }
-  std::string text() const;   // lines joined by a space: what logs and --json show
-  std::string toSmtp() const; // "550-5.7.1 a\r\n550 5.7.1 b\r\n" as the client sees it
+  std::string text() const;    // lines joined by a space: what logs and --json show
+  std::string toSmtp() const;  // "550-5.7.1 a\r\n550 5.7.1 b\r\n" as the client sees it
   bool isPermanent() const { return code_ >= 500; }
   // soft_bounce: 5xx becomes 4xx with the enhanced class following.
   Reply softened() const;

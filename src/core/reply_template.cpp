@@ -1,6 +1,6 @@
-// reply_template.cpp - a tiny recursive parser for Postfix-style ${name}, ${name?text}, ${name:text}.
-// Must not: evaluate anything but variable substitution; templates come from admins, values from
-// the outside world (sanitised in Reply::make).
+// reply_template.cpp - a tiny recursive parser for Postfix-style ${name}, ${name?text},
+// ${name:text}. Must not: evaluate anything but variable substitution; templates come from admins,
+// values from the outside world (sanitised in Reply::make).
 #include "core/reply_template.h"
 
 #include <cctype>
@@ -9,15 +9,17 @@ namespace mxguard {
 
 struct ReplyTemplate::Node {
   enum class Kind { Text, Var, IfSet, IfEmpty } kind = Kind::Text;
-  std::string text;          // Text: literal; others: variable name
-  std::vector<Node> inner;   // IfSet / IfEmpty: rendered when the condition holds
+  std::string text;         // Text: literal; others: variable name
+  std::vector<Node> inner;  // IfSet / IfEmpty: rendered when the condition holds
 };
 
 namespace {
 
 using Node = ReplyTemplate::Node;
 
-bool isNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool isNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 // Parses until `end` (an unmatched '}' when nested) and returns the position after it.
 size_t parseNodes(std::string_view s, size_t pos, bool nested, std::vector<Node>& out,
@@ -39,8 +41,7 @@ size_t parseNodes(std::string_view s, size_t pos, bool nested, std::vector<Node>
       size_t nameStart = p;
       while (p < s.size() && isNameChar(s[p])) ++p;
       std::string name(s.substr(nameStart, p - nameStart));
-      if (name.empty())
-        throw TemplateError("empty variable name at offset " + std::to_string(pos));
+      if (name.empty()) throw TemplateError("empty variable name at offset " + std::to_string(pos));
       if (!allowed.count(name)) {
         std::string known;
         for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
@@ -88,14 +89,17 @@ void renderNodes(const std::vector<Node>& nodes, const TemplateVars& vars, std::
     const std::string empty;
     const std::string& value = it == vars.end() ? empty : it->second;
     switch (n.kind) {
-      case Node::Kind::Var: out += sanitize(value); break;
+      case Node::Kind::Var:
+        out += sanitize(value);
+        break;
       case Node::Kind::IfSet:
         if (!value.empty()) renderNodes(n.inner, vars, out);
         break;
       case Node::Kind::IfEmpty:
         if (value.empty()) renderNodes(n.inner, vars, out);
         break;
-      case Node::Kind::Text: break;
+      case Node::Kind::Text:
+        break;
     }
   }
 }
@@ -107,7 +111,8 @@ ReplyTemplate ReplyTemplate::parse(std::string_view source, const std::set<std::
   t.source_ = std::string(source);
   // "554 5.7.1 text": the code and the enhanced code are part of the template.
   size_t sp1 = source.find(' ');
-  if (sp1 != 3) throw TemplateError("must start with a reply code and an enhanced code, e.g. '554 5.7.1 text'");
+  if (sp1 != 3)
+    throw TemplateError("must start with a reply code and an enhanced code, e.g. '554 5.7.1 text'");
   int code = 0;
   for (size_t i = 0; i < 3; ++i) {
     if (!std::isdigit(static_cast<unsigned char>(source[i])))
@@ -115,7 +120,8 @@ ReplyTemplate ReplyTemplate::parse(std::string_view source, const std::set<std::
     code = code * 10 + (source[i] - '0');
   }
   size_t sp2 = source.find(' ', sp1 + 1);
-  std::string_view enhanced = source.substr(sp1 + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp1 - 1);
+  std::string_view enhanced = source.substr(
+      sp1 + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp1 - 1);
   std::string error;
   if (!Reply::make(code, enhanced, "x", &error)) throw TemplateError(error);
   if (sp2 == std::string_view::npos) throw TemplateError("the reply text is missing");

@@ -1,5 +1,6 @@
 // reply_template.h - reply templates such as
-//   "554 5.7.1 Service unavailable; Client host [${client_address}] blocked using ${rbl_domain}${rbl_txt?; ${rbl_txt}}"
+//   "554 5.7.1 Service unavailable; Client host [${client_address}] blocked using
+//   ${rbl_domain}${rbl_txt?; ${rbl_txt}}"
 // parsed and checked once at load; rendered with sanitised values per transaction.
 // Must not: accept a template whose variables the stage does not provide (checked at parse).
 #pragma once

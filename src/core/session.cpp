@@ -12,7 +12,9 @@
 namespace mxguard {
 namespace {
 
-bool isPreRcpt(Phase p) { return p == Phase::Connect || p == Phase::Helo || p == Phase::Mail; }
+bool isPreRcpt(Phase p) {
+  return p == Phase::Connect || p == Phase::Helo || p == Phase::Mail;
+}
 
 std::string stripBrackets(std::string_view a) {
   while (!a.empty() && (a.front() == ' ')) a.remove_prefix(1);
@@ -58,7 +60,8 @@ bool Session::skipsStages() {
 
 bool Session::isExempt(std::string_view recipient) const {
   auto at = recipient.rfind('@');
-  std::string local = lower(recipient.substr(0, at == std::string_view::npos ? recipient.size() : at));
+  std::string local =
+      lower(recipient.substr(0, at == std::string_view::npos ? recipient.size() : at));
   const auto& ex = policy_->engine.exemptLocalParts;
   return std::find(ex.begin(), ex.end(), local) != ex.end();
 }
@@ -226,9 +229,9 @@ Verdict Session::rcpt(std::string_view recipient) {
     return v;
   };
   if (isExempt(rcpt)) {
-    tx_.trace.push_back({Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
-                         pending_.active || deferred_.active ? "accept despite earlier rejection"
-                                                             : "none"});
+    tx_.trace.push_back(
+        {Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
+         pending_.active || deferred_.active ? "accept despite earlier rejection" : "none"});
     tx_.envelope.recipients.push_back(rcpt);
     return Verdict::pass(Phase::Rcpt);
   }
@@ -260,7 +263,8 @@ Verdict Session::body(std::string_view chunk) {
 
 Verdict Session::endOfMessage() {
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
-  if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header) v = deferred_.verdict;
+  if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header)
+    v = deferred_.verdict;
   if (v.reply) {
     finalReply_ = v.reply->text();
     finalReason_ = v.reason;

@@ -48,7 +48,7 @@ class Session {
     Phase phase = Phase::Connect;  // where it was decided
     Verdict verdict;
   };
-  bool skipsStages();            // whitelisted client or authenticated (traced once)
+  bool skipsStages();  // whitelisted client or authenticated (traced once)
   bool isExempt(std::string_view recipient) const;
   template <class Hook>
   Verdict runPhase(Phase phase, Hook&& hook);
@@ -62,9 +62,9 @@ class Session {
   Transaction tx_;
   Held pending_;   // a delayed rejection (connect/HELO/MAIL), delivered at RCPT
   Held deferred_;  // defer_if_permit: the first dependency tempfail, delivered if nothing rejects
-  bool acceptedAll_ = false;     // a stage said Accept: no further checks on this connection
+  bool acceptedAll_ = false;  // a stage said Accept: no further checks on this connection
   bool whitelistTraced_ = false;
-  bool messageOpen_ = false;     // MAIL seen and the transaction not yet logged
+  bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged
   bool anyTransaction_ = false;
   std::vector<std::string> rejectedRcpts_;  // "<rcpt> 554 5.7.1"
   std::string finalAction_ = "none";

@@ -18,15 +18,15 @@
 namespace mxguard {
 
 struct Connection {
-  std::string clientAddress;          // as the MTA reported it, normalised when parseable
-  std::optional<IpAddress> clientIp;  // nullopt: the MTA gave no usable address
-  std::string clientName = "unknown"; // the MTA's verified name ({client_name}), or "unknown"
-  std::string clientPtr;              // the MTA's unverified PTR ({client_ptr}), may be empty
-  std::string helo;                   // as sent, may be empty
+  std::string clientAddress;           // as the MTA reported it, normalised when parseable
+  std::optional<IpAddress> clientIp;   // nullopt: the MTA gave no usable address
+  std::string clientName = "unknown";  // the MTA's verified name ({client_name}), or "unknown"
+  std::string clientPtr;               // the MTA's unverified PTR ({client_ptr}), may be empty
+  std::string helo;                    // as sent, may be empty
   bool heloSeen = false;
-  std::string authUser;               // {auth_authen}; non-empty means authenticated
-  std::string ourHostname;            // macro j / --hostname: forged-HELO check, log
-  std::vector<IpAddress> ourAddresses;// addresses a HELO literal must not claim
+  std::string authUser;                 // {auth_authen}; non-empty means authenticated
+  std::string ourHostname;              // macro j / --hostname: forged-HELO check, log
+  std::vector<IpAddress> ourAddresses;  // addresses a HELO literal must not claim
 };
 
 struct Header {
@@ -35,14 +35,14 @@ struct Header {
 };
 
 struct Envelope {
-  std::string queueId;                // {i}, may be empty
+  std::string queueId;  // {i}, may be empty
   bool senderSeen = false;
-  std::string sender;                 // without brackets; empty = null sender <>
-  std::vector<std::string> recipients;// recipients the engine accepted
-  std::vector<Header> headers;        // as received (bounded: see Session::header)
-  size_t headerCount = 0;             // all headers seen, including any not kept
+  std::string sender;                   // without brackets; empty = null sender <>
+  std::vector<std::string> recipients;  // recipients the engine accepted
+  std::vector<Header> headers;          // as received (bounded: see Session::header)
+  size_t headerCount = 0;               // all headers seen, including any not kept
   size_t bodyBytes = 0;
-  std::vector<Header> addedHeaders;   // to be added at end of message (Authentication-Results...)
+  std::vector<Header> addedHeaders;  // to be added at end of message (Authentication-Results...)
 };
 
 // One line of the per-stage trace: "connect rbl listed zen.example.net=127.0.0.2 -> reject".
@@ -51,7 +51,7 @@ struct TraceEntry {
   std::string stage;    // "rbl", "engine"
   std::string outcome;  // reason without the stage prefix: "listed", "ok", "skip"
   std::string detail;
-  std::string effect;   // "none", "reject", "reject_warning", "defer_if_permit", "delayed", ...
+  std::string effect;  // "none", "reject", "reject_warning", "defer_if_permit", "delayed", ...
 };
 
 // Per-stage, per-connection or per-message state (e.g. a DKIM verify handle): stages are shared

@@ -16,8 +16,8 @@ struct Verdict {
   // Reject/Tempfail with reply; Discard; Quarantine (accept but hold).
   Action action = Action::Pass;
   std::optional<Reply> reply;
-  std::string reason;  // "rbl.listed"
-  std::string stage;   // "rbl"
+  std::string reason;            // "rbl.listed"
+  std::string stage;             // "rbl"
   Phase phase = Phase::Connect;  // the phase the deciding stage ran in (not when it was sent)
 
   bool isRejection() const { return action == Action::Reject || action == Action::Tempfail; }

@@ -10,7 +10,16 @@
 
 namespace mxguard::dns {
 
-enum class RrType : uint16_t { A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16, AAAA = 28 };
+enum class RrType : uint16_t {
+  A = 1,
+  NS = 2,
+  CNAME = 5,
+  SOA = 6,
+  PTR = 12,
+  MX = 15,
+  TXT = 16,
+  AAAA = 28
+};
 
 // Mirrors Postfix's dns.h: callers branch on "retry later" versus "does not exist".
 enum class LookupStatus {
@@ -21,28 +30,40 @@ enum class LookupStatus {
   PermFail,  // malformed name, REFUSED, FORMERR: will not get better by retrying
 };
 
-
 inline const char* toString(LookupStatus s) {
   switch (s) {
-    case LookupStatus::Ok: return "ok";
-    case LookupStatus::NotFound: return "not found";
-    case LookupStatus::NoData: return "no data";
-    case LookupStatus::TempFail: return "temporary failure";
-    case LookupStatus::PermFail: return "permanent failure";
+    case LookupStatus::Ok:
+      return "ok";
+    case LookupStatus::NotFound:
+      return "not found";
+    case LookupStatus::NoData:
+      return "no data";
+    case LookupStatus::TempFail:
+      return "temporary failure";
+    case LookupStatus::PermFail:
+      return "permanent failure";
   }
   return "?";
 }
 
 inline const char* toString(RrType t) {
   switch (t) {
-    case RrType::A: return "A";
-    case RrType::NS: return "NS";
-    case RrType::CNAME: return "CNAME";
-    case RrType::SOA: return "SOA";
-    case RrType::PTR: return "PTR";
-    case RrType::MX: return "MX";
-    case RrType::TXT: return "TXT";
-    case RrType::AAAA: return "AAAA";
+    case RrType::A:
+      return "A";
+    case RrType::NS:
+      return "NS";
+    case RrType::CNAME:
+      return "CNAME";
+    case RrType::SOA:
+      return "SOA";
+    case RrType::PTR:
+      return "PTR";
+    case RrType::MX:
+      return "MX";
+    case RrType::TXT:
+      return "TXT";
+    case RrType::AAAA:
+      return "AAAA";
   }
   return "?";
 }

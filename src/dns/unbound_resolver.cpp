@@ -71,7 +71,8 @@ std::string present(int type, const unsigned char* p, size_t len) {
       return buf;
     case RrType::PTR:
     case RrType::CNAME:
-    case RrType::NS: return wireName(p, len, 0);
+    case RrType::NS:
+      return wireName(p, len, 0);
     case RrType::MX:
       if (len < 3) return "";
       return std::to_string((p[0] << 8) | p[1]) + " " + wireName(p, len, 2);
@@ -84,7 +85,8 @@ std::string present(int type, const unsigned char* p, size_t len) {
       }
       return out;
     }
-    case RrType::SOA: return "";
+    case RrType::SOA:
+      return "";
   }
   return "";
 }
@@ -100,12 +102,17 @@ LookupResult convert(int err, ub_result* r) {
   if (r->havedata) {
     out.status = LookupStatus::Ok;
     for (int i = 0; r->data[i]; ++i)
-      out.records.push_back(present(r->qtype, reinterpret_cast<unsigned char*>(r->data[i]), r->len[i]));
+      out.records.push_back(
+          present(r->qtype, reinterpret_cast<unsigned char*>(r->data[i]), r->len[i]));
     return out;
   }
   switch (r->rcode) {
-    case 0: out.status = LookupStatus::NoData; break;
-    case kRcodeNxdomain: out.status = LookupStatus::NotFound; break;
+    case 0:
+      out.status = LookupStatus::NoData;
+      break;
+    case kRcodeNxdomain:
+      out.status = LookupStatus::NotFound;
+      break;
     case kRcodeServfail:
       out.status = LookupStatus::TempFail;
       out.error = "SERVFAIL";
@@ -125,12 +132,11 @@ void check(int rc, const std::string& what) {
 
 const std::vector<std::string>& privateReverseZones() {
   static const std::vector<std::string> zones = [] {
-    std::vector<std::string> z{"10.in-addr.arpa",        "168.192.in-addr.arpa",
-                               "254.169.in-addr.arpa",   "2.0.192.in-addr.arpa",
-                               "100.51.198.in-addr.arpa", "113.0.203.in-addr.arpa",
-                               "d.f.ip6.arpa",           "8.b.d.0.1.0.0.2.ip6.arpa",
-                               "8.e.f.ip6.arpa",         "9.e.f.ip6.arpa",
-                               "a.e.f.ip6.arpa",         "b.e.f.ip6.arpa"};
+    std::vector<std::string> z{
+        "10.in-addr.arpa",      "168.192.in-addr.arpa",     "254.169.in-addr.arpa",
+        "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa",  "113.0.203.in-addr.arpa",
+        "d.f.ip6.arpa",         "8.b.d.0.1.0.0.2.ip6.arpa", "8.e.f.ip6.arpa",
+        "9.e.f.ip6.arpa",       "a.e.f.ip6.arpa",           "b.e.f.ip6.arpa"};
     for (int i = 16; i <= 31; ++i) z.push_back(std::to_string(i) + ".172.in-addr.arpa");
     for (int i = 64; i <= 127; ++i) z.push_back(std::to_string(i) + ".100.in-addr.arpa");
     return z;
@@ -151,14 +157,16 @@ std::shared_ptr<UnboundResolver> UnboundResolver::create(const UnboundOptions& o
   for (const auto& f : options.forwarders) {
     std::string host = f.substr(0, f.find('@'));
     if (f.empty() || f.find(' ') != std::string::npos ||
-        (f.find('@') != std::string::npos && f.substr(f.find('@') + 1).find_first_not_of("0123456789") != std::string::npos) ||
+        (f.find('@') != std::string::npos &&
+         f.substr(f.find('@') + 1).find_first_not_of("0123456789") != std::string::npos) ||
         f.back() == '@') {
       throw std::runtime_error("invalid forwarder '" + f + "' (use host@port, e.g. 127.0.0.1@53)");
     }
     in6_addr a6;
     in_addr a4;
     if (inet_pton(AF_INET, host.c_str(), &a4) != 1 && inet_pton(AF_INET6, host.c_str(), &a6) != 1)
-      throw std::runtime_error("invalid forwarder '" + f + "': '" + host + "' is not an IP address");
+      throw std::runtime_error("invalid forwarder '" + f + "': '" + host +
+                               "' is not an IP address");
     check(ub_ctx_set_fwd(r->ctx_, f.c_str()), "forwarder '" + f + "'");
   }
   if (!options.forwarders.empty()) {
@@ -260,7 +268,10 @@ std::vector<LookupResult> UnboundResolver::lookupAll(const std::vector<Query>& q
   std::vector<LookupResult> out = batch->results;
   for (size_t i = 0; i < out.size(); ++i)
     if (!batch->answered[i])
-      out[i] = {LookupStatus::TempFail, {}, 0, "timed out after " + std::to_string(timeout.count()) + " ms"};
+      out[i] = {LookupStatus::TempFail,
+                {},
+                0,
+                "timed out after " + std::to_string(timeout.count()) + " ms"};
   return out;
 }
 

@@ -91,7 +91,8 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
   out.steps.push_back(positive("(connect from " + conn.clientName + "[" + conn.clientAddress + "])",
                                220, "", t.ourHostname + " ESMTP mxguard-check"));
   if (t.helo) {
-    record(out, "EHLO " + *t.helo, session.helo(*t.helo), positive("EHLO " + *t.helo, 250, "", t.ourHostname));
+    record(out, "EHLO " + *t.helo, session.helo(*t.helo),
+           positive("EHLO " + *t.helo, 250, "", t.ourHostname));
   }
   bool mailOk = false;
   if (t.sender) {
@@ -113,7 +114,10 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
     std::optional<Verdict> stop;
     for (const auto& h : headers) {
       Verdict v = session.header(h.name, h.value);
-      if (v.isRejection() || v.action == Action::Accept) { stop = v; break; }
+      if (v.isRejection() || v.action == Action::Accept) {
+        stop = v;
+        break;
+      }
     }
     if (!stop) {
       Verdict v = session.endOfHeaders();

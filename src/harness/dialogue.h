@@ -14,20 +14,20 @@ namespace mxguard::harness {
 struct Transcript {
   std::string clientIp;
   std::string clientName;
-  std::optional<std::string> helo;       // nullopt: no HELO/EHLO is sent
-  std::optional<std::string> sender;     // nullopt: no MAIL FROM; "" = null sender
+  std::optional<std::string> helo;    // nullopt: no HELO/EHLO is sent
+  std::optional<std::string> sender;  // nullopt: no MAIL FROM; "" = null sender
   std::vector<std::string> recipients;
-  std::optional<std::string> message;    // raw RFC 5322 message; nullopt: no DATA
+  std::optional<std::string> message;  // raw RFC 5322 message; nullopt: no DATA
   std::string ourHostname;
 };
 
 struct Step {
   std::string command;  // "EHLO mail.example.net", "RCPT TO:<a@b>"
   int code = 250;
-  std::string enhanced; // may be empty for 220/221/354
+  std::string enhanced;  // may be empty for 220/221/354
   std::string text;
   std::vector<std::string> lines;  // the reply as the client sees it (several for a long reply)
-  std::string phase;    // phase whose stage decided, for rejections
+  std::string phase;               // phase whose stage decided, for rejections
   std::string stage;
   std::string reason;
 };
@@ -37,7 +37,7 @@ struct Outcome {
   std::optional<Step> firstRejection;  // first non-2xx/3xx reply
   std::string action;                  // accept / reject / tempfail / discard / quarantine
   std::vector<TraceEntry> trace;
-  std::vector<std::string> log;        // what the daemon would have logged
+  std::vector<std::string> log;  // what the daemon would have logged
 };
 
 // Builds the Transaction's connection from the transcript, runs every step.

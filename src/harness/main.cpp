@@ -35,20 +35,20 @@ std::string stripBrackets(std::string s) {
 
 int main(int argc, char** argv) {
   po::options_description desc("Options");
-  desc.add_options()
-      ("help,h", "show this help")
-      ("config", po::value<std::string>(), "daemon configuration file (for policy and [dns])")
-      ("policy", po::value<std::string>(), "policy file")
-      ("dns", po::value<std::vector<std::string>>()->composing(), "forward DNS to HOST@PORT")
-      ("client-ip", po::value<std::string>(), "the client's IP address (IPv4 or IPv6)")
-      ("client-name", po::value<std::string>(), "the client's verified host name, as the MTA knows it")
-      ("helo", po::value<std::string>(), "HELO/EHLO name; without it no HELO is sent")
-      ("from", po::value<std::string>(), "MAIL FROM address; '' or '<>' = null sender (default)")
-      ("rcpt", po::value<std::vector<std::string>>()->composing(),
-       "RCPT TO address (repeatable; default recipient@example.com)")
-      ("message", po::value<std::string>(), "RFC 5322 message file to send as DATA")
-      ("hostname", po::value<std::string>(), "this server's host name (default: system name)")
-      ("json", po::bool_switch(), "print one JSON object instead of the dialogue");
+  desc.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(), "daemon configuration file (for policy and [dns])")(
+      "policy", po::value<std::string>(), "policy file")(
+      "dns", po::value<std::vector<std::string>>()->composing(), "forward DNS to HOST@PORT")(
+      "client-ip", po::value<std::string>(), "the client's IP address (IPv4 or IPv6)")(
+      "client-name", po::value<std::string>(),
+      "the client's verified host name, as the MTA knows it")(
+      "helo", po::value<std::string>(), "HELO/EHLO name; without it no HELO is sent")(
+      "from", po::value<std::string>(), "MAIL FROM address; '' or '<>' = null sender (default)")(
+      "rcpt", po::value<std::vector<std::string>>()->composing(),
+      "RCPT TO address (repeatable; default recipient@example.com)")(
+      "message", po::value<std::string>(), "RFC 5322 message file to send as DATA")(
+      "hostname", po::value<std::string>(), "this server's host name (default: system name)")(
+      "json", po::bool_switch(), "print one JSON object instead of the dialogue");
   po::variables_map vm;
   app::DaemonOptions options;
   harness::Transcript t;
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
     if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
     if (vm.count("rcpt"))
-      for (const auto& r : vm["rcpt"].as<std::vector<std::string>>()) t.recipients.push_back(stripBrackets(r));
+      for (const auto& r : vm["rcpt"].as<std::vector<std::string>>())
+        t.recipients.push_back(stripBrackets(r));
     // Rejections are delayed to RCPT, so a dialogue always reaches RCPT: without --from it uses
     // the null sender, without --rcpt a placeholder recipient (both shown in the dialogue).
     t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
     json = vm["json"].as<bool>();
     if (vm.count("message")) {
       std::ifstream in(vm["message"].as<std::string>(), std::ios::binary);
-      if (!in) throw po::error("cannot read --message file '" + vm["message"].as<std::string>() + "'");
+      if (!in)
+        throw po::error("cannot read --message file '" + vm["message"].as<std::string>() + "'");
       std::ostringstream s;
       s << in.rdbuf();
       t.message = s.str();
@@ -94,9 +96,9 @@ int main(int argc, char** argv) {
     }
     if (vm.count("policy")) options.policyFile = vm["policy"].as<std::string>();
     if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
-    options.hostname = vm.count("hostname") ? vm["hostname"].as<std::string>()
+    options.hostname = vm.count("hostname")        ? vm["hostname"].as<std::string>()
                        : !options.hostname.empty() ? options.hostname
-                                                  : app::defaultHostname();
+                                                   : app::defaultHostname();
     load.resolver = app::makeResolver(options.dns, options.configFile);
     load.ourHostname = options.hostname;
     policy = app::loadPolicyFile(options.policyFile, load);

@@ -12,11 +12,21 @@ std::string jsonString(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c >= 0x7f) {
           char buf[8];
@@ -31,8 +41,8 @@ std::string jsonString(const std::string& s) {
 }
 
 std::string replyJson(const Step& s) {
-  return "{\"code\":" + std::to_string(s.code) + ",\"enhanced\":" +
-         (s.enhanced.empty() ? std::string("null") : jsonString(s.enhanced)) +
+  return "{\"code\":" + std::to_string(s.code) +
+         ",\"enhanced\":" + (s.enhanced.empty() ? std::string("null") : jsonString(s.enhanced)) +
          ",\"text\":" + jsonString(s.text) + "}";
 }
 
@@ -91,9 +101,10 @@ std::string formatJson(const Outcome& o) {
   out += "],\"trace\":[";
   for (size_t i = 0; i < o.trace.size(); ++i) {
     const auto& t = o.trace[i];
-    out += (i ? "," : "") + std::string("{\"phase\":") + jsonString(std::string(toString(t.phase))) +
-           ",\"stage\":" + jsonString(t.stage) + ",\"outcome\":" + jsonString(t.outcome) +
-           ",\"detail\":" + jsonString(t.detail) + ",\"effect\":" + jsonString(t.effect) + "}";
+    out += (i ? "," : "") + std::string("{\"phase\":") +
+           jsonString(std::string(toString(t.phase))) + ",\"stage\":" + jsonString(t.stage) +
+           ",\"outcome\":" + jsonString(t.outcome) + ",\"detail\":" + jsonString(t.detail) +
+           ",\"effect\":" + jsonString(t.effect) + "}";
   }
   out += "],\"log\":[";
   for (size_t i = 0; i < o.log.size(); ++i) out += (i ? "," : "") + jsonString(o.log[i]);

@@ -122,8 +122,8 @@ int runDaemon(const app::DaemonOptions& options) {
   try {
     loadOptions.resolver = app::makeResolver(options.dns, options.configFile);
     loadOptions.ourHostname = options.hostname;
-    holder = std::make_unique<app::PolicyHolder>(
-        app::loadPolicyFile(options.policyFile, loadOptions));
+    holder =
+        std::make_unique<app::PolicyHolder>(app::loadPolicyFile(options.policyFile, loadOptions));
   } catch (const config::ConfigError& e) {
     logMessage(LogLevel::Error, e.what());
     return config::kExitConfig;
@@ -146,8 +146,8 @@ int runDaemon(const app::DaemonOptions& options) {
   smfi_setbacklog(128);
   if (options.socket.rfind("unix:", 0) == 0 || options.socket.rfind("local:", 0) == 0) umask(0007);
   if (smfi_opensocket(true) != MI_SUCCESS) {
-    logMessage(LogLevel::Error, "cannot listen on " + options.socket +
-                                    " (in use, or a bad address?)");
+    logMessage(LogLevel::Error,
+               "cannot listen on " + options.socket + " (in use, or a bad address?)");
     return kExitOsErr;
   }
   setNoDelayOnListeners();
@@ -189,14 +189,15 @@ int runDaemon(const app::DaemonOptions& options) {
     unsigned char sig = 0;
     while (read(gSignalPipe[0], &sig, 1) == 1) {
       if (sig == SIGHUP) {
-        std::string error = holder->reload(
-            [&] { return app::loadPolicyFile(options.policyFile, loadOptions); });
+        std::string error =
+            holder->reload([&] { return app::loadPolicyFile(options.policyFile, loadOptions); });
         if (error.empty())
           logMessage(LogLevel::Info, "policy reloaded from " + options.policyFile + " (" +
                                          std::to_string(holder->snapshot()->stages.size()) +
                                          " stages)");
         else
-          logMessage(LogLevel::Error, "policy reload refused, keeping the running policy: " + error);
+          logMessage(LogLevel::Error,
+                     "policy reload refused, keeping the running policy: " + error);
       } else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
         logMessage(LogLevel::Info, "stopping on signal " + std::to_string(sig));
         stopping = true;

@@ -26,12 +26,14 @@ int main(int argc, char** argv) {
     auto policy = app::loadPolicyFile(options.policyFile, load);
     if (options.checkConfig) {
       std::string names;
-      for (const auto& s : policy->stages) names += (names.empty() ? "" : " ") + std::string(s.stage->name());
+      for (const auto& s : policy->stages)
+        names += (names.empty() ? "" : " ") + std::string(s.stage->name());
       std::printf("mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s\n",
                   options.policyFile.c_str(), names.empty() ? "(none)" : names.c_str(),
                   options.socket.c_str(),
-                  options.dns.forward.empty() ? "embedded recursive resolver"
-                                              : ("forward to " + options.dns.forward.front()).c_str());
+                  options.dns.forward.empty()
+                      ? "embedded recursive resolver"
+                      : ("forward to " + options.dns.forward.front()).c_str());
       return 0;
     }
   } catch (const app::UsageError& e) {

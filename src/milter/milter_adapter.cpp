@@ -53,14 +53,18 @@ void refreshQueueId(SMFICTX* ctx, Transaction& tx) {
 sfsistat answer(SMFICTX* ctx, const Verdict& v) {
   switch (v.action) {
     case Action::Pass:
-    case Action::AddHeader: return SMFIS_CONTINUE;
-    case Action::Accept: return SMFIS_ACCEPT;
-    case Action::Discard: return SMFIS_DISCARD;
+    case Action::AddHeader:
+      return SMFIS_CONTINUE;
+    case Action::Accept:
+      return SMFIS_ACCEPT;
+    case Action::Discard:
+      return SMFIS_DISCARD;
     case Action::Quarantine:
       smfi_quarantine(ctx, const_cast<char*>(v.reason.c_str()));
       return SMFIS_CONTINUE;
     case Action::Reject:
-    case Action::Tempfail: break;
+    case Action::Tempfail:
+      break;
   }
   if (v.reply) {
     std::string code = std::to_string(v.reply->code());
@@ -77,7 +81,8 @@ sfsistat answer(SMFICTX* ctx, const Verdict& v) {
                            l[17], l[18], l[19], l[20], l[21], l[22], l[23], l[24], l[25], l[26],
                            l[27], l[28], l[29], l[30], l[31], nullptr);
     }
-    if (rc != MI_SUCCESS) logMessage(LogLevel::Error, "smfi_setreply refused the reply: " + v.reply->text());
+    if (rc != MI_SUCCESS)
+      logMessage(LogLevel::Error, "smfi_setreply refused the reply: " + v.reply->text());
   }
   return v.action == Action::Reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
@@ -88,9 +93,11 @@ sfsistat guarded(const char* callback, Body&& body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    logMessage(LogLevel::Error, std::string(callback) + ": internal error: " + e.what() + "; answering tempfail");
+    logMessage(LogLevel::Error,
+               std::string(callback) + ": internal error: " + e.what() + "; answering tempfail");
   } catch (...) {
-    logMessage(LogLevel::Error, std::string(callback) + ": unknown internal error; answering tempfail");
+    logMessage(LogLevel::Error,
+               std::string(callback) + ": unknown internal error; answering tempfail");
   }
   countEvent("milter.internal_error");
   return SMFIS_TEMPFAIL;
@@ -115,7 +122,8 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     std::string addr = macro(ctx, "{client_addr}");
     if (addr.empty()) addr = addressFromSockaddr(hostaddr);
     conn.clientIp = IpAddress::parse(addr);
-    conn.clientAddress = conn.clientIp ? conn.clientIp->toString() : (addr.empty() ? "unknown" : addr);
+    conn.clientAddress =
+        conn.clientIp ? conn.clientIp->toString() : (addr.empty() ? "unknown" : addr);
     std::string name = macro(ctx, "{client_name}");
     if (name.empty() && hostname) name = hostname;
     // libmilter gives "[192.0.2.1]" as hostname when the MTA has no verified name.
@@ -124,7 +132,8 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     conn.clientPtr = macro(ctx, "{client_ptr}");
     conn.ourHostname = macro(ctx, "j");
     if (conn.ourHostname.empty()) conn.ourHostname = gDefaultHostname;
-    if (auto ours = IpAddress::parse(macro(ctx, "{daemon_addr}")); ours && !ours->toString().empty())
+    if (auto ours = IpAddress::parse(macro(ctx, "{daemon_addr}"));
+        ours && !ours->toString().empty())
       conn.ourAddresses.push_back(*ours);
     if (smfi_setpriv(ctx, c.get()) != MI_SUCCESS) return SMFIS_TEMPFAIL;
     MilterConnection* owned = c.release();
@@ -170,9 +179,8 @@ sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
 }
 
 sfsistat onEoh(SMFICTX* ctx) {
-  return withConnection(ctx, "eoh", [&](MilterConnection& c) {
-    return answer(ctx, c.session.endOfHeaders());
-  });
+  return withConnection(ctx, "eoh",
+                        [&](MilterConnection& c) { return answer(ctx, c.session.endOfHeaders()); });
 }
 
 sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t size) {
@@ -211,8 +219,12 @@ sfsistat onClose(SMFICTX* ctx) {
 
 }  // namespace
 
-void setPolicyHolder(app::PolicyHolder* holder) { gPolicies = holder; }
-void setDefaultHostname(const std::string& name) { gDefaultHostname = name; }
+void setPolicyHolder(app::PolicyHolder* holder) {
+  gPolicies = holder;
+}
+void setDefaultHostname(const std::string& name) {
+  gDefaultHostname = name;
+}
 
 smfiDesc makeFilterDescription() {
   smfiDesc d{};

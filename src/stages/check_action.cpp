@@ -27,10 +27,14 @@ Check parseCheck(const config::Section& section, const std::string& name,
   Check c;
   c.name = name;
   std::string action = section.getString(name);
-  if (action == "reject") c.action = CheckAction::Reject;
-  else if (action == "warn") c.action = CheckAction::Warn;
-  else if (action == "off") c.action = CheckAction::Off;
-  else section.fail(name, "invalid value '" + action + "' (use reject, warn or off)");
+  if (action == "reject")
+    c.action = CheckAction::Reject;
+  else if (action == "warn")
+    c.action = CheckAction::Warn;
+  else if (action == "off")
+    c.action = CheckAction::Off;
+  else
+    section.fail(name, "invalid value '" + action + "' (use reject, warn or off)");
   c.reply = parseTemplate(section, "reply_" + name, vars);
   return c;
 }
@@ -43,7 +47,8 @@ std::optional<Decision> failCheck(const Check& check, const std::string& stage,
   if (check.action == CheckAction::Warn) {
     std::string smtp = reply.toSmtp();
     while (!smtp.empty() && (smtp.back() == '\n' || smtp.back() == '\r')) smtp.pop_back();
-    return Decision::pass(reason, "warn: would reply " + smtp + (detail.empty() ? "" : "; " + detail));
+    return Decision::pass(reason,
+                          "warn: would reply " + smtp + (detail.empty() ? "" : "; " + detail));
   }
   if (reply.isPermanent()) return Decision::reject(std::move(reply), reason, detail);
   return Decision::tempfail(std::move(reply), reason, detail);

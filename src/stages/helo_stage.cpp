@@ -23,14 +23,17 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool isLiteral(const std::string& h) { return h.size() >= 2 && h.front() == '[' && h.back() == ']'; }
+bool isLiteral(const std::string& h) {
+  return h.size() >= 2 && h.front() == '[' && h.back() == ']';
+}
 
 }  // namespace
 
 std::vector<config::OptionSpec> HeloStage::options() {
   std::vector<config::OptionSpec> specs;
   const std::string invalid =
-      "501 5.5.2 <${helo_name}>: Helo command rejected: Invalid name${helo_problem? (${helo_problem})}";
+      "501 5.5.2 <${helo_name}>: Helo command rejected: Invalid name${helo_problem? "
+      "(${helo_problem})}";
   declareCheck(specs, "missing", "reject", "503 5.5.1 Error: send HELO/EHLO first",
                "no HELO/EHLO before MAIL FROM");
   declareCheck(specs, "invalid", "reject", invalid, "HELO name breaks RFC 5321 syntax");
@@ -149,15 +152,22 @@ std::optional<Decision> HeloStage::onHelo(Transaction& tx) const {
       return finish();
     }
     if (c.clientIp && !(*literal == *c.clientIp))
-      if (auto d = check(literalMismatch_, "", "literal " + literal->toString() + " vs client " + c.clientAddress)) return d;
-    bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *c.clientIp) != c.ourAddresses.end();
-    if (!clientIsUs && std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *literal) != c.ourAddresses.end())
-      if (auto d = check(forged_, "", "literal of our own address " + literal->toString())) return d;
+      if (auto d = check(literalMismatch_, "",
+                         "literal " + literal->toString() + " vs client " + c.clientAddress))
+        return d;
+    bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
+                                              *c.clientIp) != c.ourAddresses.end();
+    if (!clientIsUs &&
+        std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *literal) != c.ourAddresses.end())
+      if (auto d = check(forged_, "", "literal of our own address " + literal->toString()))
+        return d;
     return finish();
   }
   if (auto ip = IpAddress::parse(h)) {
     std::string fix = ip->isV4() ? "[" + ip->toString() + "]" : "[IPv6:" + ip->toString() + "]";
-    if (auto d = check(bareIp_, "an IP address must be written as an address literal: " + fix, "bare IP")) return d;
+    if (auto d = check(bareIp_, "an IP address must be written as an address literal: " + fix,
+                       "bare IP"))
+      return d;
     return finish();
   }
   if (auto p = hostNameProblem(h)) {
@@ -168,7 +178,8 @@ std::optional<Decision> HeloStage::onHelo(Transaction& tx) const {
   if (name.find('.') == std::string::npos)
     if (auto d = check(nonFqdn_, "", "no dot in HELO name")) return d;
   std::string ours = lower(c.ourHostname.empty() ? ourHostname_ : c.ourHostname);
-  bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *c.clientIp) != c.ourAddresses.end();
+  bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
+                                            *c.clientIp) != c.ourAddresses.end();
   if (!ours.empty() && name == ours && !clientIsUs)
     if (auto d = check(forged_, "", "HELO claims to be " + ours)) return d;
 
@@ -182,7 +193,8 @@ std::optional<Decision> HeloStage::onHelo(Transaction& tx) const {
 std::optional<Decision> HeloStage::dnsChecks(Transaction& tx, const std::string& name) const {
   const auto& c = tx.connection;
   if (unresolvable_.action != CheckAction::Off && name.find('.') != std::string::npos) {
-    auto answers = cachedLookupAll(tx, *resolver_, {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
+    auto answers = cachedLookupAll(tx, *resolver_,
+                                   {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
     bool found = false, temp = false;
     std::string error;
     for (const auto& a : answers) {
@@ -199,11 +211,13 @@ std::optional<Decision> HeloStage::dnsChecks(Transaction& tx, const std::string&
                                           "A/AAAA " + name + ": " + error);
     }
     if (!found)
-      if (auto d = failCheck(unresolvable_, "helo", varsFor(tx, ""), "no A/AAAA for " + name)) return d;
+      if (auto d = failCheck(unresolvable_, "helo", varsFor(tx, ""), "no A/AAAA for " + name))
+        return d;
   }
   if (reverseMismatch_.action != CheckAction::Off && c.clientIp) {
     auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
-    if (rev.status == ReverseName::Status::PtrTempFail || rev.status == ReverseName::Status::ForwardTempFail) {
+    if (rev.status == ReverseName::Status::PtrTempFail ||
+        rev.status == ReverseName::Status::ForwardTempFail) {
       auto vars = varsFor(tx, "");
       vars["dns_error"] = rev.error;
       return Decision::dependencyTempfail(reverseTempfail_.render(vars), "helo.dns_failure",
@@ -211,7 +225,8 @@ std::optional<Decision> HeloStage::dnsChecks(Transaction& tx, const std::string&
     }
     if (rev.status != ReverseName::Status::Confirmed || lower(rev.confirmedName) != name) {
       auto vars = varsFor(tx, "");
-      vars["client_name"] = rev.status == ReverseName::Status::Confirmed ? rev.confirmedName : "unknown";
+      vars["client_name"] =
+          rev.status == ReverseName::Status::Confirmed ? rev.confirmedName : "unknown";
       return failCheck(reverseMismatch_, "helo", vars, "verified name " + vars["client_name"]);
     }
   }

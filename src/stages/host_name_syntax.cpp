@@ -25,17 +25,20 @@ std::optional<std::string> hostNameProblem(std::string_view name) {
   std::string_view last;
   while (true) {
     size_t dot = name.find('.', start);
-    std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    std::string_view label =
+        name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (label.empty()) return std::string("empty label");
     if (label.size() > 63) return std::string("label longer than 63 octets");
-    if (label.front() == '-' || label.back() == '-') return std::string("label may not start or end with '-'");
+    if (label.front() == '-' || label.back() == '-')
+      return std::string("label may not start or end with '-'");
     last = label;
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
   bool allDigits = true;
   for (unsigned char c : last) allDigits = allDigits && std::isdigit(c);
-  if (allDigits && name.find('.') != std::string_view::npos) return std::string("top-level label is all numeric");
+  if (allDigits && name.find('.') != std::string_view::npos)
+    return std::string("top-level label is all numeric");
   return std::nullopt;
 }
 

@@ -25,10 +25,15 @@ std::string notAListing(const std::array<uint8_t, 4>& a) {
   if (a[0] != 127) return "answer outside 127.0.0.0/8: the zone may have expired or be wildcarded";
   if (a[1] == 255 && a[2] == 255) {
     switch (a[3]) {
-      case 252: return "query refused: typo in the DNSBL zone name (127.255.255.252)";
-      case 254: return "query refused: queries through a public/open resolver are not answered (127.255.255.254)";
-      case 255: return "query refused: excessive number of queries (127.255.255.255)";
-      default: return "query refused by the list (127.255.255.x)";
+      case 252:
+        return "query refused: typo in the DNSBL zone name (127.255.255.252)";
+      case 254:
+        return "query refused: queries through a public/open resolver are not answered "
+               "(127.255.255.254)";
+      case 255:
+        return "query refused: excessive number of queries (127.255.255.255)";
+      default:
+        return "query refused by the list (127.255.255.x)";
     }
   }
   return "";
@@ -72,10 +77,12 @@ StageSharedPtr RblStage::create(const config::Section& section, const StageConte
     std::string domain = v.text.substr(0, sp);
     bool known = false;
     for (const auto& z : stage->zones_) known = known || z.domain() == domain;
-    if (!known) section.fail(v, "zone_reply", "'" + domain + "' is not one of the configured zones");
+    if (!known)
+      section.fail(v, "zone_reply", "'" + domain + "' is not one of the configured zones");
     try {
       stage->zoneReplies_.emplace(
-          domain, ReplyTemplate::parse(sp == std::string::npos ? "" : v.text.substr(sp + 1), kVars));
+          domain,
+          ReplyTemplate::parse(sp == std::string::npos ? "" : v.text.substr(sp + 1), kVars));
     } catch (const TemplateError& e) {
       section.fail(v, "zone_reply", e.what());
     }
@@ -127,10 +134,12 @@ std::optional<Decision> RblStage::onConnect(Transaction& tx) const {
       std::array<uint8_t, 4> code{ip->bytes()[0], ip->bytes()[1], ip->bytes()[2], ip->bytes()[3]};
       if (std::string why = notAListing(code); !why.empty()) {
         countEvent("rbl.misconfigured_answer");
-        logMessage(LogLevel::Error, "rbl: zone " + zone.domain() + " answered " + record + " for " +
-                                        conn.clientAddress + ": " + why +
-                                        " - NOT treated as listed; check this zone's configuration");
-        detail += (detail.empty() ? "" : ", ") + zone.domain() + "=" + record + " ignored (" + why + ")";
+        logMessage(LogLevel::Error,
+                   "rbl: zone " + zone.domain() + " answered " + record + " for " +
+                       conn.clientAddress + ": " + why +
+                       " - NOT treated as listed; check this zone's configuration");
+        detail +=
+            (detail.empty() ? "" : ", ") + zone.domain() + "=" + record + " ignored (" + why + ")";
         continue;
       }
       if (!zone.matches(code)) continue;
@@ -154,20 +163,26 @@ std::optional<Decision> RblStage::onConnect(Transaction& tx) const {
     const auto& txt = answers[2 * bestIndex + 1];
     vars["rbl_domain"] = best->domain();
     vars["rbl_code"] = bestCode;
-    if (txt.status == dns::LookupStatus::Ok && !txt.records.empty()) vars["rbl_txt"] = txt.records.front();
+    if (txt.status == dns::LookupStatus::Ok && !txt.records.empty())
+      vars["rbl_txt"] = txt.records.front();
     auto it = zoneReplies_.find(best->domain());
     const ReplyTemplate& t = it != zoneReplies_.end() ? it->second : reply_;
-    return Decision::reject(t.render(vars), "rbl.listed",
-                            detail + " score " + std::to_string(score) + "/" + std::to_string(threshold_));
+    return Decision::reject(
+        t.render(vars), "rbl.listed",
+        detail + " score " + std::to_string(score) + "/" + std::to_string(threshold_));
   }
   if (!failedZone.empty()) {
     vars["rbl_domain"] = failedZone;
     vars["rbl_error"] = failedError;
     return Decision::dependencyTempfail(tempfailReply_.render(vars), "rbl.dns_failure", detail);
   }
-  if (!allowedBy.empty()) return Decision::pass("rbl.allowlisted", detail + " score " + std::to_string(score));
-  if (best) return Decision::pass("rbl.below_threshold", detail + " score " + std::to_string(score) + "/" + std::to_string(threshold_));
-  return Decision::pass("rbl.not_listed", detail.empty() ? std::to_string(zones_.size()) + " zones checked" : detail);
+  if (!allowedBy.empty())
+    return Decision::pass("rbl.allowlisted", detail + " score " + std::to_string(score));
+  if (best)
+    return Decision::pass("rbl.below_threshold", detail + " score " + std::to_string(score) + "/" +
+                                                     std::to_string(threshold_));
+  return Decision::pass("rbl.not_listed",
+                        detail.empty() ? std::to_string(zones_.size()) + " zones checked" : detail);
 }
 
 }  // namespace mxguard::stages

@@ -33,12 +33,14 @@ bool parseOctet(const std::string& s, std::vector<std::pair<int, int>>& ranges) 
   size_t start = 0;
   while (start <= inner.size()) {
     size_t semi = inner.find(';', start);
-    std::string item = inner.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+    std::string item =
+        inner.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
     size_t dots = item.find("..");
     if (dots == std::string::npos) {
       if (!parseNumber(item, 255, &a)) return false;
       b = a;
-    } else if (!parseNumber(item.substr(0, dots), 255, &a) || !parseNumber(item.substr(dots + 2), 255, &b) || a > b) {
+    } else if (!parseNumber(item.substr(0, dots), 255, &a) ||
+               !parseNumber(item.substr(dots + 2), 255, &b) || a > b) {
       return false;
     }
     ranges.push_back({int(a), int(b)});
@@ -49,7 +51,8 @@ bool parseOctet(const std::string& s, std::vector<std::pair<int, int>>& ranges) 
 }
 
 bool validDomain(const std::string& d) {
-  if (d.empty() || d.size() > 200 || d.front() == '.' || d.back() == '.' || d.find("..") != std::string::npos)
+  if (d.empty() || d.size() > 200 || d.front() == '.' || d.back() == '.' ||
+      d.find("..") != std::string::npos)
     return false;
   for (unsigned char c : d)
     if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_')) return false;

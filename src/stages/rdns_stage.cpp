@@ -34,11 +34,12 @@ std::vector<config::OptionSpec> RdnsStage::options() {
                "dynamic or residential address; please send through your provider's mail server",
                "the verified name looks dynamic or residential");
   specs.push_back({"dynamic_patterns", config::OptionKind::List,
-                   "dsl dynamic dyn dhcp pool ppp dial cable broadband client residential", false, 0,
-                   0, "name parts that mark a dynamic address"});
-  specs.push_back({"tempfail_reply", config::OptionKind::String,
-                   "450 4.7.25 Client host rejected: cannot find your hostname, [${client_address}]",
-                   false, 0, 0, "reply when a lookup fails and on_failure = tempfail"});
+                   "dsl dynamic dyn dhcp pool ppp dial cable broadband client residential", false,
+                   0, 0, "name parts that mark a dynamic address"});
+  specs.push_back(
+      {"tempfail_reply", config::OptionKind::String,
+       "450 4.7.25 Client host rejected: cannot find your hostname, [${client_address}]", false, 0,
+       0, "reply when a lookup fails and on_failure = tempfail"});
   return specs;
 }
 
@@ -107,13 +108,15 @@ std::optional<Decision> RdnsStage::onConnect(Transaction& tx) const {
     case ReverseName::Status::PtrTempFail:
     case ReverseName::Status::ForwardTempFail:
       vars["dns_error"] = rev.error;
-      return Decision::dependencyTempfail(tempfailReply_.render(vars), "rdns.dns_failure",
-                                          (rev.status == ReverseName::Status::PtrTempFail ? "PTR: " : "forward: ") + rev.error);
+      return Decision::dependencyTempfail(
+          tempfailReply_.render(vars), "rdns.dns_failure",
+          (rev.status == ReverseName::Status::PtrTempFail ? "PTR: " : "forward: ") + rev.error);
     case ReverseName::Status::NoPtr:
       return failCheck(noPtr_, "rdns", vars, "no PTR for " + c.clientAddress);
     case ReverseName::Status::NotConfirmed:
       vars["rdns_name"] = rev.ptrNames.front();
-      return failCheck(notConfirmed_, "rdns", vars, rev.ptrNames.front() + " does not resolve to " + c.clientAddress);
+      return failCheck(notConfirmed_, "rdns", vars,
+                       rev.ptrNames.front() + " does not resolve to " + c.clientAddress);
     case ReverseName::Status::Confirmed:
       break;
   }

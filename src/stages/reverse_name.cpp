@@ -6,7 +6,9 @@
 
 namespace mxguard::stages {
 
-dns::Query ptrQuery(const IpAddress& ip) { return {ip.ptrName(), dns::RrType::PTR}; }
+dns::Query ptrQuery(const IpAddress& ip) {
+  return {ip.ptrName(), dns::RrType::PTR};
+}
 
 ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const IpAddress& ip,
                               std::chrono::milliseconds timeout) {
@@ -43,7 +45,8 @@ ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const Ip
       }
     }
   }
-  out.status = tempFailed ? ReverseName::Status::ForwardTempFail : ReverseName::Status::NotConfirmed;
+  out.status =
+      tempFailed ? ReverseName::Status::ForwardTempFail : ReverseName::Status::NotConfirmed;
   return out;
 }
 

@@ -40,8 +40,9 @@ class FakeResolver : public dns::Resolver {
     std::vector<dns::LookupResult> out;
     for (const auto& q : queries) {
       auto it = answers_.find({q.name, q.type});
-      out.push_back(it != answers_.end() ? it->second
-                                         : dns::LookupResult{dns::LookupStatus::NotFound, {}, 60, ""});
+      out.push_back(it != answers_.end()
+                        ? it->second
+                        : dns::LookupResult{dns::LookupStatus::NotFound, {}, 60, ""});
     }
     return out;
   }

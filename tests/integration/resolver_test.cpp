@@ -65,7 +65,8 @@ class SlowDnsServer {
   int port_ = 0;
 };
 
-std::shared_ptr<dns::UnboundResolver> resolverFor(const SlowDnsServer& s, bool privateReverse = true) {
+std::shared_ptr<dns::UnboundResolver> resolverFor(const SlowDnsServer& s,
+                                                  bool privateReverse = true) {
   dns::UnboundOptions o;
   o.forwarders = {s.forwarder()};
   o.forwardPrivateReverse = privateReverse;
@@ -76,7 +77,9 @@ const std::string kZone =
     "a.example.net 300 A 192.0.2.1\n"
     "a.example.net 300 AAAA 2001:db8::1\n"
     "a.example.net 300 MX 10 mx.example.net\n"
-    "txt.example.net 300 TXT \"" + std::string(300, 'x') + "%s" + std::string(298, 'y') + "\"\n"
+    "txt.example.net 300 TXT \"" +
+    std::string(300, 'x') + "%s" + std::string(298, 'y') +
+    "\"\n"
     "1.2.0.192.in-addr.arpa 300 PTR host.example.net\n"
     "1.0.0.10.in-addr.arpa 300 PTR relay.internal.example.net\n"
     "failing.example.net 0 SERVFAIL -\n"
@@ -84,7 +87,8 @@ const std::string kZone =
 
 struct ResolverTest : ::testing::Test {
   void SetUp() override {
-    if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
+    if (system("command -v python3 >/dev/null 2>&1") != 0)
+      GTEST_SKIP() << "python3 is not installed";
     server = std::make_unique<SlowDnsServer>(kZone, 0);
     ASSERT_GT(server->port(), 0) << "test DNS server did not start";
   }
@@ -154,8 +158,9 @@ TEST_F(ResolverTest, ConcurrentCallersShareOneContext) {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 20; ++i) {
-        auto res = r->lookupAll({{"a.example.net", RrType::A}, {"1.2.0.192.in-addr.arpa", RrType::PTR}},
-                                milliseconds(3000));
+        auto res =
+            r->lookupAll({{"a.example.net", RrType::A}, {"1.2.0.192.in-addr.arpa", RrType::PTR}},
+                         milliseconds(3000));
         if (res[0].status == LookupStatus::Ok && res[1].status == LookupStatus::Ok) ++ok;
       }
     });
@@ -168,7 +173,8 @@ TEST(ResolverDeadline, TenSlowBlocklistsGiveAVerdictInOneRoundTrip) {
   std::string zone, policy = "[engine]\nstages = rbl\nwhitelist_clients =\n[rbl]\nthreshold = 10\n";
   for (int i = 0; i < 10; ++i) {
     zone += "2.2.0.192.bl" + std::to_string(i) + ".example.net 300 A 127.0.0.2\n";
-    zone += "2.2.0.192.bl" + std::to_string(i) + ".example.net 300 TXT \"listed by " + std::to_string(i) + "\"\n";
+    zone += "2.2.0.192.bl" + std::to_string(i) + ".example.net 300 TXT \"listed by " +
+            std::to_string(i) + "\"\n";
     policy += "zone = bl" + std::to_string(i) + ".example.net\n";
   }
   SlowDnsServer slow(zone, 200);
@@ -185,8 +191,10 @@ TEST(ResolverDeadline, TenSlowBlocklistsGiveAVerdictInOneRoundTrip) {
   auto start = Clock::now();
   session.connect();
   auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
-  std::printf("connect-phase verdict with 10 zones answering after 200 ms: %lld ms "
-              "(one after another would take >= 2000 ms)\n", static_cast<long long>(ms));
+  std::printf(
+      "connect-phase verdict with 10 zones answering after 200 ms: %lld ms "
+      "(one after another would take >= 2000 ms)\n",
+      static_cast<long long>(ms));
   ASSERT_EQ(session.transaction().trace.size(), 1u);
   EXPECT_EQ(session.transaction().trace[0].outcome, "listed");
   EXPECT_NE(session.transaction().trace[0].detail.find("score 10/10"), std::string::npos);
@@ -195,8 +203,9 @@ TEST(ResolverDeadline, TenSlowBlocklistsGiveAVerdictInOneRoundTrip) {
   session.mail("a@example.org");
   Verdict v = session.rcpt("b@example.org");
   ASSERT_TRUE(v.reply);
-  EXPECT_EQ(v.reply->text(),
-            "Service unavailable; Client host [192.0.2.2] blocked using bl0.example.net; listed by 0");
+  EXPECT_EQ(
+      v.reply->text(),
+      "Service unavailable; Client host [192.0.2.2] blocked using bl0.example.net; listed by 0");
 }
 
 }  // namespace

@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "config/config_error.h"
 #include "core/log.h"
 #include "fakes/fake_resolver.h"
 #include "stages/registry.h"
-
-#include <fstream>
-#include <sstream>
 
 namespace mxguard::app {
 namespace {
@@ -35,7 +35,8 @@ TEST(PolicyLoader, BuildsEngineSettingsAndStagesInOrder) {
   auto p = loadPolicyText(
       "[engine]\nstages = rdns helo\ndelay_reject = no\nsoft_bounce = yes\n"
       "exempt_recipients = Postmaster hostmaster\nwhitelist_clients = 10.0.0.0/8, 2001:db8::/32\n"
-      "whitelist_authenticated = no\n[helo]\nmode = observe\non_failure = accept\ntimeout = 750ms\n",
+      "whitelist_authenticated = no\n[helo]\nmode = observe\non_failure = accept\ntimeout = "
+      "750ms\n",
       "p.conf", options());
   EXPECT_FALSE(p->engine.delayReject);
   EXPECT_TRUE(p->engine.softBounce);
@@ -71,8 +72,9 @@ TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(loadError("[engine]\nwhitelist_clients = 10.0.0.0/8 nonsense\n"),
             "p.conf:2: engine.whitelist_clients: invalid address or CIDR 'nonsense' (use e.g. "
             "192.0.2.0/24 or 2001:db8::/32)");
-  EXPECT_EQ(loadError("[engine]\nstages = rbl\n"),
-            "p.conf: rbl.zone: no zone configured: add e.g. 'zone = zen.spamhaus.org=127.0.0.[2..11]'");
+  EXPECT_EQ(
+      loadError("[engine]\nstages = rbl\n"),
+      "p.conf: rbl.zone: no zone configured: add e.g. 'zone = zen.spamhaus.org=127.0.0.[2..11]'");
 }
 
 TEST(PolicyLoader, UnlistedSectionIsAWarningNotAnError) {
@@ -82,12 +84,15 @@ TEST(PolicyLoader, UnlistedSectionIsAWarningNotAnError) {
   setLogSink(nullptr);
   EXPECT_EQ(p->stages.size(), 1u);
   ASSERT_EQ(logs.size(), 1u);
-  EXPECT_EQ(logs[0], "p.conf:3: section [rdns] is configured but not listed in engine.stages: it does not run");
+  EXPECT_EQ(
+      logs[0],
+      "p.conf:3: section [rdns] is configured but not listed in engine.stages: it does not run");
 }
 
 TEST(PolicyLoader, ShippedPoliciesLoad) {
   for (const char* name : {"default", "strict"}) {
-    auto p = loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
+    auto p =
+        loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
     EXPECT_EQ(p->stages.size(), 3u) << name;
   }
 }

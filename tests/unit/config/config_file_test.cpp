@@ -65,15 +65,19 @@ TEST(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(errorOf("[s]\ncolour = blue\n"),
             "p.conf:2: s.colour: unknown option 'colour' in [s]; known options: name, flag, count, "
             "timeout, items, zone");
-  EXPECT_EQ(errorOf("[s]\nname = a\n\nname = b\n"), "p.conf:4: s.name: given twice (first at line 2)");
-  EXPECT_EQ(errorOf("[s]\nflag = maybe\n"), "p.conf:2: s.flag: invalid boolean 'maybe' (use yes or no)");
+  EXPECT_EQ(errorOf("[s]\nname = a\n\nname = b\n"),
+            "p.conf:4: s.name: given twice (first at line 2)");
+  EXPECT_EQ(errorOf("[s]\nflag = maybe\n"),
+            "p.conf:2: s.flag: invalid boolean 'maybe' (use yes or no)");
   EXPECT_EQ(errorOf("[s]\ncount = 0\n"), "p.conf:2: s.count: value 0 is below the minimum 1");
   EXPECT_EQ(errorOf("[s]\ncount = 11\n"), "p.conf:2: s.count: value 11 is above the maximum 10");
   EXPECT_EQ(errorOf("[s]\ncount = 1x\n"), "p.conf:2: s.count: invalid number '1x'");
   EXPECT_EQ(errorOf("[s]\ntimeout = soon\n"),
             "p.conf:2: s.timeout: invalid duration 'soon' (use e.g. 500ms, 5s, 2m)");
-  EXPECT_EQ(errorOf("[s]\ntimeout = 5ms\n"), "p.conf:2: s.timeout: value 5ms is below the minimum 10ms");
-  EXPECT_EQ(errorOf(std::string("[s]\nname = a\0b\n", 14)), "p.conf:2: NUL byte in configuration line");
+  EXPECT_EQ(errorOf("[s]\ntimeout = 5ms\n"),
+            "p.conf:2: s.timeout: value 5ms is below the minimum 10ms");
+  EXPECT_EQ(errorOf(std::string("[s]\nname = a\0b\n", 14)),
+            "p.conf:2: NUL byte in configuration line");
 }
 
 TEST(ConfigFile, SectionFailPointsAtTheOption) {
@@ -102,7 +106,9 @@ TEST(ConfigFile, HugeAndBinaryLinesDoNotCrash) {
   std::string big = "[s]\nname = " + std::string(1 << 20, 'x') + "\n";
   auto f = ConfigFile::parse(big, "p.conf");
   EXPECT_EQ(f.section("s", kSpecs).getString("name").size(), size_t(1) << 20);
-  EXPECT_EQ(errorOf("[s]\n\xff\xfe = 1\n"), "p.conf:2: invalid option name '?" "?'");
+  EXPECT_EQ(errorOf("[s]\n\xff\xfe = 1\n"),
+            "p.conf:2: invalid option name '?"
+            "?'");
 }
 
 }  // namespace

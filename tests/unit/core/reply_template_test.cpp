@@ -13,12 +13,14 @@ const char* kRbl =
 
 TEST(ReplyTemplate, RendersPostfixRblTextWithTxt) {
   auto t = ReplyTemplate::parse(kRbl, kVars);
-  auto r = t.render({{"client_address", "192.0.2.1"}, {"rbl_domain", "zen.example"},
+  auto r = t.render({{"client_address", "192.0.2.1"},
+                     {"rbl_domain", "zen.example"},
                      {"rbl_txt", "see http://x/?1"}});
   EXPECT_EQ(r.code(), 554);
   EXPECT_EQ(r.enhanced(), "5.7.1");
-  EXPECT_EQ(r.text(),
-            "Service unavailable; Client host [192.0.2.1] blocked using zen.example; see http://x/?1");
+  EXPECT_EQ(
+      r.text(),
+      "Service unavailable; Client host [192.0.2.1] blocked using zen.example; see http://x/?1");
 }
 
 TEST(ReplyTemplate, ConditionalDropsSeparatorWhenEmpty) {

@@ -25,14 +25,18 @@ TEST(Reply, RejectsCodesOutside4xx5xx) {
 TEST(Reply, EnhancedClassMustMatchCode) {
   std::string error;
   EXPECT_FALSE(Reply::make(554, "4.7.1", "x", &error));
-  EXPECT_EQ(error, "enhanced status code 4.7.1 does not match reply code 554 (the class must be 5)");
+  EXPECT_EQ(error,
+            "enhanced status code 4.7.1 does not match reply code 554 (the class must be 5)");
   EXPECT_FALSE(Reply::make(554, "5.7", "x", &error));
   EXPECT_EQ(error, "invalid enhanced status code '5.7' (use e.g. 5.7.1)");
   EXPECT_FALSE(Reply::make(554, "5.x.1", "x", &error));
 }
 
 TEST(Reply, SanitisesControlBytesAndCrLf) {
-  auto r = Reply::make(550, "5.7.1", std::string("a\r\nb\0c\x7f" "d\xff", 9));
+  auto r = Reply::make(550, "5.7.1",
+                       std::string("a\r\nb\0c\x7f"
+                                   "d\xff",
+                                   9));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->text(), "a??b?c?d?");
   EXPECT_EQ(r->lines().size(), 1u);

@@ -11,7 +11,9 @@
 namespace mxguard {
 namespace {
 
-Reply reply(int code, const char* enh, const char* text) { return *Reply::make(code, enh, text); }
+Reply reply(int code, const char* enh, const char* text) {
+  return *Reply::make(code, enh, text);
+}
 
 // A stage whose hooks return what the test scripted.
 class ScriptedStage : public Stage {
@@ -39,7 +41,8 @@ class CountingResolver : public dns::Resolver {
                                            std::chrono::milliseconds timeout) override {
     batches.push_back(qs);
     lastTimeout = timeout;
-    return std::vector<dns::LookupResult>(qs.size(), dns::LookupResult{dns::LookupStatus::NotFound, {}, 60, ""});
+    return std::vector<dns::LookupResult>(
+        qs.size(), dns::LookupResult{dns::LookupStatus::NotFound, {}, 60, ""});
   }
   std::vector<std::vector<dns::Query>> batches;
   std::chrono::milliseconds lastTimeout{0};
@@ -150,12 +153,14 @@ TEST_F(Fixture, ObserveModeLogsAndDoesNotReject) {
   EXPECT_EQ(s.rcpt("c@d").action, Action::Pass);
   EXPECT_EQ(s.transaction().trace[0].effect, "reject_warning");
   ASSERT_FALSE(logs.empty());
-  EXPECT_EQ(logs[0], "rbl: reject_warning (observe mode): would reply: 554 5.7.1 blocked (rbl.listed)");
+  EXPECT_EQ(logs[0],
+            "rbl: reject_warning (observe mode): would reply: 554 5.7.1 blocked (rbl.listed)");
 }
 
 TEST_F(Fixture, DependencyFailureAcceptWhenConfigured) {
   auto rdns = addStage("rdns", kAll, StageMode::Enforce, FailureMode::Accept);
-  rdns->connect = Decision::dependencyTempfail(reply(450, "4.7.25", "cannot find"), "rdns.dns_failure", "SERVFAIL");
+  rdns->connect = Decision::dependencyTempfail(reply(450, "4.7.25", "cannot find"),
+                                               "rdns.dns_failure", "SERVFAIL");
   auto s = start();
   s.connect();
   s.mail("a@b");
@@ -166,7 +171,8 @@ TEST_F(Fixture, DependencyFailureAcceptWhenConfigured) {
 TEST_F(Fixture, DependencyFailureIsDeferIfPermitAndALaterRejectWins) {
   auto rdns = addStage("rdns", kAll);
   auto helo = addStage("helo", kAll);
-  rdns->connect = Decision::dependencyTempfail(reply(450, "4.7.25", "try later"), "rdns.dns_failure");
+  rdns->connect =
+      Decision::dependencyTempfail(reply(450, "4.7.25", "try later"), "rdns.dns_failure");
   auto s = start();
   s.connect();
   s.helo("ok.example.net");
@@ -187,7 +193,8 @@ TEST_F(Fixture, DependencyFailureIsDeferIfPermitAndALaterRejectWins) {
 
 TEST_F(Fixture, ATempfailIsNever5xx) {
   auto rdns = addStage("rdns", kAll);
-  rdns->connect = Decision::dependencyTempfail(reply(550, "5.7.25", "wrongly permanent"), "rdns.dns_failure");
+  rdns->connect =
+      Decision::dependencyTempfail(reply(550, "5.7.25", "wrongly permanent"), "rdns.dns_failure");
   auto s = start();
   s.connect();
   s.mail("a@b");
@@ -237,7 +244,8 @@ TEST_F(Fixture, PrefetchIssuesEveryStagesQueriesInOneBatch) {
   policy->resolver = resolver;
   auto a = addStage("rbl", kAll);
   auto b = addStage("rdns", kAll);
-  a->queries = {{"1.2.0.192.zen.example", dns::RrType::A}, {"1.2.0.192.zen.example", dns::RrType::TXT}};
+  a->queries = {{"1.2.0.192.zen.example", dns::RrType::A},
+                {"1.2.0.192.zen.example", dns::RrType::TXT}};
   b->queries = {{"1.2.0.192.in-addr.arpa", dns::RrType::PTR}};
   policy->stages[0].dnsTimeout = std::chrono::milliseconds(700);
   policy->stages[1].dnsTimeout = std::chrono::milliseconds(300);

@@ -27,7 +27,8 @@ struct HeloTest : ::testing::Test {
 };
 
 TEST_F(HeloTest, ValidNamesPass) {
-  for (const char* ok : {"mail.example.net", "MAIL.Example.NET.", "a-b.example.net", "[192.0.2.10]"}) {
+  for (const char* ok :
+       {"mail.example.net", "MAIL.Example.NET.", "a-b.example.net", "[192.0.2.10]"}) {
     auto d = helo(ok);
     ASSERT_TRUE(d) << ok;
     EXPECT_EQ(d->action, Action::Pass) << ok;
@@ -41,24 +42,28 @@ TEST_F(HeloTest, InvalidNamesNameTheProblem) {
             "is not allowed in a host name)\r\n");
   EXPECT_EQ(reply("a..example.net"),
             "501 5.5.2 <a..example.net>: Helo command rejected: Invalid name (empty label)\r\n");
-  EXPECT_EQ(reply("-a.example.net"),
-            "501 5.5.2 <-a.example.net>: Helo command rejected: Invalid name (label may not start or "
-            "end with '-')\r\n");
+  EXPECT_EQ(
+      reply("-a.example.net"),
+      "501 5.5.2 <-a.example.net>: Helo command rejected: Invalid name (label may not start or "
+      "end with '-')\r\n");
   EXPECT_EQ(reply("host.123"),
             "501 5.5.2 <host.123>: Helo command rejected: Invalid name (top-level label is all "
             "numeric)\r\n");
   EXPECT_EQ(reply(""), "501 5.5.2 <>: Helo command rejected: Invalid name (empty name)\r\n");
   EXPECT_EQ(reply("[192.0.2.300]"),
-            "501 5.5.2 <[192.0.2.300]>: Helo command rejected: Invalid name (invalid address literal)\r\n");
+            "501 5.5.2 <[192.0.2.300]>: Helo command rejected: Invalid name (invalid address "
+            "literal)\r\n");
 }
 
 TEST_F(HeloTest, ControlCharactersAreNamedInHexAndNeverEchoed) {
-  EXPECT_EQ(reply("mail.example.net\r\nRSET"),
-            "501 5.5.2 <mail.example.net??RSET>: Helo command rejected: Invalid name (character 0x0D "
-            "is not allowed in a host name)\r\n");
-  EXPECT_EQ(reply(std::string("mail\0x.example.net", 18)),
-            "501 5.5.2 <mail?x.example.net>: Helo command rejected: Invalid name (character 0x00 is "
-            "not allowed in a host name)\r\n");
+  EXPECT_EQ(
+      reply("mail.example.net\r\nRSET"),
+      "501 5.5.2 <mail.example.net??RSET>: Helo command rejected: Invalid name (character 0x0D "
+      "is not allowed in a host name)\r\n");
+  EXPECT_EQ(
+      reply(std::string("mail\0x.example.net", 18)),
+      "501 5.5.2 <mail?x.example.net>: Helo command rejected: Invalid name (character 0x00 is "
+      "not allowed in a host name)\r\n");
 }
 
 TEST_F(HeloTest, TenKilobyteHeloGetsAShortReply) {
@@ -90,9 +95,10 @@ TEST_F(HeloTest, AddressLiterals) {
             "address [192.0.2.10]\r\n");
   EXPECT_EQ(helo("[IPv6:2001:db8::10]", "2001:db8::10")->action, Action::Pass);
   EXPECT_EQ(helo("[192.0.2.10]", "::ffff:192.0.2.10")->action, Action::Pass);
-  EXPECT_EQ(reply("[IPv6:2001:db8::11]", "2001:db8::10"),
-            "550 5.7.1 <[IPv6:2001:db8::11]>: Helo command rejected: address literal does not match "
-            "your address [2001:db8::10]\r\n");
+  EXPECT_EQ(
+      reply("[IPv6:2001:db8::11]", "2001:db8::10"),
+      "550 5.7.1 <[IPv6:2001:db8::11]>: Helo command rejected: address literal does not match "
+      "your address [2001:db8::10]\r\n");
 }
 
 TEST_F(HeloTest, ForgedOwnNameOrAddress) {
@@ -136,18 +142,21 @@ TEST_F(HeloTest, MissingHeloAtMail) {
 TEST_F(HeloTest, UnresolvableNotFoundRejectsTimeoutDefers) {
   dns->nxdomain("nowhere.example.net", RrType::A).nxdomain("nowhere.example.net", RrType::AAAA);
   auto d = helo("nowhere.example.net", "192.0.2.10", "unresolvable = reject\n");
-  EXPECT_EQ(d->reply->toSmtp(), "550 5.7.1 <nowhere.example.net>: Helo command rejected: Host not found\r\n");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.1 <nowhere.example.net>: Helo command rejected: Host not found\r\n");
 
   dns->timeout("slow.example.net", RrType::A).timeout("slow.example.net", RrType::AAAA);
   auto t = helo("slow.example.net", "192.0.2.10", "unresolvable = reject\n");
   EXPECT_EQ(t->action, Action::Tempfail);
   EXPECT_TRUE(t->dependencyFailure);
-  EXPECT_EQ(t->reply->toSmtp(),
-            "450 4.7.1 <slow.example.net>: Helo command rejected: Host not found (DNS lookup failed "
-            "temporarily: timed out after 5000 ms); try again later\r\n");
+  EXPECT_EQ(
+      t->reply->toSmtp(),
+      "450 4.7.1 <slow.example.net>: Helo command rejected: Host not found (DNS lookup failed "
+      "temporarily: timed out after 5000 ms); try again later\r\n");
 
   dns->answer("v6only.example.net", RrType::AAAA, {"2001:db8::1"});
-  EXPECT_EQ(helo("v6only.example.net", "192.0.2.10", "unresolvable = reject\n")->action, Action::Pass);
+  EXPECT_EQ(helo("v6only.example.net", "192.0.2.10", "unresolvable = reject\n")->action,
+            Action::Pass);
 }
 
 TEST_F(HeloTest, ReverseMismatch) {

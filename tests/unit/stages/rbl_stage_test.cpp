@@ -60,8 +60,9 @@ TEST_F(RblTest, ReturnCodeFilters) {
   dns->answer("2.2.0.192.a.example.net", RrType::A, {"127.0.0.12"})
       .answer("2.2.0.192.b.example.net", RrType::A, {"127.0.0.5"})
       .answer("2.2.0.192.c.example.net", RrType::A, {"127.0.0.6"});
-  auto notListed = run("zone = a.example.net=127.0.0.[2..11]\nzone = b.example.net=127.0.0.[2;4;6]\n"
-                       "zone = c.example.net=&0.0.0.1\n");
+  auto notListed =
+      run("zone = a.example.net=127.0.0.[2..11]\nzone = b.example.net=127.0.0.[2;4;6]\n"
+          "zone = c.example.net=&0.0.0.1\n");
   ASSERT_TRUE(notListed);
   EXPECT_EQ(notListed->action, Action::Pass);
   EXPECT_EQ(notListed->reason, "rbl.not_listed");
@@ -82,12 +83,14 @@ TEST_F(RblTest, WeightsThresholdAndAllowList) {
   auto both = run(zones + "threshold = 4\n");
   ASSERT_EQ(both->action, Action::Reject);
   // The heaviest listing zone names the reason.
-  EXPECT_EQ(both->reply->text(), "Service unavailable; Client host [192.0.2.2] blocked using zen.example.net");
+  EXPECT_EQ(both->reply->text(),
+            "Service unavailable; Client host [192.0.2.2] blocked using zen.example.net");
   auto allowed = run(zones + "zone = wl.example.net=127.0.[0..255].[1..3]*-3\nthreshold = 2\n");
   EXPECT_EQ(allowed->action, Action::Pass);
   EXPECT_EQ(allowed->reason, "rbl.allowlisted");
   EXPECT_EQ(allowed->detail,
-            "spamcop.example.net=127.0.0.2, zen.example.net=127.0.0.3, wl.example.net=127.0.10.2 score 1");
+            "spamcop.example.net=127.0.0.2, zen.example.net=127.0.0.3, wl.example.net=127.0.10.2 "
+            "score 1");
 }
 
 TEST_F(RblTest, RefusalCodesAndAnswersOutside127AreNeverListings) {
@@ -102,10 +105,11 @@ TEST_F(RblTest, RefusalCodesAndAnswersOutside127AreNeverListings) {
   EXPECT_EQ(d->action, Action::Pass);
   EXPECT_EQ(counterValue("rbl.misconfigured_answer"), before + 2);
   ASSERT_EQ(logs.size(), 2u);
-  EXPECT_EQ(logs[0],
-            "rbl: zone zen.example.net answered 127.255.255.254 for 192.0.2.2: query refused: queries "
-            "through a public/open resolver are not answered (127.255.255.254) - NOT treated as "
-            "listed; check this zone's configuration");
+  EXPECT_EQ(
+      logs[0],
+      "rbl: zone zen.example.net answered 127.255.255.254 for 192.0.2.2: query refused: queries "
+      "through a public/open resolver are not answered (127.255.255.254) - NOT treated as "
+      "listed; check this zone's configuration");
   EXPECT_NE(logs[1].find("answer outside 127.0.0.0/8"), std::string::npos);
 }
 
@@ -117,9 +121,10 @@ TEST_F(RblTest, LookupFailureIsADependencyTempfail) {
   EXPECT_TRUE(d->dependencyFailure);
   EXPECT_EQ(d->reply->code(), 451);
   EXPECT_EQ(d->reply->enhanced(), "4.7.1");
-  EXPECT_EQ(d->reply->text(),
-            "Service unavailable; Client host [192.0.2.2]: blocklist lookup failed at zen.example.net "
-            "(SERVFAIL); try again later");
+  EXPECT_EQ(
+      d->reply->text(),
+      "Service unavailable; Client host [192.0.2.2]: blocklist lookup failed at zen.example.net "
+      "(SERVFAIL); try again later");
   EXPECT_EQ(d->reason, "rbl.dns_failure");
 }
 
@@ -131,7 +136,8 @@ TEST_F(RblTest, AListingStillWinsOverAnotherZonesTimeout) {
 }
 
 TEST_F(RblTest, AllZonesInOneBatchAndIpv6Nibbles) {
-  auto stage = buildStage("rbl", "zone = a.example.net\nzone = b.example.net\nzone = c.example.net\n", dns);
+  auto stage =
+      buildStage("rbl", "zone = a.example.net\nzone = b.example.net\nzone = c.example.net\n", dns);
   auto tx = clientTx("2001:db8::1");
   stage->onConnect(tx);
   auto batches = dns->batches();
@@ -152,7 +158,9 @@ TEST_F(RblTest, Ipv4MappedClientIsQueriedAsIpv4) {
 
 TEST_F(RblTest, PerZoneReply) {
   dns->answer("2.2.0.192.zen.example.net", RrType::A, {"127.0.0.2"});
-  auto d = run("zone = zen.example.net\nzone_reply = zen.example.net 550 5.7.1 Listed by ${rbl_domain} (${rbl_code})\n");
+  auto d =
+      run("zone = zen.example.net\nzone_reply = zen.example.net 550 5.7.1 Listed by ${rbl_domain} "
+          "(${rbl_code})\n");
   EXPECT_EQ(d->reply->toSmtp(), "550 5.7.1 Listed by zen.example.net (127.0.0.2)\r\n");
 }
 
@@ -166,17 +174,21 @@ TEST_F(RblTest, NoClientAddressIsSkipped) {
 
 TEST(RblConfig, BadConfigNamesFileLineOption) {
   EXPECT_EQ(configError("rbl", "threshold = 1\n"),
-            "test.conf:1: rbl.zone: no zone configured: add e.g. 'zone = zen.spamhaus.org=127.0.0.[2..11]'");
-  EXPECT_EQ(configError("rbl", "zone = zen.example.net=127.0.0.[2..x]\n"),
-            "test.conf:2: rbl.zone: invalid filter '127.0.0.[2..x]' in 'zen.example.net=127.0.0.[2..x]' "
-            "(use e.g. 127.0.0.2, 127.0.0.[2..11], 127.0.[0..255].[1;3] or &0.0.0.4)");
-  EXPECT_EQ(configError("rbl", "zone = zen.example.net*x\n"),
-            "test.conf:2: rbl.zone: invalid weight 'x' in 'zen.example.net*x' (use e.g. *2 or *-1)");
+            "test.conf:1: rbl.zone: no zone configured: add e.g. 'zone = "
+            "zen.spamhaus.org=127.0.0.[2..11]'");
+  EXPECT_EQ(
+      configError("rbl", "zone = zen.example.net=127.0.0.[2..x]\n"),
+      "test.conf:2: rbl.zone: invalid filter '127.0.0.[2..x]' in 'zen.example.net=127.0.0.[2..x]' "
+      "(use e.g. 127.0.0.2, 127.0.0.[2..11], 127.0.[0..255].[1;3] or &0.0.0.4)");
+  EXPECT_EQ(
+      configError("rbl", "zone = zen.example.net*x\n"),
+      "test.conf:2: rbl.zone: invalid weight 'x' in 'zen.example.net*x' (use e.g. *2 or *-1)");
   EXPECT_EQ(configError("rbl", "zone = a.example.net\nzone_reply = b.example.net 554 5.7.1 x\n"),
             "test.conf:3: rbl.zone_reply: 'b.example.net' is not one of the configured zones");
-  EXPECT_EQ(configError("rbl", "zone = a.example.net\nreply = 554 5.7.1 ${rbl_reason}\n"),
-            "test.conf:3: rbl.reply: unknown variable ${rbl_reason}; known variables: client_address, "
-            "client_name, helo_name, rbl_code, rbl_domain, rbl_error, rbl_txt");
+  EXPECT_EQ(
+      configError("rbl", "zone = a.example.net\nreply = 554 5.7.1 ${rbl_reason}\n"),
+      "test.conf:3: rbl.reply: unknown variable ${rbl_reason}; known variables: client_address, "
+      "client_name, helo_name, rbl_code, rbl_domain, rbl_error, rbl_txt");
   EXPECT_EQ(configError("rbl", "zone = a.example.net\ntempfail_reply = 554 5.7.1 x\n"),
             "test.conf:3: rbl.tempfail_reply: a lookup failure must get a 4xx reply, not 554");
 }

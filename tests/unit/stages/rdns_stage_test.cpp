@@ -1,8 +1,9 @@
 // rdns_stage_test.cpp - PTR present, forward-confirmed, dynamic names; failures are 450 4.7.25.
+#include "stages/rdns_stage.h"
+
 #include <gtest/gtest.h>
 
 #include "stage_test_support.h"
-#include "stages/rdns_stage.h"
 
 namespace mxguard::testing {
 namespace {
