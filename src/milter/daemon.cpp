@@ -29,6 +29,7 @@
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
 #include "config/config_error.h"
+#include "core/counters.h"
 #include "core/log.h"
 #include "milter/log_sinks.h"
 #include "milter/milter_adapter.h"
@@ -85,6 +86,16 @@ bool dropPrivileges(const std::string& user, const std::string& socket) {
     return false;
   }
   return true;
+}
+
+// SIGUSR1: every event counter (observed rejections, dependency failures, misconfigured
+// blocklist answers, internal errors) in one log line.
+void logCounters() {
+  std::string line = "counters:";
+  for (const auto& [name, value] : countersSnapshot())
+    line += " " + name + "=" + std::to_string(value);
+  if (line == "counters:") line += " (none yet)";
+  logMessage(LogLevel::Info, line);
 }
 
 bool daemonize() {
@@ -161,6 +172,7 @@ int runDaemon(const app::DaemonOptions& options) {
   sigaction(SIGHUP, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   // smfi_main's thread (and the per-connection threads it spawns) inherit the blocked mask.
@@ -169,6 +181,7 @@ int runDaemon(const app::DaemonOptions& options) {
   sigaddset(&ours, SIGHUP);
   sigaddset(&ours, SIGTERM);
   sigaddset(&ours, SIGINT);
+  sigaddset(&ours, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &ours, &old);
   std::atomic<bool> milterDone{false};
   std::atomic<int> milterResult{MI_SUCCESS};
@@ -198,6 +211,8 @@ int runDaemon(const app::DaemonOptions& options) {
         else
           logMessage(LogLevel::Error,
                      "policy reload refused, keeping the running policy: " + error);
+      } else if (sig == SIGUSR1) {
+        logCounters();
       } else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
         logMessage(LogLevel::Info, "stopping on signal " + std::to_string(sig));
         stopping = true;

@@ -1,5 +1,5 @@
 // daemon.h - the mxguard process: log sink, daemonizing, socket, privileges, signals
-// (SIGHUP reloads the policy, SIGTERM/SIGINT stop), and libmilter's main loop.
+// (SIGHUP reloads the policy, SIGUSR1 logs counters, SIGTERM/SIGINT stop), and libmilter's main loop.
 // Must not: parse configuration (main does) or judge mail (the Session does).
 #pragma once
 

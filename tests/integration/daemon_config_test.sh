@@ -125,6 +125,10 @@ kill -HUP "$daemon_pid"
 for _ in $(seq 50); do grep -q "policy reloaded" "$work/daemon.log" && break; sleep 0.1; done
 grep -q "policy reloaded from $work/live.conf (2 stages)" "$work/daemon.log" && ok "SIGHUP with a good policy: reloaded" \
   || bad "SIGHUP good policy: $(cat "$work/daemon.log")"
+kill -USR1 "$daemon_pid"
+for _ in $(seq 50); do grep -q "counters:" "$work/daemon.log" && break; sleep 0.1; done
+grep -q "info: counters: (none yet)" "$work/daemon.log" && ok "SIGUSR1 logs the counters" \
+  || bad "SIGUSR1: $(grep counters "$work/daemon.log")"
 start=$(date +%s%N)
 kill -TERM "$daemon_pid"
 stopped=0
