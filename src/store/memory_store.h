@@ -1,0 +1,52 @@
+// memory_store.h - the embedded Store for a single host: sharded maps with TTL expiry and a bound
+// on the number of entries (the entries closest to expiry go first when full).
+// Must not: grow without bound, or hold one lock for the whole store (shards keep threads apart).
+#pragma once
+
+#include <array>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "store/store.h"
+
+namespace mxguard::store {
+
+class MemoryStore : public Store {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  explicit MemoryStore(size_t maxEntries = 100000, Clock clock = nullptr);
+
+  StoreResult get(const std::string& key) override;
+  StoreResult set(const std::string& key, const std::string& value,
+                  std::chrono::seconds ttl) override;
+  TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond) override;
+  std::string describe() const override;
+  size_t size() const;
+
+ private:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  struct Entry {
+    std::string value;
+    TimePoint expiry;
+    std::multimap<TimePoint, std::string>::iterator byExpiry;
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, Entry> entries;
+    std::multimap<TimePoint, std::string> byExpiry;  // eviction order
+  };
+  static constexpr size_t kShards = 16;
+
+  Shard& shardFor(const std::string& key);
+  // Both with the shard locked.
+  void putLocked(Shard& s, const std::string& key, std::string value, TimePoint expiry);
+  void expireLocked(Shard& s, TimePoint now);
+
+  size_t maxPerShard_;
+  Clock clock_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace mxguard::store

@@ -1,0 +1,49 @@
+// store.h - the shared-state interface (callout cache, rate limits): get, set with a TTL, and an
+// atomic token-bucket take. Results are typed so callers can tell "not there" from "store down".
+// Must not: throw on the data plane, or block longer than the implementation's configured timeout.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace mxguard::store {
+
+enum class StoreStatus {
+  Ok,
+  NotFound,     // get: no such key (or it expired)
+  Unavailable,  // the store could not answer in time (Redis down, slow, restarting)
+};
+
+const char* toString(StoreStatus s);
+
+struct StoreResult {
+  StoreStatus status = StoreStatus::Unavailable;
+  std::string value;  // get: the value when Ok
+  std::string error;  // Unavailable: why ("connection refused", "timed out after 200 ms")
+};
+
+struct TokenResult {
+  StoreStatus status = StoreStatus::Unavailable;  // Ok or Unavailable
+  bool allowed = false;                           // a token was taken
+  double remaining = 0;                           // tokens left after this take
+  std::string error;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual StoreResult get(const std::string& key) = 0;
+  // ttl >= 1 s. Returns Ok, or Unavailable with the reason.
+  virtual StoreResult set(const std::string& key, const std::string& value,
+                          std::chrono::seconds ttl) = 0;
+  // Token bucket of `capacity` tokens refilled at `refillPerSecond`; takes one if there is one.
+  // Atomic across every process sharing the store.
+  virtual TokenResult takeToken(const std::string& key, double capacity,
+                                double refillPerSecond) = 0;
+  virtual std::string describe() const = 0;  // "memory (100000 entries)", "redis 127.0.0.1:6379"
+};
+
+using StoreSharedPtr = std::shared_ptr<Store>;
+
+}  // namespace mxguard::store

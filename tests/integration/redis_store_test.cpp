@@ -1,0 +1,182 @@
+// redis_store_test.cpp - the Redis Store against a real redis-server started on a free loopback
+// port: TTLs, namespacing, two stores sharing one Redis (a fleet), Redis killed and restarted
+// (fail fast, log once, recover by itself), and a Redis that stalls (bounded by the timeout).
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/log.h"
+#include "store/redis_store.h"
+
+namespace mxguard::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+class RedisServer {
+ public:
+  explicit RedisServer(int port) : port_(port) { start(); }
+  ~RedisServer() { stop(); }
+  void start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string port = std::to_string(port_);
+      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "/dev/null",
+             "--enable-debug-command", "local", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {  // until it answers PING
+      redisContext* c = redisConnect("127.0.0.1", port_);
+      bool up = c && !c->err;
+      if (c) redisFree(c);
+      if (up) return;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  void stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+struct RedisStoreTest : ::testing::Test {
+  void SetUp() override {
+    if (system("command -v redis-server >/dev/null 2>&1") != 0)
+      GTEST_SKIP() << "redis-server is not installed";
+    server = std::make_unique<RedisServer>(freePort());
+    setLogSink([this](LogLevel, std::string_view m) {
+      std::lock_guard g(logMutex);
+      logs.emplace_back(m);
+    });
+  }
+  void TearDown() override { setLogSink(nullptr); }
+  RedisOptions options(milliseconds timeout = milliseconds(200)) {
+    RedisOptions o;
+    o.port = server->port();
+    o.timeout = timeout;
+    o.retryAfter = milliseconds(300);
+    return o;
+  }
+  std::unique_ptr<RedisServer> server;
+  std::mutex logMutex;
+  std::vector<std::string> logs;
+};
+
+TEST_F(RedisStoreTest, GetSetTtlAndNamespacedKeys) {
+  RedisStore store(options());
+  EXPECT_EQ(store.get("addr:a@example.net").status, StoreStatus::NotFound);
+  EXPECT_EQ(store.set("addr:a@example.net", std::string("ok\0bin", 6), std::chrono::seconds(1)).status,
+            StoreStatus::Ok);
+  auto r = store.get("addr:a@example.net");
+  EXPECT_EQ(r.status, StoreStatus::Ok);
+  EXPECT_EQ(r.value, std::string("ok\0bin", 6));
+  redisContext* raw = redisConnect("127.0.0.1", server->port());
+  auto* reply = static_cast<redisReply*>(redisCommand(raw, "EXISTS mxguard:v1:addr:a@example.net"));
+  EXPECT_EQ(reply->integer, 1);
+  freeReplyObject(reply);
+  redisFree(raw);
+  std::this_thread::sleep_for(milliseconds(1100));
+  EXPECT_EQ(store.get("addr:a@example.net").status, StoreStatus::NotFound);
+}
+
+TEST_F(RedisStoreTest, TwoStoresOnOneRedisShareResultsAndBuckets) {
+  RedisStore first(options()), second(options());
+  first.set("domain:example.net", "accept-all", std::chrono::seconds(60));
+  EXPECT_EQ(second.get("domain:example.net").value, "accept-all");
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i) {
+    allowed += first.takeToken("probe:example.net", 5, 0.001).allowed;
+    allowed += second.takeToken("probe:example.net", 5, 0.001).allowed;
+  }
+  EXPECT_EQ(allowed, 5);
+}
+
+TEST_F(RedisStoreTest, RedisDownFailsFastLogsOnceAndRecovers) {
+  RedisStore store(options());
+  ASSERT_EQ(store.set("k", "v", std::chrono::seconds(60)).status, StoreStatus::Ok);
+  server->stop();
+  auto start = Clock::now();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(store.get("k").status, StoreStatus::Unavailable);
+  auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  EXPECT_LT(ms, 1000) << "20 calls while Redis is down must not each wait";
+  {
+    std::lock_guard g(logMutex);
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_NE(logs[0].find("store: redis 127.0.0.1:" + std::to_string(server->port()) + " unavailable ("),
+              std::string::npos)
+        << logs[0];
+  }
+  server->start();
+  std::this_thread::sleep_for(milliseconds(400));  // past retryAfter
+  EXPECT_EQ(store.set("k", "v2", std::chrono::seconds(60)).status, StoreStatus::Ok);
+  EXPECT_EQ(store.get("k").value, "v2");
+  std::lock_guard g(logMutex);
+  ASSERT_EQ(logs.size(), 2u);
+  EXPECT_EQ(logs[1], "store: redis 127.0.0.1:" + std::to_string(server->port()) + " is back");
+}
+
+TEST_F(RedisStoreTest, StalledRedisIsBoundedByTheTimeout) {
+  RedisStore store(options(milliseconds(200)));
+  ASSERT_EQ(store.set("k", "v", std::chrono::seconds(60)).status, StoreStatus::Ok);
+  std::thread stall([port = server->port()] {
+    redisContext* c = redisConnect("127.0.0.1", port);
+    auto* r = static_cast<redisReply*>(redisCommand(c, "DEBUG SLEEP 1.5"));
+    if (r) freeReplyObject(r);
+    redisFree(c);
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  auto start = Clock::now();
+  auto r = store.get("k");
+  auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  stall.join();
+  EXPECT_EQ(r.status, StoreStatus::Unavailable);
+  EXPECT_LT(ms, 700);
+  std::this_thread::sleep_for(milliseconds(400));
+  EXPECT_EQ(store.get("k").value, "v");  // a fresh connection after the broken one was dropped
+}
+
+TEST(RedisStoreNoServer, NothingListeningIsUnavailableNotAHang) {
+  RedisOptions o;
+  o.port = freePort();
+  o.timeout = milliseconds(200);
+  setLogSink([](LogLevel, std::string_view) {});
+  RedisStore store(o);
+  auto start = Clock::now();
+  auto r = store.takeToken("x", 1, 1);
+  setLogSink(nullptr);
+  EXPECT_EQ(r.status, StoreStatus::Unavailable);
+  EXPECT_NE(r.error.find("connect: "), std::string::npos) << r.error;
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 500);
+}
+
+}  // namespace
+}  // namespace mxguard::store
