@@ -43,6 +43,20 @@ std::vector<OptionSpec> dnsSpecs() {
   };
 }
 
+std::vector<OptionSpec> storeSpecs() {
+  return {
+      {"backend", OptionKind::String, "memory", false, 0, 0,
+       "memory (this host only) or redis (shared by every MX host using the same Redis)"},
+      {"max_entries", OptionKind::Int, "100000", false, 100, 100000000, "memory: bound on entries"},
+      {"redis", OptionKind::String, "127.0.0.1:6379", false, 0, 0, "redis: host:port"},
+      {"redis_password", OptionKind::String, "", false, 0, 0, "redis: AUTH password"},
+      {"redis_database", OptionKind::Int, "0", false, 0, 15, "redis: database number"},
+      {"timeout", OptionKind::Duration, "200ms", false, 10, 10000,
+       "redis: connect and command timeout"},
+      {"pool_size", OptionKind::Int, "8", false, 1, 256, "redis: connections kept open"},
+  };
+}
+
 }  // namespace
 
 std::string defaultHostname() {
@@ -54,9 +68,9 @@ std::string defaultHostname() {
 void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   auto file = config::ConfigFile::load(path);
   for (const auto& name : file.sectionNames())
-    if (!name.empty() && name != "dns")
+    if (!name.empty() && name != "dns" && name != "store")
       throw config::ConfigError(path, file.sectionLine(name), name,
-                                "unknown section [" + name + "]; known: [dns]");
+                                "unknown section [" + name + "]; known: [dns], [store]");
   auto top = file.section("", topSpecs());
   if (top.has("socket")) options.socket = top.getString("socket");
   if (top.has("policy")) options.policyFile = top.getString("policy");
@@ -73,6 +87,29 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   }
   for (const auto& v : dns.getAll("pass_local_zone")) options.dns.passLocalZones.push_back(v.text);
   options.dns.forwardPrivateReverse = dns.getBool("forward_private_reverse");
+
+  auto store = file.section("store", storeSpecs());
+  options.store.backend = store.getString("backend");
+  if (options.store.backend != "memory" && options.store.backend != "redis")
+    store.fail("backend", "invalid value '" + options.store.backend + "' (use memory or redis)");
+  options.store.maxEntries = static_cast<size_t>(store.getInt("max_entries"));
+  std::string redis = store.getString("redis");
+  auto colon = redis.rfind(':');
+  long port = 0;
+  try {
+    port = colon == std::string::npos ? -1 : std::stol(redis.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (colon == 0 || port <= 0 || port > 65535 ||
+      redis.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+    store.fail("redis", "invalid address '" + redis + "' (use host:port, e.g. 127.0.0.1:6379)");
+  options.store.redisHost = redis.substr(0, colon);
+  options.store.redisPort = static_cast<int>(port);
+  options.store.redisPassword = store.getString("redis_password");
+  options.store.redisDatabase = static_cast<int>(store.getInt("redis_database"));
+  options.store.timeoutMs = store.getDuration("timeout").count();
+  options.store.poolSize = static_cast<size_t>(store.getInt("pool_size"));
 }
 
 bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText) {

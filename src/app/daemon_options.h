@@ -20,11 +20,23 @@ struct DnsOptions {
   bool forwardPrivateReverse = true;        // with forwarders: private/documentation PTR zones too
 };
 
+struct StoreOptions {
+  std::string backend = "memory";  // memory | redis
+  size_t maxEntries = 100000;      // memory: bound on entries
+  std::string redisHost = "127.0.0.1";
+  int redisPort = 6379;
+  std::string redisPassword;
+  int redisDatabase = 0;
+  long timeoutMs = 200;  // redis: connect and command timeout
+  size_t poolSize = 8;   // redis: connections
+};
+
 struct DaemonOptions {
   std::string configFile;  // "" = built-in defaults only
   std::string policyFile = "/etc/mxguard/policy.conf";
   std::string socket = "inet:10025@127.0.0.1";
   DnsOptions dns;
+  StoreOptions store;
   bool foreground = false;
   std::string user;  // drop privileges to this user after binding
   std::string pidfile;

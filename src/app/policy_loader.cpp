@@ -77,6 +77,7 @@ StageEntry buildStage(const config::ConfigFile& file, const stages::StageFactory
 
   stages::StageContext context;
   context.resolver = options.resolver;
+  context.store = options.store;
   context.ourHostname = options.ourHostname;
   context.dnsTimeout = entry.dnsTimeout;
   entry.stage = factory.create(section, context);

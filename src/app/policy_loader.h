@@ -8,11 +8,13 @@
 
 #include "core/policy.h"
 #include "dns/resolver.h"
+#include "store/store.h"
 
 namespace mxguard::app {
 
 struct PolicyLoadOptions {
   dns::ResolverSharedPtr resolver;  // shared by all stages (and all reloads)
+  store::StoreSharedPtr store;      // likewise
   std::string ourHostname;          // default for the forged-HELO check
 };
 

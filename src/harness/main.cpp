@@ -10,6 +10,7 @@
 #include "app/daemon_options.h"
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
+#include "app/store_factory.h"
 #include "config/config_error.h"
 #include "harness/dialogue.h"
 #include "harness/report.h"
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
                        : !options.hostname.empty() ? options.hostname
                                                    : app::defaultHostname();
     load.resolver = app::makeResolver(options.dns, options.configFile);
+    load.store = app::makeStore(options.store);
     load.ourHostname = options.hostname;
     policy = app::loadPolicyFile(options.policyFile, load);
   } catch (const config::ConfigError& e) {

@@ -28,6 +28,7 @@
 #include "app/policy_holder.h"
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
+#include "app/store_factory.h"
 #include "config/config_error.h"
 #include "core/counters.h"
 #include "core/log.h"
@@ -132,6 +133,7 @@ int runDaemon(const app::DaemonOptions& options) {
   std::unique_ptr<app::PolicyHolder> holder;
   try {
     loadOptions.resolver = app::makeResolver(options.dns, options.configFile);
+    loadOptions.store = app::makeStore(options.store);
     loadOptions.ourHostname = options.hostname;
     holder =
         std::make_unique<app::PolicyHolder>(app::loadPolicyFile(options.policyFile, loadOptions));
@@ -192,9 +194,10 @@ int runDaemon(const app::DaemonOptions& options) {
   });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 
-  logMessage(LogLevel::Info, "mxguard 0.1.0 listening on " + options.socket + ", policy " +
-                                 options.policyFile + " (" +
-                                 std::to_string(holder->snapshot()->stages.size()) + " stages)");
+  logMessage(LogLevel::Info, "mxguard 0.1.0 listening on " + options.socket + ", store " +
+                                 loadOptions.store->describe() + ", policy " + options.policyFile +
+                                 " (" + std::to_string(holder->snapshot()->stages.size()) +
+                                 " stages)");
   bool stopping = false;
   while (!milterDone) {
     pollfd p{gSignalPipe[0], POLLIN, 0};

@@ -28,12 +28,15 @@ int main(int argc, char** argv) {
       std::string names;
       for (const auto& s : policy->stages)
         names += (names.empty() ? "" : " ") + std::string(s.stage->name());
-      std::printf("mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s\n",
+      std::string dns = options.dns.forward.empty() ? "embedded recursive resolver"
+                                                    : "forward to " + options.dns.forward.front();
+      std::string store =
+          options.store.backend == "redis"
+              ? "redis " + options.store.redisHost + ":" + std::to_string(options.store.redisPort)
+              : "memory";
+      std::printf("mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s; store %s\n",
                   options.policyFile.c_str(), names.empty() ? "(none)" : names.c_str(),
-                  options.socket.c_str(),
-                  options.dns.forward.empty()
-                      ? "embedded recursive resolver"
-                      : ("forward to " + options.dns.forward.front()).c_str());
+                  options.socket.c_str(), dns.c_str(), store.c_str());
       return 0;
     }
   } catch (const app::UsageError& e) {

@@ -12,13 +12,15 @@
 #include "core/phase.h"
 #include "core/stage.h"
 #include "dns/resolver.h"
+#include "store/store.h"
 
 namespace mxguard::stages {
 
 // What a stage may use besides its own section.
 struct StageContext {
   dns::ResolverSharedPtr resolver;
-  std::string ourHostname;  // for forged-HELO checks when the MTA does not send macro j
+  store::StoreSharedPtr store;  // shared state (callout cache, rate limits); may be null in tests
+  std::string ourHostname;      // for forged-HELO checks when the MTA does not send macro j
   std::chrono::milliseconds dnsTimeout{5000};  // the section's `timeout` (policy loader)
 };
 

@@ -11,9 +11,12 @@ namespace mxguard::store {
 
 const char* toString(StoreStatus s) {
   switch (s) {
-    case StoreStatus::Ok: return "ok";
-    case StoreStatus::NotFound: return "not found";
-    case StoreStatus::Unavailable: return "unavailable";
+    case StoreStatus::Ok:
+      return "ok";
+    case StoreStatus::NotFound:
+      return "not found";
+    case StoreStatus::Unavailable:
+      return "unavailable";
   }
   return "?";
 }
@@ -82,8 +85,10 @@ TokenResult MemoryStore::takeToken(const std::string& key, double capacity,
     double stored = 0;
     long long lastMs = 0;
     if (std::sscanf(it->second.value.c_str(), "%lf %lld", &stored, &lastMs) == 2) {
-      long long nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-      tokens = std::min(capacity, stored + std::max(0LL, nowMs - lastMs) / 1000.0 * refillPerSecond);
+      long long nowMs =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+      tokens =
+          std::min(capacity, stored + std::max(0LL, nowMs - lastMs) / 1000.0 * refillPerSecond);
     }
   }
   TokenResult r{StoreStatus::Ok, false, 0, ""};
@@ -92,7 +97,8 @@ TokenResult MemoryStore::takeToken(const std::string& key, double capacity,
     r.allowed = true;
   }
   r.remaining = tokens;
-  long long nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  long long nowMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   // Kept until a full refill would have happened anyway.
   auto ttl = std::chrono::milliseconds(
       static_cast<long long>(std::ceil(capacity / std::max(refillPerSecond, 1e-6) * 1000)) + 1000);

@@ -102,7 +102,8 @@ RedisStore::ContextPtr RedisStore::connect(std::string* error) {
   }
   redisSetTimeout(c.get(), tv);
   if (!options_.password.empty()) {
-    ReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "AUTH %s", options_.password.c_str())));
+    ReplyPtr r(
+        static_cast<redisReply*>(redisCommand(c.get(), "AUTH %s", options_.password.c_str())));
     if (!r || r->type == REDIS_REPLY_ERROR) {
       *error = "AUTH failed: " + (r ? std::string(r->str, r->len) : contextError(c.get()));
       return nullptr;
@@ -178,11 +179,14 @@ StoreResult RedisStore::get(const std::string& key) {
   } else if (r->type == REDIS_REPLY_STRING) {
     out = {StoreStatus::Ok, std::string(r->str, r->len), ""};
   } else {
-    out = {StoreStatus::Unavailable, "", r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply"};
+    out = {StoreStatus::Unavailable, "",
+           r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply"};
   }
   release(std::move(c));
-  if (out.status == StoreStatus::Unavailable) markDown(out.error);
-  else markUp();
+  if (out.status == StoreStatus::Unavailable)
+    markDown(out.error);
+  else
+    markUp();
   return out;
 }
 
@@ -196,11 +200,15 @@ StoreResult RedisStore::set(const std::string& key, const std::string& value,
   ReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "SET %b %b EX %lld", k.data(), k.size(),
                                                    value.data(), value.size(), seconds)));
   StoreResult out{StoreStatus::Ok, "", ""};
-  if (!r) out = {StoreStatus::Unavailable, "", contextError(c.get())};
-  else if (r->type == REDIS_REPLY_ERROR) out = {StoreStatus::Unavailable, "", std::string(r->str, r->len)};
+  if (!r)
+    out = {StoreStatus::Unavailable, "", contextError(c.get())};
+  else if (r->type == REDIS_REPLY_ERROR)
+    out = {StoreStatus::Unavailable, "", std::string(r->str, r->len)};
   release(std::move(c));
-  if (out.status == StoreStatus::Unavailable) markDown(out.error);
-  else markUp();
+  if (out.status == StoreStatus::Unavailable)
+    markDown(out.error);
+  else
+    markUp();
   return out;
 }
 
@@ -209,9 +217,11 @@ TokenResult RedisStore::takeToken(const std::string& key, double capacity, doubl
   ContextPtr c = acquire(&error);
   if (!c) return {StoreStatus::Unavailable, false, 0, error};
   std::string k = options_.keyPrefix + key;
-  std::string cap = std::to_string(capacity), rate = std::to_string(std::max(refillPerSecond, 1e-6));
-  ReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "EVAL %s 1 %b %s %s", kTokenBucketScript,
-                                                   k.data(), k.size(), cap.c_str(), rate.c_str())));
+  std::string cap = std::to_string(capacity),
+              rate = std::to_string(std::max(refillPerSecond, 1e-6));
+  ReplyPtr r(
+      static_cast<redisReply*>(redisCommand(c.get(), "EVAL %s 1 %b %s %s", kTokenBucketScript,
+                                            k.data(), k.size(), cap.c_str(), rate.c_str())));
   TokenResult out{StoreStatus::Ok, false, 0, ""};
   if (!r) {
     out = {StoreStatus::Unavailable, false, 0, contextError(c.get())};
@@ -224,8 +234,10 @@ TokenResult RedisStore::takeToken(const std::string& key, double capacity, doubl
            r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply"};
   }
   release(std::move(c));
-  if (out.status == StoreStatus::Unavailable) markDown(out.error);
-  else markUp();
+  if (out.status == StoreStatus::Unavailable)
+    markDown(out.error);
+  else
+    markUp();
   return out;
 }
 

@@ -21,11 +21,11 @@ namespace mxguard::store {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string password;                            // AUTH when non-empty
-  int database = 0;                                // SELECT
-  std::chrono::milliseconds timeout{200};          // connect, and each command
-  size_t poolSize = 8;                             // connections kept open at most
-  std::chrono::milliseconds retryAfter{1000};      // after a failure, fail fast this long
+  std::string password;                        // AUTH when non-empty
+  int database = 0;                            // SELECT
+  std::chrono::milliseconds timeout{200};      // connect, and each command
+  size_t poolSize = 8;                         // connections kept open at most
+  std::chrono::milliseconds retryAfter{1000};  // after a failure, fail fast this long
   std::string keyPrefix = "mxguard:v1:";
 };
 

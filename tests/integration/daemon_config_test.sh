@@ -7,6 +7,7 @@ set -uo pipefail
 MXGUARD=$1
 CHECK=$2
 work=$(mktemp -d)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 daemon_pid=""
 cleanup() {
   [[ -n "$daemon_pid" ]] && kill -9 "$daemon_pid" 2>/dev/null
@@ -84,6 +85,12 @@ out=$("$MXGUARD" --check-config --policy "$work/missing.conf" 2>&1); rc=$?
 if [[ $rc -eq 78 && "$out" == *"$work/missing.conf: cannot open"* ]]; then ok "missing policy file: exit 78"
 else bad "missing policy file: rc=$rc: $out"; fi
 
+printf '[store]\nbackend = redis\nredis = localhost\n' > "$work/bad-store.conf"
+out=$("$MXGUARD" --check-config --config "$work/bad-store.conf" --policy "$here/policies/default.conf" 2>&1); rc=$?
+if [[ $rc -eq 78 && "$out" == *"$work/bad-store.conf:3: store.redis: invalid address 'localhost' (use host:port, e.g. 127.0.0.1:6379)"* ]]; then
+  ok "bad [store] redis address: exit 78"
+else bad "bad [store]: rc=$rc: $out"; fi
+
 out=$("$MXGUARD" --bogus-flag 2>&1); rc=$?
 if [[ $rc -eq 64 && "$out" == *"unrecognised option '--bogus-flag'"* ]]; then ok "daemon usage error: exit 64"
 else bad "daemon usage error: rc=$rc: $out"; fi
@@ -94,7 +101,6 @@ out=$("$CHECK" --client-ip 300.1.2.3 2>&1); rc=$?
 if [[ $rc -eq 64 && "$out" == *"is not an IPv4 or IPv6 address"* ]]; then ok "harness bad --client-ip: exit 64"
 else bad "harness bad --client-ip: rc=$rc: $out"; fi
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
 for p in default strict; do
   out=$("$MXGUARD" --check-config --policy "$here/policies/$p.conf" --dns 127.0.0.1@9 2>&1); rc=$?
   if [[ $rc -eq 0 && "$out" == *"configuration OK"* ]]; then ok "shipped policies/$p.conf is valid"

@@ -1,6 +1,8 @@
 // redis_store_test.cpp - the Redis Store against a real redis-server started on a free loopback
 // port: TTLs, namespacing, two stores sharing one Redis (a fleet), Redis killed and restarted
 // (fail fast, log once, recover by itself), and a Redis that stalls (bounded by the timeout).
+#include "store/redis_store.h"
+
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "core/log.h"
-#include "store/redis_store.h"
 
 namespace mxguard::store {
 namespace {
@@ -94,8 +95,9 @@ struct RedisStoreTest : ::testing::Test {
 TEST_F(RedisStoreTest, GetSetTtlAndNamespacedKeys) {
   RedisStore store(options());
   EXPECT_EQ(store.get("addr:a@example.net").status, StoreStatus::NotFound);
-  EXPECT_EQ(store.set("addr:a@example.net", std::string("ok\0bin", 6), std::chrono::seconds(1)).status,
-            StoreStatus::Ok);
+  EXPECT_EQ(
+      store.set("addr:a@example.net", std::string("ok\0bin", 6), std::chrono::seconds(1)).status,
+      StoreStatus::Ok);
   auto r = store.get("addr:a@example.net");
   EXPECT_EQ(r.status, StoreStatus::Ok);
   EXPECT_EQ(r.value, std::string("ok\0bin", 6));
@@ -131,8 +133,9 @@ TEST_F(RedisStoreTest, RedisDownFailsFastLogsOnceAndRecovers) {
   {
     std::lock_guard g(logMutex);
     ASSERT_EQ(logs.size(), 1u);
-    EXPECT_NE(logs[0].find("store: redis 127.0.0.1:" + std::to_string(server->port()) + " unavailable ("),
-              std::string::npos)
+    EXPECT_NE(
+        logs[0].find("store: redis 127.0.0.1:" + std::to_string(server->port()) + " unavailable ("),
+        std::string::npos)
         << logs[0];
   }
   server->start();

@@ -46,7 +46,8 @@ TEST(MemoryStore, OverwriteResetsTtl) {
 TEST(MemoryStore, BoundedEvictingWhatExpiresFirst) {
   FakeClock clock;
   MemoryStore store(16 * 4, clock.fn());  // 4 per shard
-  for (int i = 0; i < 1000; ++i) store.set("key" + std::to_string(i), "v", std::chrono::seconds(100 + i));
+  for (int i = 0; i < 1000; ++i)
+    store.set("key" + std::to_string(i), "v", std::chrono::seconds(100 + i));
   EXPECT_LE(store.size(), 64u);
   // The newest (longest-lived) entries survived.
   EXPECT_EQ(store.get("key999").status, StoreStatus::Ok);
