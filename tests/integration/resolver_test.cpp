@@ -2,9 +2,6 @@
 // loopback: typed results, deadlines, libunbound's local zones, concurrency, and the foundation's
 // promise that ten blocklists answering after 200 ms give a connect verdict in ~200 ms, not 2 s.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -14,6 +11,7 @@
 #include "app/policy_loader.h"
 #include "core/session.h"
 #include "dns/unbound_resolver.h"
+#include "test_server_process.h"
 
 namespace mxguard {
 namespace {
@@ -23,46 +21,27 @@ using dns::LookupStatus;
 using dns::RrType;
 using std::chrono::milliseconds;
 
-// Starts tests/testbed/slow_dns.py with a zone file; stops it on destruction.
+// tests/testbed/slow_dns.py serving `zone` with every answer delayed by `delayMs`.
 class SlowDnsServer {
  public:
-  SlowDnsServer(const std::string& zone, int delayMs) {
-    zoneFile_ = "/tmp/mxguard-resolver-test-" + std::to_string(getpid()) + "-" +
-                std::to_string(counter_++) + ".zone";
-    std::ofstream(zoneFile_) << zone;
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      std::string script = std::string(MXGUARD_TESTBED_DIR) + "/slow_dns.py";
-      std::string delay = std::to_string(delayMs);
-      execlp("python3", "python3", script.c_str(), "--zone-file", zoneFile_.c_str(), "--delay-ms",
-             delay.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    char buf[32] = {};
-    FILE* f = fdopen(out[0], "r");
-    if (f && std::fgets(buf, sizeof buf, f)) port_ = std::atoi(buf);
-    if (f) std::fclose(f);
+  SlowDnsServer(const std::string& zone, int delayMs)
+      : zoneFile_(writeZone(zone)),
+        process_("slow_dns.py", {"--zone-file", zoneFile_, "--delay-ms", std::to_string(delayMs)}) {
   }
-  ~SlowDnsServer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::remove(zoneFile_.c_str());
-  }
-  int port() const { return port_; }
-  std::string forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
+  ~SlowDnsServer() { std::remove(zoneFile_.c_str()); }
+  int port() const { return process_.port(); }
+  std::string forwarder() const { return "127.0.0.1@" + std::to_string(port()); }
 
  private:
-  static inline int counter_ = 0;
+  static std::string writeZone(const std::string& zone) {
+    static int counter = 0;
+    std::string path = "/tmp/mxguard-resolver-test-" + std::to_string(getpid()) + "-" +
+                       std::to_string(counter++) + ".zone";
+    std::ofstream(path) << zone;
+    return path;
+  }
   std::string zoneFile_;
-  pid_t pid_ = -1;
-  int port_ = 0;
+  testing::TestServerProcess process_;
 };
 
 std::shared_ptr<dns::UnboundResolver> resolverFor(const SlowDnsServer& s,

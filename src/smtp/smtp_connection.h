@@ -1,0 +1,43 @@
+// smtp_connection.h - one client-side SMTP connection with a deadline on every step: connect,
+// read a (multi-line) reply, send a command. Non-blocking socket + poll; never waits past the
+// deadline it is given.
+// Must not: interpret replies beyond their syntax (the probe decides what a code means).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace mxguard::smtp {
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+struct SmtpReply {
+  int code = 0;                    // 0 when no valid reply was read
+  std::vector<std::string> lines;  // text after "250-"/"250 ", raw bytes
+  std::string text() const;        // lines joined by a space
+  std::string firstLine() const;   // "550 5.1.1 <x@example.net>: Recipient address rejected: ..."
+};
+
+enum class IoStatus { Ok, Timeout, Closed, Error, Garbage };
+const char* toString(IoStatus s);
+
+class SmtpConnection {
+ public:
+  SmtpConnection() = default;
+  SmtpConnection(const SmtpConnection&) = delete;
+  SmtpConnection& operator=(const SmtpConnection&) = delete;
+  ~SmtpConnection();
+
+  IoStatus connect(const std::string& address, int port, Deadline deadline, std::string* error);
+  IoStatus readReply(Deadline deadline, SmtpReply* reply, std::string* error);
+  IoStatus send(const std::string& line, Deadline deadline, std::string* error);  // adds CRLF
+  void close();
+
+ private:
+  IoStatus fill(Deadline deadline, std::string* error);  // reads more into buffer_
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace mxguard::smtp

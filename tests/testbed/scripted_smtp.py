@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""scripted_smtp.py - an SMTP server that behaves as a test tells it, for callout probe tests.
+
+--mode: normal (users in --users get 250 at RCPT, others "550 5.1.1 <addr>: Recipient address
+rejected: User unknown in virtual mailbox table"), accept-all, greylist (450 4.7.1 at RCPT),
+banner421, multiline (multi-line banner, EHLO and RCPT replies), drop-after-ehlo, tarpit (accepts
+the connection, never speaks), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
+not SMTP), helo-only (502 to EHLO). --port 0 picks a port and prints it as the first stdout line.
+Each connection appends "connect" to --log, so tests can count probes. Listens on 127.0.0.1 only.
+Must not: accept DATA (a probe never sends it).
+"""
+import argparse
+import socketserver
+import threading
+import time
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--mode", default="normal")
+    p.add_argument("--users", default="")
+    p.add_argument("--log", default="")
+    a = p.parse_args()
+    users = {u.lower() for u in a.users.split(",") if u}
+    lock = threading.Lock()
+
+    class Handler(socketserver.StreamRequestHandler):
+        def say(self, text):
+            self.wfile.write((text + "\r\n").encode())
+            self.wfile.flush()
+
+        def handle(self):
+            if a.log:
+                with lock, open(a.log, "a") as f:
+                    f.write("connect\n")
+            m = a.mode
+            if m == "tarpit":
+                time.sleep(60)
+                return
+            if m == "garbage":
+                self.say("hello there, I am not an SMTP server")
+                return
+            if m == "banner421":
+                self.say("421 4.3.2 mx.sender.example.net Service not available, closing channel")
+                return
+            if m == "multiline":
+                self.say("220-mx.sender.example.net ESMTP")
+                self.say("220 no UCE")
+            else:
+                self.say("220 mx.sender.example.net ESMTP")
+            for raw in self.rfile:
+                line = raw.decode("latin-1").rstrip("\r\n")
+                cmd = line.upper()
+                if cmd.startswith("EHLO"):
+                    if m == "helo-only":
+                        self.say("502 5.5.2 Error: command not recognized")
+                    elif m == "drop-after-ehlo":
+                        return
+                    else:
+                        self.say("250-mx.sender.example.net")
+                        self.say("250-PIPELINING")
+                        self.say("250 8BITMIME")
+                elif cmd.startswith("HELO"):
+                    self.say("250 mx.sender.example.net")
+                elif cmd.startswith("MAIL FROM:"):
+                    if m == "refuse-null" and "<>" in line:
+                        self.say("550 5.7.1 <>: null sender not accepted here")
+                    else:
+                        self.say("250 2.1.0 Ok")
+                elif cmd.startswith("RCPT TO:"):
+                    addr = line[8:].strip().strip("<>")
+                    if m == "greylist":
+                        self.say("450 4.7.1 <%s>: Recipient address rejected: Greylisted, try again in 5 minutes" % addr)
+                    elif m == "accept-all" or addr.split("@")[0].lower() in users:
+                        self.say("250 2.1.5 Ok")
+                    elif m == "multiline":
+                        self.say("550-5.1.1 <%s>: no such user here" % addr)
+                        self.say("550 5.1.1 see https://mx.sender.example.net/help")
+                    else:
+                        self.say("550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table" % addr)
+                elif cmd.startswith("QUIT"):
+                    self.say("221 2.0.0 Bye")
+                    return
+                elif cmd.startswith("RSET"):
+                    self.say("250 2.0.0 Ok")
+                else:
+                    self.say("502 5.5.2 Error: command not recognized")
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    s = Server(("127.0.0.1", a.port), Handler)
+    print(s.server_address[1], flush=True)
+    s.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
