@@ -2,6 +2,7 @@
 // Must not: grow implicit registration; adding a stage means adding a row here.
 #include "stages/registry.h"
 
+#include "stages/callout_stage.h"
 #include "stages/helo_stage.h"
 #include "stages/rbl_stage.h"
 #include "stages/rdns_stage.h"
@@ -13,6 +14,7 @@ const std::vector<StageFactory>& registry() {
       {"rbl", PhaseSet{Phase::Connect}, &RblStage::options, &RblStage::create},
       {"helo", PhaseSet{Phase::Helo, Phase::Mail}, &HeloStage::options, &HeloStage::create},
       {"rdns", PhaseSet{Phase::Connect}, &RdnsStage::options, &RdnsStage::create},
+      {"callout", PhaseSet{Phase::Mail}, &CalloutStage::options, &CalloutStage::create},
   };
   return table;
 }

@@ -12,6 +12,7 @@
 #include "core/phase.h"
 #include "core/stage.h"
 #include "dns/resolver.h"
+#include "smtp/smtp_probe.h"
 #include "store/store.h"
 
 namespace mxguard::stages {
@@ -19,8 +20,9 @@ namespace mxguard::stages {
 // What a stage may use besides its own section.
 struct StageContext {
   dns::ResolverSharedPtr resolver;
-  store::StoreSharedPtr store;  // shared state (callout cache, rate limits); may be null in tests
-  std::string ourHostname;      // for forged-HELO checks when the MTA does not send macro j
+  store::StoreSharedPtr store;     // shared state (callout cache, rate limits)
+  smtp::SmtpProbeSharedPtr probe;  // the callout client; null = the real SmtpProbe
+  std::string ourHostname;         // for forged-HELO checks when the MTA does not send macro j
   std::chrono::milliseconds dnsTimeout{5000};  // the section's `timeout` (policy loader)
 };
 

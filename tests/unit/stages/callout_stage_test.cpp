@@ -1,0 +1,235 @@
+// callout_stage_test.cpp - sender verification with a scripted probe, the real in-memory store
+// and a FakeResolver: every outcome's exact reply, the cache ("(cached)", no second probe),
+// accept-all domains, null MX, MX order, refused targets, single-flight, a store that is down.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fakes/fake_smtp_probe.h"
+#include "stage_test_support.h"
+#include "store/memory_store.h"
+
+namespace mxguard::testing {
+namespace {
+
+using dns::RrType;
+using smtp::ProbeOutcome;
+
+class DownStore : public store::Store {
+ public:
+  store::StoreResult get(const std::string&) override {
+    return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
+  }
+  store::StoreResult set(const std::string&, const std::string&, std::chrono::seconds) override {
+    return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
+  }
+  store::TokenResult takeToken(const std::string&, double, double) override { return {}; }
+  std::string describe() const override { return "down"; }
+};
+
+struct CalloutTest : ::testing::Test {
+  std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
+  std::shared_ptr<FakeSmtpProbe> probe = std::make_shared<FakeSmtpProbe>();
+  std::shared_ptr<store::Store> store = std::make_shared<store::MemoryStore>();
+
+  void SetUp() override {
+    dns->answer("sender.example", RrType::MX, {"20 mx2.sender.example", "10 mx1.sender.example"})
+        .answer("mx1.sender.example", RrType::A, {"198.51.100.1"})
+        .answer("mx2.sender.example", RrType::A, {"198.51.100.2"});
+  }
+  StageSharedPtr stage(const std::string& config = "") {
+    auto file = config::ConfigFile::parse("[callout]\n" + config, "test.conf");
+    const auto* factory = stages::findStage("callout");
+    stages::StageContext ctx;
+    ctx.resolver = dns;
+    ctx.store = store;
+    ctx.probe = probe;
+    ctx.ourHostname = "mx.example.net";
+    return factory->create(file.section("callout", factory->options()), ctx);
+  }
+  std::optional<Decision> check(const StageSharedPtr& s, const std::string& sender) {
+    auto tx = clientTx("203.0.113.9", "mail.sender.example");
+    tx.envelope.sender = sender;
+    return s->onMail(tx);
+  }
+};
+
+TEST_F(CalloutTest, RejectedAddressQuotesTheRemoteAndIsCached) {
+  probe->script("198.51.100.1", ProbeOutcome::Rejected, 550,
+                {"5.1.1 <bob@sender.example>: Recipient address rejected: User unknown"});
+  auto s = stage();
+  auto d = check(s, "bob@sender.example");
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.1.7 <bob@sender.example>: Sender address rejected: undeliverable address: host "
+            "mx1.sender.example[198.51.100.1] said: 550 5.1.1 <bob@sender.example>: Recipient "
+            "address rejected: User unknown (in reply to RCPT TO command)\r\n");
+  EXPECT_EQ(d->reason, "callout.reject");
+  EXPECT_NE(d->detail.find("dialogue: connect mx1.sender.example[198.51.100.1]:25"),
+            std::string::npos);
+
+  auto again = check(s, "Bob@Sender.Example");
+  ASSERT_TRUE(again && again->reply);
+  EXPECT_EQ(probe->probes, 1) << "the second check must come from the cache";
+  EXPECT_EQ(again->reason, "callout.cached_reject");
+  EXPECT_EQ(again->detail.substr(0, 9), "(cached) ");
+  std::string text = again->reply->text();
+  EXPECT_EQ(text.substr(0, text.find("; cached result")),
+            "<Bob@Sender.Example>: Sender address rejected: undeliverable address: host "
+            "mx1.sender.example[198.51.100.1] said: 550 5.1.1 <bob@sender.example>: Recipient "
+            "address rejected: User unknown (in reply to RCPT TO command)");
+  EXPECT_NE(text.find("; cached result of a probe at 20"), std::string::npos) << text;
+}
+
+TEST_F(CalloutTest, AcceptedAddressPassesAndIsCached) {
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  auto s = stage();
+  EXPECT_EQ(check(s, "alice@sender.example")->reason, "callout.accept");
+  EXPECT_EQ(check(s, "alice@sender.example")->reason, "callout.cached_accept");
+  EXPECT_EQ(probe->probes, 1);
+  EXPECT_EQ(probe->lastRandom.substr(0, 8), "mxguard-");
+}
+
+TEST_F(CalloutTest, AcceptAllDomainMakesAddressesUnverifiable) {
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", true);
+  auto s = stage();
+  auto d = check(s, "anyone@sender.example");
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->reason, "callout.accept_all");
+  auto other = check(s, "someone.else@sender.example");
+  EXPECT_EQ(other->reason, "callout.cached_accept_all");
+  EXPECT_EQ(probe->probes, 1);
+}
+
+TEST_F(CalloutTest, GreylistingIsUnverifiedNeverA5xxAndNotHammered) {
+  probe->script("198.51.100.1", ProbeOutcome::TempFailed, 450,
+                {"4.7.1 <carol@sender.example>: Recipient address rejected: Greylisted"});
+  auto s = stage();
+  auto d = check(s, "carol@sender.example");
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->action, Action::Tempfail);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <carol@sender.example>: Sender address rejected: unverified address: host "
+            "mx1.sender.example[198.51.100.1] said: 450 4.7.1 <carol@sender.example>: Recipient "
+            "address rejected: Greylisted (in reply to RCPT TO command)\r\n");
+  auto again = check(s, "carol@sender.example");
+  EXPECT_EQ(again->reason, "callout.cached_unverified");
+  EXPECT_EQ(again->reply->code(), 450);
+  EXPECT_EQ(probe->probes, 1);
+}
+
+TEST_F(CalloutTest, UnreachablePrimaryFallsBackToTheNextMxInPreferenceOrder) {
+  probe->script("198.51.100.1", ProbeOutcome::Unreachable, 0, {});
+  probe->script("198.51.100.2", ProbeOutcome::Rejected, 550, {"5.1.1 no such user"});
+  auto d = check(stage(), "dave@sender.example");
+  EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_NE(
+      d->reply->text().find("host mx2.sender.example[198.51.100.2] said: 550 5.1.1 no such user"),
+      std::string::npos);
+  EXPECT_EQ(probe->probes, 2);
+}
+
+TEST_F(CalloutTest, NoReachableServerIsUnverified) {
+  probe->script("198.51.100.1", ProbeOutcome::Unreachable, 0, {});
+  probe->script("198.51.100.2", ProbeOutcome::Unreachable, 0, {});
+  auto d = check(stage(), "erin@sender.example");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <erin@sender.example>: Sender address rejected: unverified address: host "
+            "mx2.sender.example[198.51.100.2]: connect timed out (at RCPT TO)\r\n");
+}
+
+TEST_F(CalloutTest, NullMxDomainNotFoundAndImplicitMx) {
+  dns->answer("nomail.example", RrType::MX, {"0 "});
+  EXPECT_EQ(
+      check(stage(), "x@nomail.example")->reply->toSmtp(),
+      "550 5.7.27 <x@nomail.example>: Sender address rejected: Domain nomail.example does not "
+      "accept mail (null MX, RFC 7505)\r\n");
+  dns->nxdomain("gone.example", RrType::MX);
+  auto nx = check(stage(), "x@gone.example");
+  EXPECT_EQ(nx->action, Action::Tempfail);
+  EXPECT_EQ(nx->reply->toSmtp(),
+            "450 4.1.8 <x@gone.example>: Sender address rejected: Domain not found\r\n");
+  dns->nodata("plain.example", RrType::MX).answer("plain.example", RrType::A, {"198.51.100.7"});
+  probe->script("198.51.100.7", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  EXPECT_EQ(check(stage(), "x@plain.example")->reason, "callout.accept");
+  EXPECT_EQ(probe->probes, 1);
+}
+
+TEST_F(CalloutTest, NonPublicTargetsAreRefusedUnlessAllowed) {
+  dns->answer("lan.example", RrType::MX, {"10 mx.lan.example"})
+      .answer("mx.lan.example", RrType::A, {"10.1.2.3"});
+  auto d = check(stage(), "x@lan.example");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <x@lan.example>: Sender address rejected: unverified address: mail server "
+            "mx.lan.example[10.1.2.3] is not a public address\r\n");
+  EXPECT_EQ(probe->probes, 0);
+  probe->script("10.1.2.3", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  EXPECT_EQ(check(stage("allow_private = yes\n"), "y@lan.example")->reason, "callout.accept");
+}
+
+TEST_F(CalloutTest, NoProbeForNullSenderOrSkippedDomains) {
+  EXPECT_EQ(check(stage(), "")->reason, "callout.skip");
+  EXPECT_EQ(
+      check(stage("skip_domains = sender.example partner.example\n"), "a@sender.example")->reason,
+      "callout.skip");
+  EXPECT_EQ(probe->probes, 0);
+}
+
+TEST_F(CalloutTest, NullSenderRefusedFollowsThePolicy) {
+  probe->script("198.51.100.1", ProbeOutcome::NullSenderRefused, 550, {"5.7.1 <>: no bounces here"},
+                "MAIL FROM");
+  EXPECT_EQ(check(stage(), "f@sender.example")->action, Action::Pass);
+  store = std::make_shared<store::MemoryStore>();
+  auto d = check(stage("on_null_sender_refused = reject\n"), "f@sender.example");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.1 <f@sender.example>: Sender address rejected: host "
+            "mx1.sender.example[198.51.100.1] refuses the null sender (RFC 5321 4.5.5), so the "
+            "address cannot be verified: 550 5.7.1 <>: no bounces here\r\n");
+}
+
+TEST_F(CalloutTest, StoreDownIsADependencyFailure) {
+  store = std::make_shared<DownStore>();
+  auto d = check(stage(), "g@sender.example");
+  EXPECT_EQ(d->action, Action::Tempfail);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "callout.store_failure");
+  EXPECT_EQ(d->reply->code(), 450);
+  EXPECT_EQ(probe->probes, 0);
+}
+
+TEST_F(CalloutTest, ConcurrentChecksOfOneAddressShareOneProbe) {
+  probe->script("198.51.100.1", ProbeOutcome::Rejected, 550, {"5.1.1 unknown"});
+  probe->delay = std::chrono::milliseconds(200);
+  auto s = stage();
+  std::vector<std::thread> threads;
+  std::atomic<int> rejected{0};
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      auto d = check(s, "h@sender.example");
+      if (d && d->action == Action::Reject) ++rejected;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(rejected, 6);
+  EXPECT_EQ(probe->probes, 1);
+}
+
+TEST(CalloutConfig, UnverifiedReplyMustBe4xx) {
+  auto file =
+      config::ConfigFile::parse("[callout]\nreply_unverified = 550 5.1.7 no\n", "test.conf");
+  const auto* factory = stages::findStage("callout");
+  stages::StageContext ctx;
+  ctx.store = std::make_shared<store::MemoryStore>();
+  try {
+    factory->create(file.section("callout", factory->options()), ctx);
+    FAIL();
+  } catch (const config::ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "test.conf:2: callout.reply_unverified: an unverified address must get a 4xx "
+                 "reply, not 550");
+  }
+}
+
+}  // namespace
+}  // namespace mxguard::testing
