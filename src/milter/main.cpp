@@ -5,6 +5,7 @@
 #include "app/daemon_options.h"
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
+#include "app/store_factory.h"
 #include "config/config_error.h"
 #include "milter/daemon.h"
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
     // --check-config reports exactly what a start would.
     app::PolicyLoadOptions load;
     load.resolver = app::makeResolver(options.dns, options.configFile);
+    load.store = app::makeStore(options.store);
     load.ourHostname = options.hostname;
     auto policy = app::loadPolicyFile(options.policyFile, load);
     if (options.checkConfig) {
