@@ -6,7 +6,7 @@ rejected: User unknown in virtual mailbox table"), accept-all, greylist (450 4.7
 banner421, multiline (multi-line banner, EHLO and RCPT replies), drop-after-ehlo, tarpit (accepts
 the connection, never speaks), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
 not SMTP), helo-only (502 to EHLO). --port 0 picks a port and prints it as the first stdout line.
-Each connection appends "connect" to --log, so tests can count probes. Listens on 127.0.0.1 only.
+--accept-all-domains: RCPT for these domains is always accepted. Each connection appends "connect" to --log, so tests can count probes. Listens on 127.0.0.1 only.
 Must not: accept DATA (a probe never sends it).
 """
 import argparse
@@ -21,8 +21,10 @@ def main():
     p.add_argument("--mode", default="normal")
     p.add_argument("--users", default="")
     p.add_argument("--log", default="")
+    p.add_argument("--accept-all-domains", default="")
     a = p.parse_args()
     users = {u.lower() for u in a.users.split(",") if u}
+    accept_all = {d.lower() for d in a.accept_all_domains.split(",") if d}
     lock = threading.Lock()
 
     class Handler(socketserver.StreamRequestHandler):
@@ -72,7 +74,8 @@ def main():
                     addr = line[8:].strip().strip("<>")
                     if m == "greylist":
                         self.say("450 4.7.1 <%s>: Recipient address rejected: Greylisted, try again in 5 minutes" % addr)
-                    elif m == "accept-all" or addr.split("@")[0].lower() in users:
+                    elif (m == "accept-all" or addr.split("@")[0].lower() in users
+                          or addr.split("@")[-1].lower() in accept_all):
                         self.say("250 2.1.5 Ok")
                     elif m == "multiline":
                         self.say("550-5.1.1 <%s>: no such user here" % addr)

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# callout_test.sh - sender verification end to end: swaks -> private Postfix -> mxguard (callout
+# stage, Redis store) -> the sender domain's MX (tests/testbed/scripted_smtp.py, which counts its
+# connections) found through nsd. Then a second mxguard process on the same Redis (a fleet) and
+# Redis stopped and restarted mid-run.
+# Must not: probe anything but loopback (the policy allows private targets for this test only).
+set -uo pipefail
+MXGUARD=$1
+CHECK=$2
+here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/testbed/testbed.sh"
+tb_init
+tb_require redis-server python3
+passed=0
+failed=0
+ok() { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+
+start_nsd || exit 1
+REDIS_PORT=$(free_port)
+redis_pid=""
+start_redis() {
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --logfile "$TB_DIR/redis.log" &
+  redis_pid=$!
+  wait_port 127.0.0.1 "$REDIS_PORT" 10
+}
+stop_redis() { [[ -n "$redis_pid" ]] && kill -9 "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=""; }
+TB_CLEANUP_HOOKS+=(stop_redis stop_smtp)
+start_redis || exit 1
+
+SMTP_LOG="$TB_DIR/probes.log"
+: > "$SMTP_LOG"
+smtp_pid=""
+python3 "$here/testbed/scripted_smtp.py" --mode normal --users alice --accept-all-domains acceptall.example.net \
+  --log "$SMTP_LOG" > "$TB_DIR/smtp.port" &
+smtp_pid=$!
+stop_smtp() { [[ -n "$smtp_pid" ]] && kill "$smtp_pid" 2>/dev/null; }
+for _ in $(seq 50); do [[ -s "$TB_DIR/smtp.port" ]] && break; sleep 0.1; done
+PROBE_PORT=$(head -1 "$TB_DIR/smtp.port")
+probes() { wc -l < "$SMTP_LOG" | tr -d ' '; }
+
+cat > "$TB_DIR/mxguard.conf" <<EOF
+[store]
+backend = redis
+redis = 127.0.0.1:$REDIS_PORT
+timeout = 300ms
+EOF
+cat > "$TB_DIR/policy.conf" <<EOF
+[engine]
+stages = callout
+whitelist_clients =
+[callout]
+on_failure = tempfail
+port = $PROBE_PORT
+allow_private = yes
+connect_timeout = 1s
+command_timeout = 2s
+probe_timeout = 5s
+EOF
+
+MILTER_PORT=$(free_port)
+start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" --config "$TB_DIR/mxguard.conf" || exit 1
+start_postfix || exit 1
+
+# send NAME SENDER: a message from 192.0.2.10 (a clean client) with that envelope sender.
+send() {
+  tb_swaks --xclient-addr 192.0.2.10 --xclient-name mail.client.example.net \
+    --xclient-reverse-name mail.client.example.net --ehlo mail.client.example.net \
+    --from "$2" --to "user@$TB_MAIL_DOMAIN" --header "Subject: $1" > "$TB_DIR/$1.swaks"
+}
+# rcpt_reply NAME: the first reply line to RCPT TO in that transcript.
+rcpt_reply() {
+  awk '/^ -> RCPT TO:/ {w=1; next} w && /^<(\*\*|-) / {sub(/^<(\*\*|-) +/, ""); print; exit}' "$TB_DIR/$1.swaks"
+}
+expect() {  # expect NAME EXPECTED-RCPT-REPLY
+  local got
+  got=$(rcpt_reply "$1")
+  if [[ "$got" == "$2" ]]; then ok "$1: '$2'"; else bad "$1: expected '$2', got '$got'"; fi
+}
+
+send existing alice@sender.example.net
+expect existing "250 2.1.5 Ok"
+tb_wait_delivery user existing >/dev/null && ok "existing: delivered" || bad "existing: not delivered"
+[[ $(probes) -eq 1 ]] && ok "existing: one probe" || bad "existing: $(probes) probes"
+
+send unknown bob@sender.example.net
+expect unknown "550 5.1.7 <bob@sender.example.net>: Sender address rejected: undeliverable address: host smtp.sender.example.net[127.0.0.1] said: 550 5.1.1 <bob@sender.example.net>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command)"
+[[ $(probes) -eq 2 ]] && ok "unknown: one more probe" || bad "unknown: $(probes) probes"
+
+send unknown-again bob@sender.example.net
+got=$(rcpt_reply unknown-again)
+if [[ "$got" == "550 5.1.7 <bob@sender.example.net>: Sender address rejected: undeliverable address: host smtp.sender.example.net[127.0.0.1] said: 550 5.1.1 <bob@sender.example.net>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command); cached result of a probe at "*" UTC" ]]; then
+  ok "unknown-again: answered from the cache, quoting the remote: '$got'"
+else bad "unknown-again: got '$got'"; fi
+[[ $(probes) -eq 2 ]] && ok "unknown-again: no new probe" || bad "unknown-again: $(probes) probes"
+tb_wait_log "$MXGUARD_LOG" "callout:cached_reject/delayed" 5 >/dev/null && ok "log says cached_reject" || bad "log: no cached_reject"
+
+send acceptall someone@acceptall.example.net
+expect acceptall "250 2.1.5 Ok"
+tb_wait_log "$MXGUARD_LOG" "callout:accept_all" 5 >/dev/null && ok "acceptall: recorded as accept_all (unverifiable)" || bad "acceptall: log"
+
+send nullmx x@nullmx.example.net
+expect nullmx "550 5.7.27 <x@nullmx.example.net>: Sender address rejected: Domain nullmx.example.net does not accept mail (null MX, RFC 7505)"
+
+send deadmx x@deadmx.example.net
+expect deadmx "450 4.1.7 <x@deadmx.example.net>: Sender address rejected: unverified address: host dead.example.net[127.0.0.3]: Connection refused (at connect)"
+
+# A fleet: another mxguard process on the same Redis answers from the first one's results.
+before=$(probes)
+out=$("$CHECK" --config "$TB_DIR/mxguard.conf" --policy "$TB_DIR/policy.conf" --dns "127.0.0.1@$NSD_PORT" \
+      --hostname mx.example.net --client-ip 192.0.2.10 --helo mail.client.example.net \
+      --from alice@sender.example.net --rcpt "user@$TB_MAIL_DOMAIN")
+rc=$?
+if [[ $rc -eq 0 && "$out" == *"mail callout: cached_accept ((cached) host smtp.sender.example.net[127.0.0.1] said: 250 2.1.5 Ok)"* && $(probes) -eq $before ]]; then
+  ok "fleet: a second process answered from the first one's Redis record, no probe"
+else bad "fleet: rc=$rc probes $before -> $(probes): $out"; fi
+
+# Redis down: on_failure = tempfail within the timeout, one log line; back: caching resumes.
+stop_redis
+start=$(date +%s%N)
+send redis-down carol@sender.example.net
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect redis-down "450 4.1.7 <carol@sender.example.net>: Sender address rejected: unverified address: the verification cache is unavailable"
+((ms < 5000)) && ok "redis-down: answered in $ms ms" || bad "redis-down: took $ms ms"
+send redis-down-2 dave@sender.example.net
+n=$(grep -c "store: redis 127.0.0.1:$REDIS_PORT unavailable" "$MXGUARD_LOG")
+[[ $n -eq 1 ]] && ok "redis-down: logged once for the outage" || bad "redis-down: logged $n times"
+start_redis || exit 1
+sleep 1.2
+send redis-back alice@sender.example.net
+expect redis-back "250 2.1.5 Ok"
+tb_wait_log "$MXGUARD_LOG" "store: redis 127.0.0.1:$REDIS_PORT is back" 5 >/dev/null && ok "redis-back: recovery logged" || bad "redis-back: no recovery log"
+before=$(probes)
+send redis-back-2 alice@sender.example.net
+[[ $(probes) -eq $before ]] && ok "redis-back: caching resumed (no new probe)" || bad "redis-back: probed again"
+
+stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
+echo "$passed passed, $failed failed"
+((failed == 0))
