@@ -158,6 +158,17 @@ if [[ $rc -eq 0 && "$out" == *"mail callout: cached_accept ((cached) host smtp.s
   ok "fleet: a second process answered from the first one's Redis record, no probe"
 else bad "fleet: rc=$rc probes $before -> $(probes): $out"; fi
 
+# A second daemon (a new process, empty memory) on the same Redis takes over the milter port:
+# it answers the known sender from the first daemon's record, without a probe.
+stop_mxguard || bad "first mxguard did not exit cleanly"
+before=$(probes_now)
+start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" --config "$TB_DIR/mxguard.conf" || exit 1
+send second-daemon bob@sender.example.net
+got=$(rcpt_reply second-daemon)
+if [[ "$got" == "550 5.1.7 <bob@sender.example.net>: Sender address rejected: undeliverable address: "*"; cached result of a probe at "*" UTC" && $(probes_now) -eq $before ]]; then
+  ok "second daemon: answered from the first daemon's Redis record, no probe"
+else bad "second daemon: probes $before -> $(probes_now), reply '$got'"; fi
+
 # Redis down: on_failure = tempfail within the timeout, one log line; back: caching resumes.
 stop_redis
 start=$(date +%s%N)
