@@ -249,16 +249,29 @@ Verdict Session::header(std::string_view name, std::string_view value) {
   Verdict v = runPhase(Phase::Header, [&](const Stage& s) { return s.onHeader(tx_, h); });
   // Bounded so a message with a million headers cannot exhaust memory.
   if (tx_.envelope.headers.size() < kMaxKeptHeaders) tx_.envelope.headers.push_back(std::move(h));
-  return v;
+  return endMessageIfDecided(v);
 }
 
 Verdict Session::endOfHeaders() {
-  return runPhase(Phase::Eoh, [&](const Stage& s) { return s.onEoh(tx_); });
+  return endMessageIfDecided(runPhase(Phase::Eoh, [&](const Stage& s) { return s.onEoh(tx_); }));
 }
 
 Verdict Session::body(std::string_view chunk) {
   tx_.envelope.bodyBytes += chunk.size();
-  return runPhase(Phase::Body, [&](const Stage& s) { return s.onBody(tx_, chunk); });
+  return endMessageIfDecided(
+      runPhase(Phase::Body, [&](const Stage& s) { return s.onBody(tx_, chunk); }));
+}
+
+// A rejection during DATA ends the transaction (the MTA sends the reply after the message):
+// log it now, with its reply, instead of as a disconnect later.
+Verdict Session::endMessageIfDecided(Verdict v) {
+  if (!messageOpen_ || !(v.isRejection() || v.action == Action::Discard)) return v;
+  if (v.reply) {
+    finalReply_ = v.reply->text();
+    finalReason_ = v.reason;
+  }
+  finishTransaction(toString(v.action));
+  return v;
 }
 
 Verdict Session::endOfMessage() {

@@ -56,6 +56,7 @@ class Session {
   Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
   void startMessageIfNeeded();
   void finishTransaction(const char* action);
+  Verdict endMessageIfDecided(Verdict v);
   void clearHeldFrom(Phase earliest);
 
   PolicySharedPtr policy_;

@@ -38,6 +38,7 @@ struct Envelope {
   std::string queueId;  // {i}, may be empty
   bool senderSeen = false;
   std::string sender;                   // without brackets; empty = null sender <>
+  bool smtputf8 = false;                // MAIL FROM carried SMTPUTF8 (RFC 6531): UTF-8 headers OK
   std::vector<std::string> recipients;  // recipients the engine accepted
   std::vector<Header> headers;          // as received (bounded: see Session::header)
   size_t headerCount = 0;               // all headers seen, including any not kept

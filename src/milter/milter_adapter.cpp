@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <strings.h>
 
 #include <array>
 #include <memory>
@@ -152,6 +153,8 @@ sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
     auto& tx = c.session.transaction();
     tx.connection.authUser = macro(ctx, "{auth_authen}");
     Verdict v = c.session.mail(argv && argv[0] ? argv[0] : "");
+    for (int i = 1; argv && argv[0] && argv[i]; ++i)  // ESMTP parameters of MAIL FROM
+      if (strcasecmp(argv[i], "SMTPUTF8") == 0) tx.envelope.smtputf8 = true;
     refreshQueueId(ctx, tx);
     return answer(ctx, v);
   });

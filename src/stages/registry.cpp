@@ -3,6 +3,7 @@
 #include "stages/registry.h"
 
 #include "stages/callout_stage.h"
+#include "stages/headers_stage.h"
 #include "stages/helo_stage.h"
 #include "stages/rbl_stage.h"
 #include "stages/rdns_stage.h"
@@ -15,6 +16,8 @@ const std::vector<StageFactory>& registry() {
       {"helo", PhaseSet{Phase::Helo, Phase::Mail}, &HeloStage::options, &HeloStage::create},
       {"rdns", PhaseSet{Phase::Connect}, &RdnsStage::options, &RdnsStage::create},
       {"callout", PhaseSet{Phase::Mail}, &CalloutStage::options, &CalloutStage::create},
+      {"headers", PhaseSet{Phase::Header, Phase::Eoh}, &HeadersStage::options,
+       &HeadersStage::create},
   };
   return table;
 }

@@ -59,13 +59,14 @@ TEST(PolicyLoader, BuildsEngineSettingsAndStagesInOrder) {
 }
 
 TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
-  EXPECT_EQ(
-      loadError("[engine]\nstages = rbl spam\n[rbl]\nzone = a.example.net\n"),
-      "p.conf:2: engine.stages: unknown stage 'spam'; known stages: rbl, helo, rdns, callout");
+  EXPECT_EQ(loadError("[engine]\nstages = rbl spam\n[rbl]\nzone = a.example.net\n"),
+            "p.conf:2: engine.stages: unknown stage 'spam'; known stages: rbl, helo, rdns, "
+            "callout, headers");
   EXPECT_EQ(loadError("[engine]\nstages = helo helo\n"),
             "p.conf:2: engine.stages: stage 'helo' listed twice");
-  EXPECT_EQ(loadError("[engine]\n[spf]\n"),
-            "p.conf:2: spf: unknown section [spf]; known: engine, rbl, helo, rdns, callout");
+  EXPECT_EQ(
+      loadError("[engine]\n[spf]\n"),
+      "p.conf:2: spf: unknown section [spf]; known: engine, rbl, helo, rdns, callout, headers");
   EXPECT_EQ(loadError("stages = helo\n"),
             "p.conf:1: options must be inside a section ([engine] or a stage name)");
   EXPECT_EQ(loadError("[engine]\nstages = helo\n[helo]\non_failure = maybe\n"),
@@ -96,7 +97,7 @@ TEST(PolicyLoader, ShippedPoliciesLoad) {
   for (const char* name : {"default", "strict"}) {
     auto p =
         loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
-    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 4u : 3u) << name;
+    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 5u : 4u) << name;
   }
 }
 
