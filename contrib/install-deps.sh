@@ -11,7 +11,7 @@ build_pkgs=(
   libmilter-dev libunbound-dev libevent-dev libssl-dev
   libboost-program-options-dev
   libspf2-dev libopendkim-dev libhiredis-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libyaml-cpp-dev
 )
 test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server

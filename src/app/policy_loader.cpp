@@ -30,6 +30,10 @@ std::vector<OptionSpec> engineSpecs() {
        "client addresses/CIDRs (IPv4 and IPv6) that skip every stage"},
       {"whitelist_authenticated", OptionKind::Bool, "yes", false, 0, 0,
        "clients that authenticated (SMTP AUTH) skip every stage"},
+      {"authentication_results", OptionKind::Bool, "yes", false, 0, 0,
+       "add an Authentication-Results field (RFC 8601) with the spf and dkim results"},
+      {"authserv_id", OptionKind::String, "", false, 0, 0,
+       "authserv-id of that field; empty = the MTA's host name (macro j)"},
   };
 }
 
@@ -105,6 +109,12 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
   settings.delayReject = engine.getBool("delay_reject");
   settings.softBounce = engine.getBool("soft_bounce");
   settings.whitelistAuthenticated = engine.getBool("whitelist_authenticated");
+  settings.addAuthenticationResults = engine.getBool("authentication_results");
+  settings.authservId = engine.getString("authserv_id");
+  for (unsigned char c : settings.authservId)
+    if (c <= 32 || c >= 127 || std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
+      engine.fail("authserv_id", "'" + settings.authservId +
+                                     "' is not a token (RFC 8601 2.2: a host name such as mx.example.com)");
   settings.exemptLocalParts.clear();
   for (auto local : engine.getList("exempt_recipients")) {
     std::transform(local.begin(), local.end(), local.begin(),

@@ -36,6 +36,10 @@ struct EngineSettings {
   std::vector<std::string> exemptLocalParts{"postmaster", "abuse"};
   std::vector<Cidr> whitelistClients;  // these clients skip every stage
   bool whitelistAuthenticated = true;  // so do clients that authenticated ({auth_authen})
+  // RFC 8601: one Authentication-Results field at end of message with what the stages recorded;
+  // fields that carry this authserv-id already are forgeries and are removed (section 5).
+  bool addAuthenticationResults = true;
+  std::string authservId;  // empty: the MTA's host name (Connection::ourHostname)
 };
 
 struct Policy {

@@ -183,6 +183,7 @@ Verdict Session::runPhase(Phase phase, Hook&& hook) {
 void Session::startMessageIfNeeded() {
   if (messageOpen_) return;
   tx_.resetMessage();
+  authResultsSeen_ = 0;
   // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
   std::erase_if(tx_.trace, [](const TraceEntry& t) { return t.phase >= Phase::Mail; });
   rejectedRcpts_.clear();
@@ -243,9 +244,36 @@ Verdict Session::rcpt(std::string_view recipient) {
   return v;
 }
 
-Verdict Session::header(std::string_view name, std::string_view value) {
+std::string Session::authservId() const {
+  const auto& id = policy_->engine.authservId;
+  return id.empty() ? tx_.connection.ourHostname : id;
+}
+
+// RFC 8601 section 5: an Authentication-Results field that already carries our authserv-id was
+// not written by us for this message; it is deleted at end of message. Whitelisted clients (our
+// own relays) may legitimately have written one, so theirs stay.
+void Session::noteAuthenticationResults(std::string_view value) {
+  int index = ++authResultsSeen_;
+  if (!policy_->engine.addAuthenticationResults || skipsStages()) return;
+  auto id = authservIdOf(value);
+  if (!id || lower(*id) != lower(authservId())) return;
+  tx_.envelope.removedHeaders.push_back({"Authentication-Results", index});
+  tx_.trace.push_back({Phase::Header, "engine", "forged_authentication_results",
+                       "field " + std::to_string(index) + " claims authserv-id " + sanitize(*id),
+                       "remove"});
+}
+
+void Session::addAuthenticationResults() {
+  if (!policy_->engine.addAuthenticationResults || tx_.envelope.authResults.empty()) return;
+  tx_.envelope.addedHeaders.push_back(
+      {"Authentication-Results",
+       formatAuthenticationResults(authservId(), tx_.envelope.authResults)});
+}
+
+Verdict Session::header(std::string_view name, std::string_view value, std::string_view leading) {
   ++tx_.envelope.headerCount;
-  Header h{std::string(name), std::string(value)};
+  if (lower(name) == "authentication-results") noteAuthenticationResults(value);
+  Header h{std::string(name), std::string(value), std::string(leading)};
   Verdict v = runPhase(Phase::Header, [&](const Stage& s) { return s.onHeader(tx_, h); });
   // Bounded so a message with a million headers cannot exhaust memory.
   if (tx_.envelope.headers.size() < kMaxKeptHeaders) tx_.envelope.headers.push_back(std::move(h));
@@ -278,6 +306,7 @@ Verdict Session::endOfMessage() {
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
   if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header)
     v = deferred_.verdict;
+  if (!v.isRejection()) addAuthenticationResults();
   if (v.reply) {
     finalReply_ = v.reply->text();
     finalReason_ = v.reason;

@@ -28,7 +28,8 @@ class Session {
   Verdict helo(std::string_view name);
   Verdict mail(std::string_view sender);  // "" or "<>" = null sender; brackets are stripped
   Verdict rcpt(std::string_view recipient);
-  Verdict header(std::string_view name, std::string_view value);
+  // `leading`: the white space between colon and value as received (see Header::leading).
+  Verdict header(std::string_view name, std::string_view value, std::string_view leading = " ");
   Verdict endOfHeaders();
   Verdict body(std::string_view chunk);
   Verdict endOfMessage();
@@ -58,6 +59,9 @@ class Session {
   void finishTransaction(const char* action);
   Verdict endMessageIfDecided(Verdict v);
   void clearHeldFrom(Phase earliest);
+  std::string authservId() const;
+  void noteAuthenticationResults(std::string_view value);
+  void addAuthenticationResults();
 
   PolicySharedPtr policy_;
   Transaction tx_;
@@ -67,6 +71,7 @@ class Session {
   bool whitelistTraced_ = false;
   bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged
   bool anyTransaction_ = false;
+  int authResultsSeen_ = 0;  // Authentication-Results fields of this message so far
   std::vector<std::string> rejectedRcpts_;  // "<rcpt> 554 5.7.1"
   std::string finalAction_ = "none";
   std::string finalReply_;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/auth_results.h"
 #include "core/ip_address.h"
 #include "core/phase.h"
 #include "dns/resolver.h"
@@ -31,7 +32,10 @@ struct Connection {
 
 struct Header {
   std::string name;
-  std::string value;
+  std::string value;  // after the colon, one leading space removed (what libmilter passes)
+  // The white space between the colon and `value` exactly as received (DKIM "simple" header
+  // canonicalization needs it); " " when the front door cannot know.
+  std::string leading = " ";
 };
 
 struct Envelope {
@@ -44,6 +48,10 @@ struct Envelope {
   size_t headerCount = 0;               // all headers seen, including any not kept
   size_t bodyBytes = 0;
   std::vector<Header> addedHeaders;  // to be added at end of message (Authentication-Results...)
+  // Fields to delete at end of message: name and its 1-based index among the fields of that
+  // name (smfi_chgheader's numbering), e.g. forged Authentication-Results carrying our id.
+  std::vector<std::pair<std::string, int>> removedHeaders;
+  std::vector<AuthResult> authResults;  // spf, dkim: written as one Authentication-Results
 };
 
 // One line of the per-stage trace: "connect rbl listed zen.example.net=127.0.0.2 -> reject".

@@ -63,8 +63,9 @@ void splitMessage(const std::string& raw, std::vector<Header>& headers, std::str
         break;
       }
       std::string value = line.substr(colon + 1);
-      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
-      headers.push_back({line.substr(0, colon), value});
+      bool space = !value.empty() && value[0] == ' ';
+      if (space) value.erase(0, 1);
+      headers.push_back({line.substr(0, colon), value, space ? " " : ""});
     }
     pos = next;
   }
@@ -113,7 +114,7 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
     splitMessage(*t.message, headers, body);
     std::optional<Verdict> stop;
     for (const auto& h : headers) {
-      Verdict v = session.header(h.name, h.value);
+      Verdict v = session.header(h.name, h.value, h.leading);
       if (v.isRejection() || v.action == Action::Accept) {
         stop = v;
         break;
@@ -128,6 +129,10 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
       if (v.isRejection() || v.action == Action::Accept) stop = v;
     }
     Verdict end = (stop && stop->isRejection()) ? *stop : session.endOfMessage();
+    if (!end.isRejection() && end.action != Action::Discard) {
+      out.addedHeaders = session.transaction().envelope.addedHeaders;
+      out.removedHeaders = session.transaction().envelope.removedHeaders;
+    }
     if (stop && stop->isRejection()) session.abort();
     record(out, "(end of data)", end, positive("(end of data)", 250, "2.0.0", "Ok: queued"));
   } else if (t.sender) {

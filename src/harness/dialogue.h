@@ -38,6 +38,8 @@ struct Outcome {
   std::string action;                  // accept / reject / tempfail / discard / quarantine
   std::vector<TraceEntry> trace;
   std::vector<std::string> log;  // what the daemon would have logged
+  std::vector<Header> addedHeaders;  // what the milter would insert at end of message
+  std::vector<std::pair<std::string, int>> removedHeaders;  // ... and delete (name, index)
 };
 
 // Builds the Transaction's connection from the transcript, runs every step.

@@ -72,6 +72,16 @@ std::string formatText(const Outcome& o) {
     out += "\n";
   }
   if (o.trace.empty()) out += "  (no stage ran)\n";
+  if (!o.addedHeaders.empty() || !o.removedHeaders.empty()) {
+    out += "\nheader changes:\n";
+    for (const auto& [name, index] : o.removedHeaders)
+      out += "  - " + name + " #" + std::to_string(index) + "\n";
+    for (const auto& h : o.addedHeaders) {  // folded as it will be in the message
+      std::string v;
+      for (char c : h.value) v += c == '\n' ? std::string("\n    ") : std::string(1, c);
+      out += "  + " + h.name + ": " + v + "\n";
+    }
+  }
   out += "\nresult: " + o.action;
   if (o.firstRejection)
     out += " at " + o.firstRejection->command + " by " + o.firstRejection->stage + " (" +
@@ -106,6 +116,14 @@ std::string formatJson(const Outcome& o) {
            ",\"outcome\":" + jsonString(t.outcome) + ",\"detail\":" + jsonString(t.detail) +
            ",\"effect\":" + jsonString(t.effect) + "}";
   }
+  out += "],\"added_headers\":[";
+  for (size_t i = 0; i < o.addedHeaders.size(); ++i)
+    out += (i ? "," : "") + std::string("{\"name\":") + jsonString(o.addedHeaders[i].name) +
+           ",\"value\":" + jsonString(o.addedHeaders[i].value) + "}";
+  out += "],\"removed_headers\":[";
+  for (size_t i = 0; i < o.removedHeaders.size(); ++i)
+    out += (i ? "," : "") + std::string("{\"name\":") + jsonString(o.removedHeaders[i].first) +
+           ",\"index\":" + std::to_string(o.removedHeaders[i].second) + "}";
   out += "],\"log\":[";
   for (size_t i = 0; i < o.log.size(); ++i) out += (i ? "," : "") + jsonString(o.log[i]);
   out += "]}\n";

@@ -6,7 +6,9 @@
 #include <netinet/in.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -19,6 +21,9 @@ namespace {
 
 app::PolicyHolder* gPolicies = nullptr;
 std::string gDefaultHostname = "localhost";
+// Whether the MTA agreed to send header values with their leading space (per MTA, but one
+// daemon serves one MTA; a mixed fleet would at worst make DKIM "simple" headers fail).
+std::atomic<bool> gLeadingSpace{false};
 
 struct MilterConnection {
   explicit MilterConnection(PolicySharedPtr p) : session(std::move(p)) {}
@@ -177,7 +182,15 @@ sfsistat onData(SMFICTX* ctx) {
 
 sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
   return withConnection(ctx, "header", [&](MilterConnection& c) {
-    return answer(ctx, c.session.header(name ? name : "", value ? value : ""));
+    // With SMFIP_HDR_LEADSPC (negotiated when offered) the value arrives exactly as sent; stages
+    // see it as without that option (one leading space removed), DKIM rebuilds the original.
+    std::string_view v = value ? value : "";
+    std::string_view leading = " ";
+    if (gLeadingSpace.load(std::memory_order_relaxed)) {
+      leading = v.starts_with(' ') ? " " : "";
+      v.remove_prefix(leading.size());
+    }
+    return answer(ctx, c.session.header(name ? name : "", v, leading));
   });
 }
 
@@ -197,11 +210,31 @@ sfsistat onEom(SMFICTX* ctx) {
     auto& tx = c.session.transaction();
     refreshQueueId(ctx, tx);
     Verdict v = c.session.endOfMessage();
-    if (!v.isRejection() && v.action != Action::Discard)
+    if (!v.isRejection() && v.action != Action::Discard) {
+      // Highest index first, so deleting one does not renumber the next.
+      auto removed = tx.envelope.removedHeaders;
+      std::sort(removed.begin(), removed.end(),
+                [](const auto& a, const auto& b) { return a.second > b.second; });
+      for (auto& [name, index] : removed)
+        if (smfi_chgheader(ctx, name.data(), index, nullptr) != MI_SUCCESS)
+          logMessage(LogLevel::Error, "smfi_chgheader refused to delete " + name + " #" +
+                                          std::to_string(index));
       for (auto& h : tx.envelope.addedHeaders)
         smfi_insheader(ctx, 0, h.name.data(), h.value.data());
+    }
     return answer(ctx, v);
   });
+}
+
+// Asks for the header values exactly as sent (SMFIP_HDR_LEADSPC) when the MTA offers it: DKIM
+// "simple" header canonicalization needs the white space after the colon. Every callback stays.
+sfsistat onNegotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsigned long,
+                     unsigned long, unsigned long* wantActions, unsigned long* wantSteps,
+                     unsigned long*, unsigned long*) {
+  *wantActions = actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
+  *wantSteps = steps & SMFIP_HDR_LEADSPC;
+  gLeadingSpace.store((steps & SMFIP_HDR_LEADSPC) != 0, std::memory_order_relaxed);
+  return SMFIS_CONTINUE;
 }
 
 sfsistat onAbort(SMFICTX* ctx) {
@@ -233,7 +266,7 @@ smfiDesc makeFilterDescription() {
   smfiDesc d{};
   d.xxfi_name = const_cast<char*>("mxguard");
   d.xxfi_version = SMFI_VERSION;
-  d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE;
+  d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
   d.xxfi_connect = onConnect;
   d.xxfi_helo = onHelo;
   d.xxfi_envfrom = onEnvFrom;
@@ -245,6 +278,7 @@ smfiDesc makeFilterDescription() {
   d.xxfi_abort = onAbort;
   d.xxfi_close = onClose;
   d.xxfi_data = onData;
+  d.xxfi_negotiate = onNegotiate;
   return d;
 }
 

@@ -3,10 +3,12 @@
 #include "stages/registry.h"
 
 #include "stages/callout_stage.h"
+#include "stages/dkim_stage.h"
 #include "stages/headers_stage.h"
 #include "stages/helo_stage.h"
 #include "stages/rbl_stage.h"
 #include "stages/rdns_stage.h"
+#include "stages/spf_stage.h"
 
 namespace mxguard::stages {
 
@@ -16,8 +18,11 @@ const std::vector<StageFactory>& registry() {
       {"helo", PhaseSet{Phase::Helo, Phase::Mail}, &HeloStage::options, &HeloStage::create},
       {"rdns", PhaseSet{Phase::Connect}, &RdnsStage::options, &RdnsStage::create},
       {"callout", PhaseSet{Phase::Mail}, &CalloutStage::options, &CalloutStage::create},
+      {"spf", PhaseSet{Phase::Mail}, &SpfStage::options, &SpfStage::create},
       {"headers", PhaseSet{Phase::Header, Phase::Eoh}, &HeadersStage::options,
        &HeadersStage::create},
+      {"dkim", PhaseSet{Phase::Header, Phase::Eoh, Phase::Body, Phase::Eom}, &DkimStage::options,
+       &DkimStage::create},
   };
   return table;
 }

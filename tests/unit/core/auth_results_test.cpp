@@ -1,0 +1,129 @@
+// auth_results_test.cpp - the Authentication-Results formatter and authserv-id reader (RFC 8601),
+// and the Session's use of them: one field at end of message, forgeries of our id removed.
+#include "core/auth_results.h"
+
+#include <gtest/gtest.h>
+
+#include "core/session.h"
+
+namespace mxguard {
+namespace {
+
+TEST(AuthResults, FormatsOneResinfoPerLine) {
+  std::vector<AuthResult> r{
+      {"spf", "pass", "", {{"smtp.mailfrom", "alice@example.org"}}},
+      {"dkim", "fail", "body hash mismatch", {{"header.d", "example.org"}, {"header.s", "s1"}}}};
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", r),
+            "mx.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org;\n\tdkim=fail (body hash "
+            "mismatch) header.d=example.org header.s=s1");
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", {}), "mx.example.net; none");
+}
+
+TEST(AuthResults, OutsideValuesCannotBreakTheField) {
+  std::vector<AuthResult> r{
+      {"spf", "fail", "a (nested) \r\nX-Injected: 1", {{"smtp.mailfrom", "a b;\"c\"@x\r\n"}}}};
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", r),
+            "mx.example.net;\n\tspf=fail (a  nested  ??X-Injected: 1) "
+            "smtp.mailfrom=\"a b;\\\"c\\\"@x??\"");
+}
+
+TEST(AuthResults, ReadsTheAuthservId) {
+  EXPECT_EQ(authservIdOf("mx.example.net; spf=pass"), "mx.example.net");
+  EXPECT_EQ(authservIdOf(" (comment (nested)) MX.Example.NET 1; none"), "MX.Example.NET");
+  EXPECT_EQ(authservIdOf("\"mx.example.net\"; none"), "mx.example.net");
+  EXPECT_EQ(authservIdOf("\r\n\tmx.example.net;dkim=pass"), "mx.example.net");
+  EXPECT_EQ(authservIdOf("; none"), std::nullopt);
+  EXPECT_EQ(authservIdOf("(unterminated"), std::nullopt);
+}
+
+// A stage that records an spf result at MAIL, as the spf stage does.
+class RecordingStage : public Stage {
+ public:
+  std::string_view name() const override { return "spf"; }
+  std::optional<Decision> onMail(Transaction& tx) const override {
+    tx.envelope.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", tx.envelope.sender}}});
+    return std::nullopt;
+  }
+};
+
+struct AuthResultsSession : ::testing::Test {
+  std::shared_ptr<Policy> policy = [] {
+    auto p = std::make_shared<Policy>();
+    StageEntry e;
+    e.stage = std::make_shared<RecordingStage>();
+    e.phases = PhaseSet{Phase::Mail};
+    p->stages.push_back(e);
+    return p;
+  }();
+  Session start(const char* ip = "192.0.2.1") {
+    Session s(policy);
+    s.transaction().connection.clientIp = IpAddress::parse(ip);
+    s.transaction().connection.clientAddress = ip;
+    s.transaction().connection.ourHostname = "mx.example.net";
+    return s;
+  }
+  void message(Session& s) {
+    s.connect();
+    s.helo("client.example.org");
+    s.mail("<alice@example.org>");
+    s.rcpt("<bob@example.net>");
+    s.header("Authentication-Results", "other.example.com; spf=pass");
+    s.header("authentication-results", "MX.EXAMPLE.NET; dkim=pass header.d=paypal.example");
+    s.header("Subject", "hi");
+    s.header("Authentication-Results", " (forged) mx.example.net; spf=pass");
+    s.endOfHeaders();
+    s.endOfMessage();
+  }
+};
+
+TEST_F(AuthResultsSession, AddsOneFieldAndRemovesForgeriesOfOurId) {
+  Session s = start();
+  message(s);
+  const auto& e = s.transaction().envelope;
+  ASSERT_EQ(e.addedHeaders.size(), 1u);
+  EXPECT_EQ(e.addedHeaders[0].name, "Authentication-Results");
+  EXPECT_EQ(e.addedHeaders[0].value, "mx.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org");
+  // Indexes among the Authentication-Results fields (smfi_chgheader numbering): 2 and 3.
+  std::vector<std::pair<std::string, int>> removed{{"Authentication-Results", 2},
+                                                   {"Authentication-Results", 3}};
+  EXPECT_EQ(e.removedHeaders, removed);
+}
+
+TEST_F(AuthResultsSession, ConfiguredAuthservIdAndSwitchOff) {
+  policy->engine.authservId = "edge.example.net";
+  Session s = start();
+  message(s);
+  EXPECT_EQ(s.transaction().envelope.addedHeaders[0].value,
+            "edge.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org");
+  EXPECT_TRUE(s.transaction().envelope.removedHeaders.empty());  // none claimed edge.example.net
+
+  policy->engine.addAuthenticationResults = false;
+  Session off = start();
+  message(off);
+  EXPECT_TRUE(off.transaction().envelope.addedHeaders.empty());
+  EXPECT_TRUE(off.transaction().envelope.removedHeaders.empty());
+}
+
+TEST_F(AuthResultsSession, WhitelistedRelayKeepsItsFields) {
+  policy->engine.whitelistClients.push_back(*Cidr::parse("192.0.2.0/24"));
+  Session s = start();
+  message(s);
+  EXPECT_TRUE(s.transaction().envelope.addedHeaders.empty());
+  EXPECT_TRUE(s.transaction().envelope.removedHeaders.empty());
+}
+
+TEST_F(AuthResultsSession, CountsRestartWithEachMessage) {
+  Session s = start();
+  message(s);
+  s.mail("<carol@example.org>");
+  s.rcpt("<bob@example.net>");
+  s.header("Authentication-Results", "mx.example.net; spf=pass");
+  s.endOfMessage();
+  std::vector<std::pair<std::string, int>> removed{{"Authentication-Results", 1}};
+  EXPECT_EQ(s.transaction().envelope.removedHeaders, removed);
+  EXPECT_EQ(s.transaction().envelope.addedHeaders[0].value,
+            "mx.example.net;\n\tspf=pass smtp.mailfrom=carol@example.org");
+}
+
+}  // namespace
+}  // namespace mxguard

@@ -1,0 +1,187 @@
+// spf_stage_test.cpp - the spf stage through FakeResolver: each result's action and exact reply
+// (RFC 7372 codes), the HELO identity, the null sender, Received-SPF and the
+// Authentication-Results entries, and configuration errors.
+#include "stages/spf_stage.h"
+
+#include <gtest/gtest.h>
+
+#include "stage_test_support.h"
+
+namespace mxguard::testing {
+namespace {
+
+using dns::RrType;
+
+struct SpfStageTest : ::testing::Test {
+  std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
+  Transaction tx = clientTx("192.0.2.10", "mail.client.example.org");
+
+  std::optional<Decision> run(const std::string& sender, const std::string& config = "") {
+    auto stage = buildStage("spf", config, dns);
+    tx.envelope.senderSeen = true;
+    tx.envelope.sender = sender;
+    return stage->onMail(tx);
+  }
+  std::string header(const std::string& name) const {
+    for (const auto& h : tx.envelope.addedHeaders)
+      if (h.name == name) return h.value;
+    return "(none)";
+  }
+};
+
+TEST_F(SpfStageTest, PassRecordsResultAndHeader) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 ip4:192.0.2.0/24 -all"});
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->reason, "spf.pass");
+  EXPECT_EQ(d->detail, "mailfrom alice@example.org: pass (record \"v=spf1 ip4:192.0.2.0/24 -all\")");
+  EXPECT_EQ(header("Received-SPF"),
+            "pass (mx.example.net: domain of alice@example.org designates 192.0.2.10 as permitted "
+            "sender)\n\tclient-ip=192.0.2.10; envelope-from=\"alice@example.org\"; "
+            "helo=\"mail.client.example.org\"; receiver=mx.example.net; identity=mailfrom;");
+  ASSERT_EQ(tx.envelope.authResults.size(), 1u);  // the HELO had no record: not reported
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.envelope.authResults),
+            "mx.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org");
+}
+
+TEST_F(SpfStageTest, FailIsRejectedWithExplanation) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 ip4:198.51.100.1 -all exp=why.example.org"})
+      .answer("why.example.org", RrType::TXT, {"%{i} is not one of %{d}'s mail servers"});
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_EQ(d->reason, "spf.fail");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.23 <alice@example.org>: Sender address rejected: SPF fail: example.org does "
+            "not designate 192.0.2.10 as a permitted sender; the domain says: 192.0.2.10 is not "
+            "one of example.org's mail servers\r\n");
+}
+
+TEST_F(SpfStageTest, FailWithoutExpHasNoExplanation) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 -all"});
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.23 <alice@example.org>: Sender address rejected: SPF fail: example.org does "
+            "not designate 192.0.2.10 as a permitted sender\r\n");
+}
+
+TEST_F(SpfStageTest, HostileExplanationIsSanitised) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 -all exp=why.example.org"})
+      .answer("why.example.org", RrType::TXT, {"go%_away%%20now"});
+  auto d = run("alice@example.org");
+  ASSERT_TRUE(d->reply);
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.23 <alice@example.org>: Sender address rejected: SPF fail: example.org does "
+            "not designate 192.0.2.10 as a permitted sender; the domain says: go away%20now\r\n");
+  EXPECT_EQ(d->reply->milterLines().back().find("%%20") != std::string::npos, true);
+}
+
+TEST_F(SpfStageTest, SoftfailAcceptedByDefaultAndRejectable) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 ~all"});
+  EXPECT_EQ(run("alice@example.org")->action, Action::Pass);
+  EXPECT_EQ(header("Received-SPF").substr(0, 9), "softfail ");
+  tx.envelope = {};
+  auto d = run("alice@example.org", "softfail = reject\n");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.23 <alice@example.org>: Sender address rejected: SPF softfail: example.org "
+            "does not designate 192.0.2.10 as a permitted sender\r\n");
+}
+
+TEST_F(SpfStageTest, TemperrorIs451DependencyFailure) {
+  dns->timeout("example.org", RrType::TXT);
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->action, Action::Tempfail);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "spf.temperror");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "451 4.7.24 <alice@example.org>: Sender address rejected: SPF temperror: DNS lookup "
+            "for example.org failed (TXT example.org: timed out after 5000 ms); try again "
+            "later\r\n");
+}
+
+TEST_F(SpfStageTest, PermerrorAcceptedByDefaultRejectedWith5724) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 ip4:192.0.2.300 -all"});
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->reason, "spf.permerror");
+  tx.envelope = {};
+  d = run("alice@example.org", "permerror = reject\n");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.24 <alice@example.org>: Sender address rejected: SPF permerror: the SPF "
+            "record of example.org is invalid (invalid SPF record at example.org: invalid address "
+            "in 'ip4:192.0.2.300')\r\n");
+}
+
+TEST_F(SpfStageTest, TwoRecordsArePermerror) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 -all", "v=spf1 +all"});
+  auto d = run("alice@example.org", "permerror = reject\n");
+  EXPECT_EQ(d->reply->text(),
+            "<alice@example.org>: Sender address rejected: SPF permerror: the SPF record of "
+            "example.org is invalid (more than one SPF record at example.org (RFC 7208 4.5))");
+}
+
+TEST_F(SpfStageTest, NullSenderChecksPostmasterAtHelo) {
+  dns->answer("mail.client.example.org", RrType::TXT, {"v=spf1 -all"});
+  auto d = run("");
+  EXPECT_EQ(d->reason, "spf.fail");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.23 <>: Sender address rejected: SPF fail: mail.client.example.org does not "
+            "designate 192.0.2.10 as a permitted sender\r\n");
+  EXPECT_EQ(d->detail, "helo postmaster@mail.client.example.org: fail (record \"v=spf1 -all\")");
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.envelope.authResults),
+            "mx.example.net;\n\tspf=fail smtp.helo=mail.client.example.org");
+}
+
+TEST_F(SpfStageTest, HeloFailDecidesBeforeMailFrom) {
+  dns->answer("mail.client.example.org", RrType::TXT, {"v=spf1 -all"})
+      .answer("example.org", RrType::TXT, {"v=spf1 +all"});
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->reason, "spf.fail");
+  EXPECT_EQ(d->detail, "helo postmaster@mail.client.example.org: fail (record \"v=spf1 -all\")");
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.envelope.authResults),
+            "mx.example.net;\n\tspf=fail smtp.helo=mail.client.example.org;\n\tspf=pass "
+            "smtp.mailfrom=alice@example.org");
+  tx.envelope = {};
+  EXPECT_EQ(run("alice@example.org", "check_helo = no\n")->reason, "spf.pass");
+}
+
+TEST_F(SpfStageTest, HeloLiteralHasNoSpf) {
+  tx.connection.helo = "[192.0.2.10]";
+  auto d = run("");
+  EXPECT_EQ(d->reason, "spf.none");
+  EXPECT_EQ(d->detail, "helo postmaster@[192.0.2.10]: none; the HELO name is not a domain name");
+}
+
+TEST_F(SpfStageTest, VoidLookupLimit) {
+  dns->answer("example.org", RrType::TXT,
+              {"v=spf1 a:n1.example.org a:n2.example.org a:n3.example.org +all"});
+  auto d = run("alice@example.org", "permerror = reject\n");
+  EXPECT_EQ(d->reason, "spf.permerror");
+  EXPECT_EQ(d->reply->text(),
+            "<alice@example.org>: Sender address rejected: SPF permerror: the SPF record of "
+            "example.org is invalid (more than 2 DNS lookups returned no records (RFC 7208 "
+            "4.6.4))");
+}
+
+TEST_F(SpfStageTest, Ipv6ClientAndIncludes) {
+  tx = clientTx("2001:db8::25", "mail.client.example.org");
+  dns->answer("example.org", RrType::TXT, {"v=spf1 include:_spf.example.org -all"})
+      .answer("_spf.example.org", RrType::TXT, {"v=spf1 ip6:2001:db8::/32 -all"});
+  EXPECT_EQ(run("alice@example.org")->reason, "spf.pass");
+}
+
+TEST_F(SpfStageTest, ConfigErrors) {
+  EXPECT_EQ(configError("spf", "temperror = reject\n"),
+            "test.conf:2: spf.temperror: a temperror cannot be rejected (use tempfail or accept)");
+  EXPECT_EQ(configError("spf", "fail = bounce\n"),
+            "test.conf:2: spf.fail: invalid value 'bounce' (use accept, reject or tempfail)");
+  EXPECT_EQ(configError("spf", "reply_temperror = 550 5.7.24 no\n"),
+            "test.conf:2: spf.reply_temperror: temperror can only be deferred with a 4xx reply, not "
+            "550 (a DNS failure is never a 5xx)");
+  EXPECT_EQ(configError("spf", "reply_fail = 550 5.7.23 ${nonsense}\n"),
+            "test.conf:2: spf.reply_fail: unknown variable ${nonsense}; known variables: "
+            "client_address, client_name, helo_name, sender, spf_checked, spf_domain, "
+            "spf_explanation, spf_identity, spf_problem, spf_record, spf_result");
+}
+
+}  // namespace
+}  // namespace mxguard::testing
