@@ -15,7 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server
-  dnsutils iproute2 python3 procps netcat-openbsd bc
+  dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
 )
 
 pkgs=("${build_pkgs[@]}")

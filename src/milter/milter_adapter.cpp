@@ -219,8 +219,12 @@ sfsistat onEom(SMFICTX* ctx) {
         if (smfi_chgheader(ctx, name.data(), index, nullptr) != MI_SUCCESS)
           logMessage(LogLevel::Error, "smfi_chgheader refused to delete " + name + " #" +
                                           std::to_string(index));
-      for (auto& h : tx.envelope.addedHeaders)
-        smfi_insheader(ctx, 0, h.name.data(), h.value.data());
+      // With SMFIP_HDR_LEADSPC the MTA also inserts values exactly as given: add the space.
+      std::string lead = gLeadingSpace.load(std::memory_order_relaxed) ? " " : "";
+      for (auto& h : tx.envelope.addedHeaders) {
+        std::string value = lead + h.value;
+        smfi_insheader(ctx, 0, h.name.data(), value.data());
+      }
     }
     return answer(ctx, v);
   });

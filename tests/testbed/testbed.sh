@@ -5,6 +5,7 @@
 #
 # Usage:   source tests/testbed/testbed.sh; tb_init
 #          start_nsd; start_mxguard BIN POLICY; start_postfix; tb_swaks ...; (all stop on EXIT)
+# Extra:   TB_EXTRA_RECORDS=FILE before start_nsd appends FILE's records to example.net's zone.
 # State:   TB_DIR, NSD_PORT, MILTER_PORT, SMTP_PORT, MXGUARD_LOG, POSTFIX_LOG, POSTFIX_MAILDIR_BASE.
 # shellcheck shell=bash
 
@@ -150,6 +151,8 @@ EOF
     cp "$zone" "$dir/zones/"
     printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$name" "$name.zone" >> "$dir/nsd.conf"
   done
+  # Records a test makes at run time (e.g. a DKIM key it generated), in example.net's zone.
+  [[ -n "${TB_EXTRA_RECORDS:-}" ]] && cat "$TB_EXTRA_RECORDS" >> "$dir/zones/example.net.zone"
   if ! nsd-checkconf "$dir/nsd.conf" >"$dir/checkconf.out" 2>&1; then
     tb_log "nsd.conf rejected: $(cat "$dir/checkconf.out")"
     return 1
