@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/stage.h"
+#include "stages/dkim_key_record.h"
 #include "stages/dkim_tags.h"
 
 namespace mxguard::stages {
@@ -65,7 +66,7 @@ DKIM_CBSTAT lookup(KeyLookupContext& ctx, DKIM_SIGINFO* sig, u_char* buf, size_t
     out = {Kind::Permanent, "more than one key record"};
     return DKIM_CBSTAT_ERROR;
   }
-  const std::string& rec = r.records.front();
+  std::string rec = normalizeKeyRecord(r.records.front());
   if (rec.size() + 1 > buflen || rec.find('\0') != std::string::npos) {
     out = {Kind::Permanent, "key record unusable (too long or NUL byte)"};
     return DKIM_CBSTAT_ERROR;

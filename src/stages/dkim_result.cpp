@@ -24,6 +24,39 @@ std::string smallKey(unsigned bits) {
          " (RFC 8301)";
 }
 
+bool isSignatureSyntaxError(int e) {
+  switch (e) {
+    case DKIM_SIGERROR_VERSION:
+    case DKIM_SIGERROR_MISSING_V:
+    case DKIM_SIGERROR_EMPTY_V:
+    case DKIM_SIGERROR_DOMAIN:
+    case DKIM_SIGERROR_EXPIRED:
+    case DKIM_SIGERROR_FUTURE:
+    case DKIM_SIGERROR_TIMESTAMPS:
+    case DKIM_SIGERROR_INVALID_HC:
+    case DKIM_SIGERROR_INVALID_BC:
+    case DKIM_SIGERROR_MISSING_A:
+    case DKIM_SIGERROR_INVALID_A:
+    case DKIM_SIGERROR_MISSING_H:
+    case DKIM_SIGERROR_EMPTY_H:
+    case DKIM_SIGERROR_INVALID_H:
+    case DKIM_SIGERROR_INVALID_L:
+    case DKIM_SIGERROR_MISSING_D:
+    case DKIM_SIGERROR_EMPTY_D:
+    case DKIM_SIGERROR_MISSING_S:
+    case DKIM_SIGERROR_EMPTY_S:
+    case DKIM_SIGERROR_MISSING_B:
+    case DKIM_SIGERROR_EMPTY_B:
+    case DKIM_SIGERROR_CORRUPT_B:
+    case DKIM_SIGERROR_MISSING_BH:
+    case DKIM_SIGERROR_EMPTY_BH:
+    case DKIM_SIGERROR_CORRUPT_BH:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool isRsa(int alg) { return alg == DKIM_SIGN_RSASHA1 || alg == DKIM_SIGN_RSASHA256; }
 
 }  // namespace
@@ -31,8 +64,10 @@ bool isRsa(int alg) { return alg == DKIM_SIGN_RSASHA1 || alg == DKIM_SIGN_RSASHA
 SignatureResult classifySignature(const SignatureFacts& f) {
   // libopendkim does not look at q= once our lookup callback is installed (RFC 6376 3.5: no
   // usable query method means the key cannot be retrieved), and it may have reused another
-  // signature's key for this one, so q= is judged here.
-  if (!f.queryMethodUsable) return {"permerror", "no supported query method in q="};
+  // signature's key for this one, so q= is judged here, after the signature's own syntax
+  // (RFC 6376 6.1.1 checks v= and the tags before anything about the key).
+  if (!f.queryMethodUsable && !isSignatureSyntaxError(f.error))
+    return {"permerror", "no supported query method in q="};
   if (f.internalError) return {"temperror", "internal error in the DKIM library"};
   bool lookupFailed = f.lookup && f.lookup->kind != KeyLookupOutcome::Kind::Ok;
 

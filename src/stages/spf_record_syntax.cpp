@@ -22,6 +22,11 @@ bool ieq(std::string_view a, std::string_view b) {
   return true;
 }
 
+// A term quoted in an error: bounded, so a 5 KB record cannot make a 5 KB reply.
+std::string shown(std::string_view s) {
+  return s.size() > 64 ? std::string(s.substr(0, 64)) + "..." : std::string(s);
+}
+
 bool isAlpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isAlnum(char c) { return isAlpha(c) || isDigit(c); }
@@ -49,12 +54,12 @@ std::string checkMacroString(std::string_view s, bool expText, bool* endsInMacro
     char c = s[i];
     if (c != '%') {
       if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e)
-        return "invalid character in '" + std::string(s) + "'";
+        return "invalid character in '" + shown(s) + "'";
       *endsInMacro = false;
       ++i;
       continue;
     }
-    if (i + 1 >= s.size()) return "'%' at the end of '" + std::string(s) + "'";
+    if (i + 1 >= s.size()) return "'%' at the end of '" + shown(s) + "'";
     char n = s[i + 1];
     if (n == '%' || n == '_' || n == '-') {
       *endsInMacro = true;
@@ -63,7 +68,7 @@ std::string checkMacroString(std::string_view s, bool expText, bool* endsInMacro
     }
     if (n != '{') return "invalid macro escape '%" + std::string(1, n) + "'";
     size_t close = s.find('}', i);
-    if (close == std::string_view::npos) return "unterminated macro in '" + std::string(s) + "'";
+    if (close == std::string_view::npos) return "unterminated macro in '" + shown(s) + "'";
     std::string_view body = s.substr(i + 2, close - i - 2);
     if (body.empty()) return "empty macro '%{}'";
     char letter = static_cast<char>(std::tolower(static_cast<unsigned char>(body[0])));
@@ -76,7 +81,7 @@ std::string checkMacroString(std::string_view s, bool expText, bool* endsInMacro
     if (j < body.size() && (body[j] == 'r' || body[j] == 'R')) ++j;
     for (; j < body.size(); ++j)
       if (std::string_view(".-+,/_=").find(body[j]) == std::string_view::npos)
-        return "invalid macro delimiter in '%{" + std::string(body) + "}'";
+        return "invalid macro delimiter in '%{" + shown(body) + "}'";
     *endsInMacro = true;
     i = close + 1;
   }
@@ -93,9 +98,9 @@ std::string checkDomainSpec(std::string_view d) {
   if (lit.back() == '.') lit.remove_suffix(1);
   size_t dot = lit.rfind('.');
   if (dot == std::string_view::npos)
-    return "domain-spec '" + std::string(d) + "' has no top-level label after a dot";
+    return "domain-spec '" + shown(d) + "' has no top-level label after a dot";
   if (!isTopLabel(lit.substr(dot + 1)))
-    return "invalid top-level label in '" + std::string(d) + "'";
+    return "invalid top-level label in '" + shown(d) + "'";
   return "";
 }
 
@@ -209,7 +214,7 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
     if (eq != std::string_view::npos && eq == nameEnd) {
       std::string_view name = term.substr(0, eq), value = term.substr(eq + 1);
       if (name.empty() || !isAlpha(name[0]))
-        return fail("invalid modifier name in '" + std::string(term) + "'");
+        return fail("invalid modifier name in '" + shown(term) + "'");
       if (ieq(name, "redirect") || ieq(name, "exp")) {
         bool& seen = ieq(name, "redirect") ? sawRedirect : sawExp;
         if (seen) return fail("more than one " + std::string(name) + "= modifier");
@@ -237,13 +242,13 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
     std::string_view name = mech.substr(0, nameLen), rest = mech.substr(nameLen);
     Term t;
     if (ieq(name, "all")) {
-      if (!rest.empty()) return fail("'all' takes no argument: '" + std::string(term) + "'");
+      if (!rest.empty()) return fail("'all' takes no argument: '" + shown(term) + "'");
       t.text = qualifier + "all";
       t.isAll = true;
       sawAll = true;
     } else if (ieq(name, "include") || ieq(name, "exists")) {
       if (rest.empty() || rest[0] != ':')
-        return fail("'" + std::string(name) + "' needs ':domain': '" + std::string(term) + "'");
+        return fail("'" + std::string(name) + "' needs ':domain': '" + shown(term) + "'");
       if (auto e = checkDomainSpec(rest.substr(1)); !e.empty())
         return fail(std::string(name) + ": " + e);
       t.text = std::string(term);
@@ -253,7 +258,7 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
       if (auto e = splitDualCidr(arg, cidrs); !e.empty()) return fail(e);
       std::string domain;
       if (!arg.empty()) {
-        if (arg[0] != ':') return fail("unknown mechanism '" + std::string(term) + "'");
+        if (arg[0] != ':') return fail("unknown mechanism '" + shown(term) + "'");
         domain = std::string(arg.substr(1));
         if (auto e = checkDomainSpec(domain); !e.empty())
           return fail(std::string(name) + ": " + e);
@@ -270,23 +275,23 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
       }
     } else if (ieq(name, "ptr")) {
       if (!rest.empty()) {
-        if (rest[0] != ':') return fail("invalid ptr mechanism '" + std::string(term) + "'");
+        if (rest[0] != ':') return fail("invalid ptr mechanism '" + shown(term) + "'");
         if (auto e = checkDomainSpec(rest.substr(1)); !e.empty()) return fail("ptr: " + e);
       }
       t.text = std::string(term);
     } else if (ieq(name, "ip4") || ieq(name, "ip6")) {
       bool v4 = ieq(name, "ip4");
       if (rest.empty() || rest[0] != ':')
-        return fail("'" + std::string(name) + "' needs ':address': '" + std::string(term) + "'");
+        return fail("'" + std::string(name) + "' needs ':address': '" + shown(term) + "'");
       std::string_view net = rest.substr(1);
       std::optional<int> len;
       if (size_t slash = net.find('/'); slash != std::string_view::npos) {
         len = parseCidr(net.substr(slash + 1), v4 ? 32 : 128);
-        if (!len) return fail("invalid prefix length in '" + std::string(term) + "'");
+        if (!len) return fail("invalid prefix length in '" + shown(term) + "'");
         net = net.substr(0, slash);
       }
       if (v4 ? !isIp4Network(net) : !isIp6Network(net))
-        return fail("invalid address in '" + std::string(term) + "'");
+        return fail("invalid address in '" + shown(term) + "'");
       if (len && *len == 0) {
         // libspf2 cannot compile /0; two halves cover the whole family.
         t.text = v4 ? qualifier + "ip4:0.0.0.0/1 " + qualifier + "ip4:128.0.0.0/1"
@@ -295,7 +300,7 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
         t.text = std::string(term);
       }
     } else {
-      return fail("unknown mechanism '" + std::string(term) + "'");
+      return fail("unknown mechanism '" + shown(term) + "'");
     }
     terms.push_back(std::move(t));
   }

@@ -32,7 +32,8 @@ class SpfStage : public Stage {
     ReplyTemplate reply;
   };
   const Rule& rule(SpfResult r) const { return rules_[static_cast<size_t>(r)]; }
-  const SpfEvaluation& heloEvaluation(Transaction& tx, const IpAddress& ip) const;
+  const SpfEvaluation& heloEvaluation(Transaction& tx, const IpAddress& ip,
+                                      std::chrono::milliseconds timeout) const;
   std::optional<Decision> decide(Transaction& tx, const SpfEvaluation& e) const;
 
   std::shared_ptr<const SpfEvaluator> evaluator_;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "stage_test_support.h"
 
 namespace mxguard::testing {
@@ -167,6 +169,55 @@ TEST_F(SpfStageTest, Ipv6ClientAndIncludes) {
   dns->answer("example.org", RrType::TXT, {"v=spf1 include:_spf.example.org -all"})
       .answer("_spf.example.org", RrType::TXT, {"v=spf1 ip6:2001:db8::/32 -all"});
   EXPECT_EQ(run("alice@example.org")->reason, "spf.pass");
+}
+
+TEST_F(SpfStageTest, ExplanationWithControlBytesIsDropped) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 -all exp=why.example.org"})
+      .answer("why.example.org", RrType::TXT, {"bad\r\n250 2.0.0 Ok %s"});
+  auto d = run("alice@example.org");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "550 5.7.23 <alice@example.org>: Sender address rejected: SPF fail: example.org does "
+            "not designate 192.0.2.10 as a permitted sender\r\n");
+}
+
+TEST_F(SpfStageTest, HostileRecordsArePermerrors) {
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string("v=spf1 a:x.example.org\0 -all", 30), "control or non-ASCII character"},
+      {"v=spf1 ip4:192.0.2.10 \xc3\xa9 -all", "control or non-ASCII character"},
+      {"v=spf1 " + std::string(5000, 'a') + " -all", "unknown mechanism"},
+      {"v=spf1 redirect=a.example.org redirect=b.example.org", "more than one redirect="},
+      {"v=spf1 a:%{z}.example.org -all", "invalid macro letter 'z'"},
+      {"v=spf1 exists:%{i -all", "unterminated macro"},
+      {"v=spf1 mx:example.123 -all", "invalid top-level label"},
+  };
+  for (const auto& [record, problem] : cases) {
+    tx.envelope = {};
+    dns->answer("example.org", RrType::TXT, {record});
+    auto d = run("alice@example.org", "permerror = reject\n");
+    ASSERT_TRUE(d && d->reply) << record.substr(0, 60);
+    EXPECT_EQ(d->reason, "spf.permerror") << record.substr(0, 60);
+    EXPECT_NE(d->reply->text().find(problem), std::string::npos) << d->reply->text();
+    EXPECT_LE(d->reply->toSmtp().size(), 3 * 512u);
+  }
+}
+
+TEST_F(SpfStageTest, ConcurrentEvaluationsShareOneEvaluator) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 include:_i.example.org -all"})
+      .answer("_i.example.org", RrType::TXT, {"v=spf1 ip4:192.0.2.0/25 ~all"});
+  auto stage = buildStage("spf", "", dns);
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto mine = clientTx(t % 2 ? "192.0.2.10" : "192.0.2.200", "mail.client.example.org");
+        mine.envelope.sender = "alice@example.org";
+        auto d = stage->onMail(mine);
+        if (d && d->reason == (t % 2 ? "spf.pass" : "spf.fail")) ++right;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(right.load(), 400);
 }
 
 TEST_F(SpfStageTest, ConfigErrors) {
