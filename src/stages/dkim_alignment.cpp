@@ -22,19 +22,27 @@ std::string stripCommentsAndQuotes(std::string_view v) {
   for (size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
     if (quoted) {
-      if (c == '\\') ++i;
-      else if (c == '"') quoted = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        quoted = false;
       continue;
     }
     if (depth > 0) {
-      if (c == '\\') ++i;
-      else if (c == '(') ++depth;
-      else if (c == ')') --depth;
+      if (c == '\\')
+        ++i;
+      else if (c == '(')
+        ++depth;
+      else if (c == ')')
+        --depth;
       continue;
     }
-    if (c == '"') quoted = true;
-    else if (c == '(') depth = 1;
-    else out.push_back(c);
+    if (c == '"')
+      quoted = true;
+    else if (c == '(')
+      depth = 1;
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -69,8 +77,8 @@ std::vector<std::string> fromDomains(std::string_view fromValue, size_t limit) {
     size_t lt = part.find('<');
     if (lt != std::string_view::npos) {
       size_t gt = part.find('>', lt);
-      part = part.substr(lt + 1, gt == std::string_view::npos ? std::string_view::npos
-                                                                : gt - lt - 1);
+      part =
+          part.substr(lt + 1, gt == std::string_view::npos ? std::string_view::npos : gt - lt - 1);
     }
     size_t at = part.rfind('@');
     if (at != std::string_view::npos) {

@@ -22,7 +22,8 @@ namespace {
 DKIM_CBSTAT lookup(KeyLookupContext& ctx, DKIM_SIGINFO* sig, u_char* buf, size_t buflen) {
   using Kind = KeyLookupOutcome::Kind;
   auto& out = ctx.outcomes[sig];
-  const u_char* q = dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("q")));
+  const u_char* q =
+      dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("q")));
   if (!hasUsableQueryMethod(q ? reinterpret_cast<const char*>(q) : "", q != nullptr)) {
     out = {Kind::Permanent, "no supported query method in q="};
     return DKIM_CBSTAT_ERROR;

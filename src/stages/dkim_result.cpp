@@ -57,7 +57,9 @@ bool isSignatureSyntaxError(int e) {
   }
 }
 
-bool isRsa(int alg) { return alg == DKIM_SIGN_RSASHA1 || alg == DKIM_SIGN_RSASHA256; }
+bool isRsa(int alg) {
+  return alg == DKIM_SIGN_RSASHA1 || alg == DKIM_SIGN_RSASHA256;
+}
 
 }  // namespace
 
@@ -102,8 +104,8 @@ SignatureResult classifySignature(const SignatureFacts& f) {
     default:
       // Signature or key syntax and semantics (RFC 6376 6.1.1, 6.1.2: PERMFAIL).
       if (lookupFailed) return fromLookup(*f.lookup);
-      return {"permerror", f.errorText.empty() ? "signature error " + std::to_string(f.error)
-                                               : f.errorText};
+      return {"permerror",
+              f.errorText.empty() ? "signature error " + std::to_string(f.error) : f.errorText};
   }
 
   if (f.bodyHash == DKIM_SIGBH_MISMATCH) return {"fail", "body hash mismatch"};

@@ -12,13 +12,13 @@
 namespace mxguard::stages {
 
 struct SignatureFacts {
-  unsigned flags = 0;                 // DKIM_SIGFLAG_*
-  int bodyHash = DKIM_SIGBH_UNTESTED;  // DKIM_SIGBH_*
-  int error = DKIM_SIGERROR_UNKNOWN;   // DKIM_SIGERROR_*
-  std::string errorText;              // dkim_sig_geterrorstr(error), may be empty
-  int algorithm = DKIM_SIGN_UNKNOWN;  // DKIM_SIGN_*
-  unsigned keyBits = 0;               // 0 = unknown
-  bool queryMethodUsable = true;      // q= names dns/txt (or is absent)
+  unsigned flags = 0;                      // DKIM_SIGFLAG_*
+  int bodyHash = DKIM_SIGBH_UNTESTED;      // DKIM_SIGBH_*
+  int error = DKIM_SIGERROR_UNKNOWN;       // DKIM_SIGERROR_*
+  std::string errorText;                   // dkim_sig_geterrorstr(error), may be empty
+  int algorithm = DKIM_SIGN_UNKNOWN;       // DKIM_SIGN_*
+  unsigned keyBits = 0;                    // 0 = unknown
+  bool queryMethodUsable = true;           // q= names dns/txt (or is absent)
   std::optional<KeyLookupOutcome> lookup;  // our callback's outcome, if it ran for this one
   bool internalError = false;              // libopendkim ran out of resources processing it
 };

@@ -50,15 +50,21 @@ std::string statusText(DKIM_STAT s) {
   return t ? t : "status " + std::to_string(s);
 }
 
-std::string cstr(const unsigned char* p) { return p ? reinterpret_cast<const char*>(p) : ""; }
+std::string cstr(const unsigned char* p) {
+  return p ? reinterpret_cast<const char*>(p) : "";
+}
 
-u_char* tagName(const char* t) { return reinterpret_cast<u_char*>(const_cast<char*>(t)); }
+u_char* tagName(const char* t) {
+  return reinterpret_cast<u_char*>(const_cast<char*>(t));
+}
 
-bool isResourceError(DKIM_STAT s) { return s == DKIM_STAT_NORESOURCE || s == DKIM_STAT_INTERNAL; }
+bool isResourceError(DKIM_STAT s) {
+  return s == DKIM_STAT_NORESOURCE || s == DKIM_STAT_INTERNAL;
+}
 
 std::string describe(const SignatureOutcome& o) {
-  std::string out = o.result + " d=" + (o.d.empty() ? "(none)" : o.d) +
-                    " s=" + (o.s.empty() ? "(none)" : o.s);
+  std::string out =
+      o.result + " d=" + (o.d.empty() ? "(none)" : o.d) + " s=" + (o.s.empty() ? "(none)" : o.s);
   if (!o.reason.empty()) out += ": " + o.reason;
   return out;
 }
@@ -163,8 +169,8 @@ DkimStage::MessageState& DkimStage::state(Transaction& tx) const {
   st.lib = lib_;
   st.id = tx.envelope.queueId.empty() ? "mxguard" : tx.envelope.queueId;
   DKIM_STAT status = DKIM_STAT_OK;
-  st.handle = dkim_verify(lib_.get(), reinterpret_cast<const u_char*>(st.id.c_str()), nullptr,
-                          &status);
+  st.handle =
+      dkim_verify(lib_.get(), reinterpret_cast<const u_char*>(st.id.c_str()), nullptr, &status);
   if (!st.handle) {
     st.fail(true, "cannot create a DKIM handle: " + statusText(status));
     return st;
@@ -217,9 +223,8 @@ std::optional<Decision> DkimStage::onHeader(Transaction& tx, const Header& h) co
   ++st.headerFields;
   st.headerBytes += h.name.size() + 1 + h.leading.size() + h.value.size();
   if (st.headerFields > kMaxHeaderFields || st.headerBytes > kMaxHeaderBytes) {
-    st.fail(false, "header section too large to verify (over " +
-                       std::to_string(kMaxHeaderFields) + " fields or " +
-                       std::to_string(kMaxHeaderBytes / (1024 * 1024)) + " MB)");
+    st.fail(false, "header section too large to verify (over " + std::to_string(kMaxHeaderFields) +
+                       " fields or " + std::to_string(kMaxHeaderBytes / (1024 * 1024)) + " MB)");
     st.release();
     return std::nullopt;
   }
@@ -268,8 +273,7 @@ std::optional<Decision> DkimStage::onBody(Transaction& tx, std::string_view chun
   if (st.broken || !st.handle || st.signatureFields == 0 || chunk.empty()) return std::nullopt;
   st.buffer.clear();
   appendCrlf(st.buffer, chunk, st.lastBodyByte);
-  DKIM_STAT s =
-      dkim_body(st.handle, reinterpret_cast<u_char*>(st.buffer.data()), st.buffer.size());
+  DKIM_STAT s = dkim_body(st.handle, reinterpret_cast<u_char*>(st.buffer.data()), st.buffer.size());
   if (s == DKIM_STAT_INVALID)
     st.fail(false, st.eohError.empty() ? "message not usable for DKIM" : st.eohError);
   else if (s != DKIM_STAT_OK)
@@ -361,8 +365,8 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
   std::string skipped;
   if (st.skippedSignatures > 0) {
     skipped = std::to_string(st.skippedSignatures) + " more signature" +
-              (st.skippedSignatures == 1 ? "" : "s") + " not verified (max_signatures = " +
-              std::to_string(maxSignatures_) + ")";
+              (st.skippedSignatures == 1 ? "" : "s") +
+              " not verified (max_signatures = " + std::to_string(maxSignatures_) + ")";
     results.push_back({"dkim", "neutral", skipped, {}});
   }
 
@@ -370,8 +374,8 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
   for (const auto& o : outcomes) summary += (summary.empty() ? "" : "; ") + describe(o);
   if (!skipped.empty()) summary += (summary.empty() ? "" : "; ") + skipped;
   if (summary.empty()) summary = "no signature";
-  std::string outcome = outcomes.empty() ? (st.signatureFields ? "neutral" : "none")
-                                         : outcomes.front().result;
+  std::string outcome =
+      outcomes.empty() ? (st.signatureFields ? "neutral" : "none") : outcomes.front().result;
   for (const auto& o : outcomes)
     if (o.result == "pass") outcome = "pass";
 
@@ -397,8 +401,8 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
     if (valid) continue;
     std::string problem;
     if (aligned) {
-      problem = aligned->result + ": " + aligned->reason + " (d=" + aligned->d +
-                " s=" + aligned->s + ")";
+      problem =
+          aligned->result + ": " + aligned->reason + " (d=" + aligned->d + " s=" + aligned->s + ")";
     } else if (!others.empty()) {
       problem = std::string(others.size() == 1 ? "signature" : "signatures") + " by ";
       for (size_t i = 0; i < others.size(); ++i) problem += (i ? ", " : "") + others[i];
@@ -426,8 +430,12 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
   return Decision::pass("dkim." + outcome, summary);
 }
 
-void DkimStage::onAbort(Transaction& tx) const { tx.messageState<MessageState>(this).release(); }
+void DkimStage::onAbort(Transaction& tx) const {
+  tx.messageState<MessageState>(this).release();
+}
 
-void DkimStage::onClose(Transaction& tx) const { tx.messageState<MessageState>(this).release(); }
+void DkimStage::onClose(Transaction& tx) const {
+  tx.messageState<MessageState>(this).release();
+}
 
 }  // namespace mxguard::stages

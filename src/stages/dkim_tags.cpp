@@ -7,7 +7,9 @@
 namespace mxguard::stages {
 namespace {
 
-bool isFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool isFws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string withoutFws(std::string_view v, size_t limit) {
   std::string out;

@@ -10,11 +10,11 @@
 namespace mxguard::stages {
 
 struct SignatureTags {
-  std::string d;   // as written, white space removed
+  std::string d;  // as written, white space removed
   std::string s;
   std::string q;
   bool qPresent = false;  // absent q= means dns/txt
-  std::string b8;  // the first 8 characters of b= (white space removed), for header.b
+  std::string b8;         // the first 8 characters of b= (white space removed), for header.b
 };
 
 // Tolerant: a malformed tag-list yields what could be read; the first occurrence of a tag wins.

@@ -2,18 +2,22 @@
 // signed at test time with our own keys (tests/fixtures/dkim): each result with its d=, s= and
 // reason, RFC 8301 refusals, key lookup failures, the require_signature_from replies, and
 // hostile input staying bounded.
+#include "stages/dkim_stage.h"
+
 #include <gtest/gtest.h>
 
 #include "core/session.h"
 #include "dkim_test_signer.h"
 #include "stage_test_support.h"
 #include "stages/dkim_alignment.h"
-#include "stages/dkim_stage.h"
+#include "stages/dkim_key_record.h"
 #include "stages/dkim_tags.h"
 
 // libopendkim 2.11 leaks the EVP_PKEY of an ed25519 *signing* key (dkim_privkey_load); only the
 // test signer signs, mxguard itself only verifies.
-extern "C" const char* __lsan_default_suppressions() { return "leak:dkim_privkey_load\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:dkim_privkey_load\n";
+}
 
 namespace mxguard::testing {
 namespace {
@@ -61,8 +65,8 @@ std::string prop(const AuthResult& r, const std::string& name) {
 
 // "pass d=example.com s=sel: reason" for compact exact assertions.
 std::string line(const AuthResult& r) {
-  std::string out = r.method + "=" + r.result + " d=" + prop(r, "header.d") +
-                    " s=" + prop(r, "header.s");
+  std::string out =
+      r.method + "=" + r.result + " d=" + prop(r, "header.d") + " s=" + prop(r, "header.s");
   if (!r.reason.empty()) out += " (" + r.reason + ")";
   return out;
 }
@@ -197,13 +201,28 @@ TEST_F(DkimTest, KeyLookupUsesOurResolverWithTheStageTimeout) {
   EXPECT_EQ(lines(v), std::vector<std::string>{"dkim=pass d=example.com s=sel"});
   auto batches = dns->batches();
   ASSERT_EQ(batches.size(), 1u);
-  EXPECT_EQ(batches[0], (std::vector<dns::Query>{{"sel._domainkey.example.com", dns::RrType::TXT}}));
+  EXPECT_EQ(batches[0],
+            (std::vector<dns::Query>{{"sel._domainkey.example.com", dns::RrType::TXT}}));
+}
+
+TEST_F(DkimTest, BarePkcs1RsaKeyIsAcceptedAsRfc6376Specifies) {
+  std::string pkcs1 = readFixture("rsa1024.pkcs1.txt");
+  pkcs1.pop_back();
+  ASSERT_NE(pkcs1, keyRecord("rsa1024"));
+  EXPECT_EQ(stages::normalizeKeyRecord(pkcs1), keyRecord("rsa1024"));
+  EXPECT_EQ(stages::normalizeKeyRecord(keyRecord("rsa2048")), keyRecord("rsa2048"));
+  EXPECT_EQ(stages::normalizeKeyRecord(keyRecord("ed25519")), keyRecord("ed25519"));
+  EXPECT_EQ(stages::normalizeKeyRecord("k=rsa; p=!!notbase64"), "k=rsa; p=!!notbase64");
+  dns->answer("rsa1024._domainkey.example.com", dns::RrType::TXT, {pkcs1});
+  auto v = verify(stage(), signMessage(kMessage, with("rsa1024")));
+  EXPECT_EQ(lines(v), std::vector<std::string>{"dkim=pass d=example.com s=rsa1024"});
 }
 
 TEST_F(DkimTest, RsaSha1IsRefusedAsPolicy) {
   auto v = verify(stage(), signMessage(kMessage, with("rsa2048", DKIM_SIGN_RSASHA1)));
-  EXPECT_EQ(lines(v), std::vector<std::string>{
-                          "dkim=policy d=example.com s=rsa2048 (rsa-sha1 is not accepted (RFC 8301))"});
+  EXPECT_EQ(lines(v),
+            std::vector<std::string>{
+                "dkim=policy d=example.com s=rsa2048 (rsa-sha1 is not accepted (RFC 8301))"});
   EXPECT_EQ(v.decision->reason, "dkim.policy");
 }
 
@@ -240,13 +259,14 @@ TEST_F(DkimTest, MultipleSignaturesEachGetTheirOwnResult) {
   raw = signMessage(raw, other);
   raw = signMessage(raw, with("ed25519", DKIM_SIGN_ED25519SHA256));
   auto v = verify(stage(), raw);
-  EXPECT_EQ(lines(v), (std::vector<std::string>{
-                          "dkim=pass d=example.com s=ed25519",
-                          "dkim=permerror d=other.example s=rsa2048 (key not found)",
-                          "dkim=policy d=example.com s=rsa2048 (rsa-sha1 is not accepted (RFC 8301))",
-                          "dkim=pass d=example.com s=rsa2048",
-                          "dkim=temperror d=slow.example s=rsa2048 (key lookup timed out)",
-                      }));
+  EXPECT_EQ(lines(v),
+            (std::vector<std::string>{
+                "dkim=pass d=example.com s=ed25519",
+                "dkim=permerror d=other.example s=rsa2048 (key not found)",
+                "dkim=policy d=example.com s=rsa2048 (rsa-sha1 is not accepted (RFC 8301))",
+                "dkim=pass d=example.com s=rsa2048",
+                "dkim=temperror d=slow.example s=rsa2048 (key lookup timed out)",
+            }));
   EXPECT_EQ(v.decision->reason, "dkim.pass");
   EXPECT_EQ(v.decision->detail,
             "pass d=example.com s=ed25519; permerror d=other.example s=rsa2048: key not found; "
@@ -266,13 +286,14 @@ TEST_F(DkimTest, NoSignatureIsNone) {
 
 TEST_F(DkimTest, GarbageSignaturesArePermerrorsAndDoNotHurtTheGoodOne) {
   std::string raw = signMessage(kMessage);
-  raw = "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel; zz; b=AAAA\r\n"
-        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=sel;\r\n"
-        "\th=From:To; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\r\n"
-        "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel; h=From; bh=x=; b=\r\n"
-        "DKIM-Signature: \x01\xff;;;===; b=Zm9v\r\n"
-        "DKIM-Signature: v=2; a=rsa-sha256; d=example.com; s=sel; h=From; bh=AA==; b=AA==\r\n" +
-        raw;
+  raw =
+      "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel; zz; b=AAAA\r\n"
+      "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=sel;\r\n"
+      "\th=From:To; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\r\n"
+      "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel; h=From; bh=x=; b=\r\n"
+      "DKIM-Signature: \x01\xff;;;===; b=Zm9v\r\n"
+      "DKIM-Signature: v=2; a=rsa-sha256; d=example.com; s=sel; h=From; bh=AA==; b=AA==\r\n" +
+      raw;
   auto v = verify(stage(), raw);
   EXPECT_EQ(lines(v), (std::vector<std::string>{
                           "dkim=permerror d=example.com s=sel (header list missing)",
@@ -362,9 +383,9 @@ TEST_F(DkimTest, TruncatedMessages) {
   std::string noFrom = raw;
   size_t from = noFrom.find("From: Alice");
   noFrom.erase(from, noFrom.find("\r\n", from) + 2 - from);
-  EXPECT_EQ(lines(verify(stage(), noFrom)),
-            std::vector<std::string>{
-                "dkim=fail d=example.com s=sel (signature verification failed)"});
+  EXPECT_EQ(
+      lines(verify(stage(), noFrom)),
+      std::vector<std::string>{"dkim=fail d=example.com s=sel (signature verification failed)"});
   // Abort in the middle: the handle is freed (LSan checks), and a new message starts clean.
   auto s2 = stage();
   auto tx2 = clientTx("192.0.2.10");
@@ -463,9 +484,10 @@ TEST(DkimOptions, EveryBadValueIsAClearError) {
             "off)");
   EXPECT_EQ(configError("dkim", "max_signatures = 0\n"),
             "test.conf:2: dkim.max_signatures: value 0 is below the minimum 1");
-  EXPECT_EQ(configError("dkim", "reply_no_valid_signature = 550 5.7.22 ${nope}\n"),
-            "test.conf:2: dkim.reply_no_valid_signature: unknown variable ${nope}; known variables: "
-            "client_address, dkim_problem, domain, sender");
+  EXPECT_EQ(
+      configError("dkim", "reply_no_valid_signature = 550 5.7.22 ${nope}\n"),
+      "test.conf:2: dkim.reply_no_valid_signature: unknown variable ${nope}; known variables: "
+      "client_address, dkim_problem, domain, sender");
   EXPECT_EQ(configError("dkim", ""), "no error");
 }
 
@@ -507,8 +529,10 @@ TEST_F(DkimSession, AuthenticationResultsAndTraceCarryEachSignature) {
   const auto& added = s.transaction().envelope.addedHeaders;
   ASSERT_EQ(added.size(), 1u);
   EXPECT_EQ(added[0].name, "Authentication-Results");
-  EXPECT_EQ(added[0].value, "mx.example.net;\n\tdkim=pass header.d=example.com header.s=sel "
-                            "header.b=" + bOf(raw));
+  EXPECT_EQ(added[0].value,
+            "mx.example.net;\n\tdkim=pass header.d=example.com header.s=sel "
+            "header.b=" +
+                bOf(raw));
   const auto& t = s.transaction().trace.back();
   EXPECT_EQ(t.stage, "dkim");
   EXPECT_EQ(t.phase, Phase::Eom);
@@ -517,7 +541,8 @@ TEST_F(DkimSession, AuthenticationResultsAndTraceCarryEachSignature) {
   // The keys were prefetched at end of headers, in one batch.
   auto batches = dns->batches();
   ASSERT_EQ(batches.size(), 1u);
-  EXPECT_EQ(batches[0], (std::vector<dns::Query>{{"sel._domainkey.example.com", dns::RrType::TXT}}));
+  EXPECT_EQ(batches[0],
+            (std::vector<dns::Query>{{"sel._domainkey.example.com", dns::RrType::TXT}}));
 }
 
 TEST_F(DkimSession, TemperrorOfARequiredDomainIsA4xxAtEndOfMessage) {
@@ -577,7 +602,8 @@ TEST(DkimHelpers, FromDomainsAndAlignment) {
 }
 
 TEST(DkimHelpers, TagsAndQueryMethods) {
-  auto t = stages::parseSignatureTags(" v=1; d = exa\r\n mple.com ; s=s1; s=s2; b=ab cd\tef gh ij;");
+  auto t =
+      stages::parseSignatureTags(" v=1; d = exa\r\n mple.com ; s=s1; s=s2; b=ab cd\tef gh ij;");
   EXPECT_EQ(t.d, "example.com");
   EXPECT_EQ(t.s, "s1");
   EXPECT_EQ(t.b8, "abcdefgh");
