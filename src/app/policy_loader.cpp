@@ -112,9 +112,11 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
   settings.addAuthenticationResults = engine.getBool("authentication_results");
   settings.authservId = engine.getString("authserv_id");
   for (unsigned char c : settings.authservId)
-    if (c <= 32 || c >= 127 || std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
-      engine.fail("authserv_id", "'" + settings.authservId +
-                                     "' is not a token (RFC 8601 2.2: a host name such as mx.example.com)");
+    if (c <= 32 || c >= 127 ||
+        std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
+      engine.fail("authserv_id",
+                  "'" + settings.authservId +
+                      "' is not a token (RFC 8601 2.2: a host name such as mx.example.com)");
   settings.exemptLocalParts.clear();
   for (auto local : engine.getList("exempt_recipients")) {
     std::transform(local.begin(), local.end(), local.begin(),

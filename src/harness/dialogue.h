@@ -37,7 +37,7 @@ struct Outcome {
   std::optional<Step> firstRejection;  // first non-2xx/3xx reply
   std::string action;                  // accept / reject / tempfail / discard / quarantine
   std::vector<TraceEntry> trace;
-  std::vector<std::string> log;  // what the daemon would have logged
+  std::vector<std::string> log;      // what the daemon would have logged
   std::vector<Header> addedHeaders;  // what the milter would insert at end of message
   std::vector<std::pair<std::string, int>> removedHeaders;  // ... and delete (name, index)
 };

@@ -217,8 +217,8 @@ sfsistat onEom(SMFICTX* ctx) {
                 [](const auto& a, const auto& b) { return a.second > b.second; });
       for (auto& [name, index] : removed)
         if (smfi_chgheader(ctx, name.data(), index, nullptr) != MI_SUCCESS)
-          logMessage(LogLevel::Error, "smfi_chgheader refused to delete " + name + " #" +
-                                          std::to_string(index));
+          logMessage(LogLevel::Error,
+                     "smfi_chgheader refused to delete " + name + " #" + std::to_string(index));
       // With SMFIP_HDR_LEADSPC the MTA also inserts values exactly as given: add the space.
       std::string lead = gLeadingSpace.load(std::memory_order_relaxed) ? " " : "";
       for (auto& h : tx.envelope.addedHeaders) {

@@ -91,12 +91,23 @@ SPF_dns_rr_t* lookupHook(SPF_dns_server_t* layer, const char* domain, ns_type ns
   if (!ctx || !domain) return answer(layer, domain ? domain : "", nsType, TRY_AGAIN);
   dns::RrType type;
   switch (nsType) {
-    case ns_t_a: type = dns::RrType::A; break;
-    case ns_t_aaaa: type = dns::RrType::AAAA; break;
-    case ns_t_mx: type = dns::RrType::MX; break;
-    case ns_t_ptr: type = dns::RrType::PTR; break;
-    case ns_t_txt: type = dns::RrType::TXT; break;
-    default: return answer(layer, domain, nsType, NO_DATA);  // type 99 SPF: obsolete (3.1)
+    case ns_t_a:
+      type = dns::RrType::A;
+      break;
+    case ns_t_aaaa:
+      type = dns::RrType::AAAA;
+      break;
+    case ns_t_mx:
+      type = dns::RrType::MX;
+      break;
+    case ns_t_ptr:
+      type = dns::RrType::PTR;
+      break;
+    case ns_t_txt:
+      type = dns::RrType::TXT;
+      break;
+    default:
+      return answer(layer, domain, nsType, NO_DATA);  // type 99 SPF: obsolete (3.1)
   }
   std::string name = domain;
   bool cidrZero = endsWith(name, kCidrZeroMarker);
@@ -144,10 +155,10 @@ SPF_dns_rr_t* lookupHook(SPF_dns_server_t* layer, const char* domain, ns_type ns
       std::string text = rec;
       // "/0" marked name: any address matches, so answer with the client's own.
       if (cidrZero && ctx->client.isV4() == v4) text = ctx->client.toString();
-      ok = SPF_dns_rr_buf_realloc(rr, n, v4 ? sizeof(in_addr) : sizeof(in6_addr)) ==
-               SPF_E_SUCCESS &&
-           inet_pton(v4 ? AF_INET : AF_INET6, text.c_str(),
-                     v4 ? static_cast<void*>(&rr->rr[n]->a) : &rr->rr[n]->aaaa) == 1;
+      ok =
+          SPF_dns_rr_buf_realloc(rr, n, v4 ? sizeof(in_addr) : sizeof(in6_addr)) == SPF_E_SUCCESS &&
+          inet_pton(v4 ? AF_INET : AF_INET6, text.c_str(),
+                    v4 ? static_cast<void*>(&rr->rr[n]->a) : &rr->rr[n]->aaaa) == 1;
       if (cidrZero) {
         if (ok) ++n;
         break;  // one address is enough
@@ -200,8 +211,8 @@ SPF_errcode_t getSpfHook(SPF_server_t* server, SPF_request_t* request, SPF_respo
                   std::string("no SPF record at ") + domain);
     default:
       if (ctx->dnsError.empty())
-        ctx->dnsError = std::string("TXT ") + domain + ": " +
-                        (r.error.empty() ? toString(r.status) : r.error);
+        ctx->dnsError =
+            std::string("TXT ") + domain + ": " + (r.error.empty() ? toString(r.status) : r.error);
       return fail(response, SPF_RESULT_TEMPERROR, SPF_E_DNS_ERROR,
                   "DNS failure looking up " + std::string(domain));
   }
@@ -232,8 +243,12 @@ SPF_errcode_t getSpfHook(SPF_server_t* server, SPF_request_t* request, SPF_respo
 
 }  // namespace
 
-SpfLookupScope::SpfLookupScope(SpfLookupContext& ctx) : previous_(tCurrent) { tCurrent = &ctx; }
-SpfLookupScope::~SpfLookupScope() { tCurrent = previous_; }
+SpfLookupScope::SpfLookupScope(SpfLookupContext& ctx) : previous_(tCurrent) {
+  tCurrent = &ctx;
+}
+SpfLookupScope::~SpfLookupScope() {
+  tCurrent = previous_;
+}
 
 SPF_dns_server_t* newSpfDnsLayer() {
   auto* layer = static_cast<SPF_dns_server_t*>(std::calloc(1, sizeof(SPF_dns_server_t)));
@@ -245,11 +260,12 @@ SPF_dns_server_t* newSpfDnsLayer() {
   return layer;
 }
 
-void freeSpfDnsLayer(SPF_dns_server_t* layer) { std::free(layer); }
+void freeSpfDnsLayer(SPF_dns_server_t* layer) {
+  std::free(layer);
+}
 
 std::string limitExceeded(const SpfLookupContext& ctx) {
-  if (ctx.termLookups > kMaxTermLookups)
-    return "more than 10 DNS-querying terms (RFC 7208 4.6.4)";
+  if (ctx.termLookups > kMaxTermLookups) return "more than 10 DNS-querying terms (RFC 7208 4.6.4)";
   if (ctx.voidLookups > kMaxVoidLookups)
     return "more than 2 DNS lookups returned no records (RFC 7208 4.6.4)";
   return "";

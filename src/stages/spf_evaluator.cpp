@@ -24,14 +24,22 @@ void silenceLibspf2Once() {
 
 SpfResult fromLibspf2(SPF_result_t r, SPF_errcode_t err) {
   switch (r) {
-    case SPF_RESULT_NEUTRAL: return SpfResult::Neutral;
-    case SPF_RESULT_PASS: return SpfResult::Pass;
-    case SPF_RESULT_FAIL: return SpfResult::Fail;
-    case SPF_RESULT_SOFTFAIL: return SpfResult::Softfail;
-    case SPF_RESULT_NONE: return SpfResult::None;
-    case SPF_RESULT_TEMPERROR: return SpfResult::Temperror;
-    case SPF_RESULT_PERMERROR: return SpfResult::Permerror;
-    case SPF_RESULT_INVALID: break;
+    case SPF_RESULT_NEUTRAL:
+      return SpfResult::Neutral;
+    case SPF_RESULT_PASS:
+      return SpfResult::Pass;
+    case SPF_RESULT_FAIL:
+      return SpfResult::Fail;
+    case SPF_RESULT_SOFTFAIL:
+      return SpfResult::Softfail;
+    case SPF_RESULT_NONE:
+      return SpfResult::None;
+    case SPF_RESULT_TEMPERROR:
+      return SpfResult::Temperror;
+    case SPF_RESULT_PERMERROR:
+      return SpfResult::Permerror;
+    case SPF_RESULT_INVALID:
+      break;
   }
   // INVALID: libspf2 stopped on an error without a result.
   return err == SPF_E_DNS_ERROR ? SpfResult::Temperror : SpfResult::Permerror;
@@ -55,17 +63,51 @@ std::string upperCaseEscapes(std::string s) {
   return s;
 }
 
+// libspf2 writes the dotted nibbles of an IPv6 %{i} in lower case; RFC 7208 7.4 shows them in
+// upper case (1.0.B.C...). Only explanation text can show it: runs of 8 or more single hex
+// digits separated by dots, which ordinary text does not contain.
+std::string upperCaseNibbles(std::string s) {
+  auto hex = [&](size_t k) {
+    return k < s.size() && std::isxdigit(static_cast<unsigned char>(s[k]));
+  };
+  auto alnum = [&](size_t k) {
+    return k < s.size() && std::isalnum(static_cast<unsigned char>(s[k]));
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (!hex(i) || (i > 0 && (alnum(i - 1) || s[i - 1] == '.'))) continue;  // not a run start
+    size_t end = i, nibbles = 0;
+    while (hex(end) && !alnum(end + 1)) {  // a single hex digit
+      ++nibbles;
+      bool more = end + 1 < s.size() && s[end + 1] == '.' && hex(end + 2);
+      end += more ? 2 : 1;
+      if (!more) break;
+    }
+    if (nibbles < 8) continue;
+    for (size_t k = i; k < end; ++k)
+      s[k] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[k])));
+    i = end;
+  }
+  return s;
+}
+
 }  // namespace
 
 const char* toString(SpfResult r) {
   switch (r) {
-    case SpfResult::None: return "none";
-    case SpfResult::Neutral: return "neutral";
-    case SpfResult::Pass: return "pass";
-    case SpfResult::Fail: return "fail";
-    case SpfResult::Softfail: return "softfail";
-    case SpfResult::Temperror: return "temperror";
-    case SpfResult::Permerror: return "permerror";
+    case SpfResult::None:
+      return "none";
+    case SpfResult::Neutral:
+      return "neutral";
+    case SpfResult::Pass:
+      return "pass";
+    case SpfResult::Fail:
+      return "fail";
+    case SpfResult::Softfail:
+      return "softfail";
+    case SpfResult::Temperror:
+      return "temperror";
+    case SpfResult::Permerror:
+      return "permerror";
   }
   return "?";
 }
@@ -164,7 +206,8 @@ SpfEvaluation SpfEvaluator::evaluate(const IpAddress& client, const std::string&
     e.result = fromLibspf2(SPF_response_result(response), err);
     if (e.result == SpfResult::Fail) {
       const char* x = SPF_response_get_explanation(response);
-      if (x && impl_->defaultExplanation != x) e.explanation = upperCaseEscapes(x);
+      if (x && impl_->defaultExplanation != x)
+        e.explanation = upperCaseEscapes(client.isV4() ? std::string(x) : upperCaseNibbles(x));
     }
     SPF_response_free(response);
   } else {

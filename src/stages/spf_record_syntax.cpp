@@ -27,9 +27,15 @@ std::string shown(std::string_view s) {
   return s.size() > 64 ? std::string(s.substr(0, 64)) + "..." : std::string(s);
 }
 
-bool isAlpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
-bool isAlnum(char c) { return isAlpha(c) || isDigit(c); }
+bool isAlpha(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool isAlnum(char c) {
+  return isAlpha(c) || isDigit(c);
+}
 
 // toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum )
 bool isTopLabel(std::string_view l) {
@@ -99,8 +105,7 @@ std::string checkDomainSpec(std::string_view d) {
   size_t dot = lit.rfind('.');
   if (dot == std::string_view::npos)
     return "domain-spec '" + shown(d) + "' has no top-level label after a dot";
-  if (!isTopLabel(lit.substr(dot + 1)))
-    return "invalid top-level label in '" + shown(d) + "'";
+  if (!isTopLabel(lit.substr(dot + 1))) return "invalid top-level label in '" + shown(d) + "'";
   return "";
 }
 
@@ -122,8 +127,8 @@ bool isIp4Network(std::string_view s) {
   size_t i = 0;
   while (i <= s.size()) {
     size_t dot = s.find('.', i);
-    std::string_view q = s.substr(i, dot == std::string_view::npos ? std::string_view::npos
-                                                                   : dot - i);
+    std::string_view q =
+        s.substr(i, dot == std::string_view::npos ? std::string_view::npos : dot - i);
     if (q.empty() || q.size() > 3 || (q.size() > 1 && q[0] == '0')) return false;
     int v = 0;
     for (char c : q) {
@@ -219,8 +224,7 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
         bool& seen = ieq(name, "redirect") ? sawRedirect : sawExp;
         if (seen) return fail("more than one " + std::string(name) + "= modifier");
         seen = true;
-        if (auto e = checkDomainSpec(value); !e.empty())
-          return fail(std::string(name) + "=: " + e);
+        if (auto e = checkDomainSpec(value); !e.empty()) return fail(std::string(name) + "=: " + e);
         (ieq(name, "redirect") ? redirect : exp) = std::string(term);
         continue;
       }
@@ -260,8 +264,7 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
       if (!arg.empty()) {
         if (arg[0] != ':') return fail("unknown mechanism '" + shown(term) + "'");
         domain = std::string(arg.substr(1));
-        if (auto e = checkDomainSpec(domain); !e.empty())
-          return fail(std::string(name) + ": " + e);
+        if (auto e = checkDomainSpec(domain); !e.empty()) return fail(std::string(name) + ": " + e);
       }
       std::optional<int> own = clientIsV4 ? cidrs.v4 : cidrs.v6;
       if (own && *own == 0) {

@@ -10,10 +10,9 @@
 namespace mxguard::stages {
 namespace {
 
-const std::set<std::string> kVars{"sender",      "client_address",  "client_name",
-                                  "helo_name",   "spf_domain",      "spf_identity",
-                                  "spf_checked", "spf_explanation", "spf_problem",
-                                  "spf_record",  "spf_result"};
+const std::set<std::string> kVars{"sender",      "client_address", "client_name", "helo_name",
+                                  "spf_domain",  "spf_identity",   "spf_checked", "spf_explanation",
+                                  "spf_problem", "spf_record",     "spf_result"};
 
 struct ResultSpec {
   SpfResult result;
@@ -48,16 +47,20 @@ const ResultSpec kResults[] = {
 std::string receivedSpfComment(const SpfEvaluation& e, const std::string& ip) {
   const std::string who = "domain of " + e.checked;
   switch (e.result) {
-    case SpfResult::Pass: return who + " designates " + ip + " as permitted sender";
-    case SpfResult::Fail: return who + " does not designate " + ip + " as permitted sender";
+    case SpfResult::Pass:
+      return who + " designates " + ip + " as permitted sender";
+    case SpfResult::Fail:
+      return who + " does not designate " + ip + " as permitted sender";
     case SpfResult::Softfail:
       return "domain of transitioning " + e.checked + " does not designate " + ip +
              " as permitted sender";
-    case SpfResult::Neutral: return ip + " is neither permitted nor denied by " + who;
-    case SpfResult::None: return e.domain + " does not designate permitted sender hosts";
+    case SpfResult::Neutral:
+      return ip + " is neither permitted nor denied by " + who;
+    case SpfResult::None:
+      return e.domain + " does not designate permitted sender hosts";
     case SpfResult::Temperror:
-    case SpfResult::Permerror: return "error in processing during lookup of " + e.domain + ": " +
-                                      e.problem;
+    case SpfResult::Permerror:
+      return "error in processing during lookup of " + e.domain + ": " + e.problem;
   }
   return "";
 }
@@ -125,9 +128,8 @@ StageSharedPtr SpfStage::create(const config::Section& section, const StageConte
     if ((rule.action == ResultAction::Tempfail || r.result == SpfResult::Temperror) && code >= 500)
       section.fail(replyOption,
                    std::string(r.name) + " can only be deferred with a 4xx reply, not " +
-                       std::to_string(code) + (r.result == SpfResult::Temperror
-                                                   ? " (a DNS failure is never a 5xx)"
-                                                   : ""));
+                       std::to_string(code) +
+                       (r.result == SpfResult::Temperror ? " (a DNS failure is never a 5xx)" : ""));
     s->rules_[static_cast<size_t>(r.result)] = std::move(rule);
   }
   s->evaluator_ = std::make_shared<const SpfEvaluator>(context.resolver, context.ourHostname);
@@ -199,17 +201,13 @@ std::optional<Decision> SpfStage::decide(Transaction& tx, const SpfEvaluation& e
   const Rule& r = rule(e.result);
   if (r.action == ResultAction::Accept) return Decision::pass(reason, sanitize(detail));
 
-  TemplateVars vars{{"sender", tx.envelope.sender},
-                    {"client_address", c.clientAddress},
-                    {"client_name", c.clientName},
-                    {"helo_name", c.helo},
-                    {"spf_domain", e.domain},
-                    {"spf_identity", e.identity == "helo" ? "HELO" : "MAIL FROM"},
-                    {"spf_checked", e.checked},
-                    {"spf_explanation", e.explanation},
-                    {"spf_problem", e.problem},
-                    {"spf_record", e.record},
-                    {"spf_result", result}};
+  TemplateVars vars{
+      {"sender", tx.envelope.sender}, {"client_address", c.clientAddress},
+      {"client_name", c.clientName},  {"helo_name", c.helo},
+      {"spf_domain", e.domain},       {"spf_identity", e.identity == "helo" ? "HELO" : "MAIL FROM"},
+      {"spf_checked", e.checked},     {"spf_explanation", e.explanation},
+      {"spf_problem", e.problem},     {"spf_record", e.record},
+      {"spf_result", result}};
   Reply reply = r.reply.render(vars);
   if (e.result == SpfResult::Temperror)  // a DNS failure: on_failure decides
     return Decision::dependencyTempfail(std::move(reply), reason, sanitize(detail));

@@ -113,9 +113,10 @@ TEST_F(HostileMessage, ImpossibleDate) {
 }
 
 TEST_F(HostileMessage, DkimSignatureWithGarbageTags) {
-  auto o = run("DKIM-Signature: v=1; a=rsa-sha256; d=; s=;; b=!!!; bh=@@; h=from; x=abc; l=-5; "
-               "zz\r\n" +
-               kBase + "\r\nbody\r\n");
+  auto o =
+      run("DKIM-Signature: v=1; a=rsa-sha256; d=; s=;; b=!!!; bh=@@; h=from; x=abc; l=-5; "
+          "zz\r\n" +
+          kBase + "\r\nbody\r\n");
   EXPECT_EQ(endOfData(o), "250 2.0.0 Ok: queued");
   std::string dkim = traced(o, "dkim");
   EXPECT_EQ(dkim, "permerror: permerror d=(none) s=(none): domain tag empty");

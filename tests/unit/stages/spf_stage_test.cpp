@@ -36,7 +36,8 @@ TEST_F(SpfStageTest, PassRecordsResultAndHeader) {
   auto d = run("alice@example.org");
   EXPECT_EQ(d->action, Action::Pass);
   EXPECT_EQ(d->reason, "spf.pass");
-  EXPECT_EQ(d->detail, "mailfrom alice@example.org: pass (record \"v=spf1 ip4:192.0.2.0/24 -all\")");
+  EXPECT_EQ(d->detail,
+            "mailfrom alice@example.org: pass (record \"v=spf1 ip4:192.0.2.0/24 -all\")");
   EXPECT_EQ(header("Received-SPF"),
             "pass (mx.example.net: domain of alice@example.org designates 192.0.2.10 as permitted "
             "sender)\n\tclient-ip=192.0.2.10; envelope-from=\"alice@example.org\"; "
@@ -225,9 +226,10 @@ TEST_F(SpfStageTest, ConfigErrors) {
             "test.conf:2: spf.temperror: a temperror cannot be rejected (use tempfail or accept)");
   EXPECT_EQ(configError("spf", "fail = bounce\n"),
             "test.conf:2: spf.fail: invalid value 'bounce' (use accept, reject or tempfail)");
-  EXPECT_EQ(configError("spf", "reply_temperror = 550 5.7.24 no\n"),
-            "test.conf:2: spf.reply_temperror: temperror can only be deferred with a 4xx reply, not "
-            "550 (a DNS failure is never a 5xx)");
+  EXPECT_EQ(
+      configError("spf", "reply_temperror = 550 5.7.24 no\n"),
+      "test.conf:2: spf.reply_temperror: temperror can only be deferred with a 4xx reply, not "
+      "550 (a DNS failure is never a 5xx)");
   EXPECT_EQ(configError("spf", "reply_fail = 550 5.7.23 ${nonsense}\n"),
             "test.conf:2: spf.reply_fail: unknown variable ${nonsense}; known variables: "
             "client_address, client_name, helo_name, sender, spf_checked, spf_domain, "
