@@ -108,12 +108,17 @@ std::vector<config::OptionSpec> DkimStage::options() {
   s.push_back({"require_signature_from", config::OptionKind::List, "", false, 0, 0,
                "From domains (and their subdomains) whose mail must carry a valid DKIM signature "
                "by that domain or a parent within it; empty = none"});
-  // RFC 7372 3.3: X.7.22 "no valid author-matched DKIM signature", true whether the message had
-  // no signature, a broken one, or only signatures of other domains.
+  // RFC 7372 3.3: X.7.20 "no passing DKIM signature found" when nothing passed at all; X.7.22
+  // "no valid author-matched DKIM signature" when only other domains' signatures passed.
   declareCheck(s, "no_valid_signature", "reject",
-               "550 5.7.22 Message rejected: no valid DKIM signature for ${domain} (RFC 7372; "
+               "550 5.7.20 Message rejected: no valid DKIM signature for ${domain} (RFC 7372; "
                "${dkim_problem})",
                "a require_signature_from domain without a valid signature");
+  s.push_back({"reply_no_author_signature", config::OptionKind::String,
+               "550 5.7.22 Message rejected: no valid DKIM signature for ${domain} (RFC 7372; "
+               "${dkim_problem})",
+               false, 0, 0,
+               "no_valid_signature's reply when another domain's signature did pass"});
   s.push_back({"reply_temperror", config::OptionKind::String,
                "451 4.7.5 Message deferred: the DKIM signature for ${domain} could not be "
                "verified (${dkim_problem}); try again later",
@@ -138,6 +143,8 @@ StageSharedPtr DkimStage::create(const config::Section& section, const StageCont
     st->requireFrom_.push_back(d);
   }
   st->noValidSignature_ = parseCheck(section, "no_valid_signature", kVars);
+  st->noAuthorSignature_ = st->noValidSignature_;
+  st->noAuthorSignature_.reply = parseTemplate(section, "reply_no_author_signature", kVars);
   st->temperrorReply_ = parseTemplate(section, "reply_temperror", kVars);
   if (st->temperrorReply_.code() / 100 != 4)
     section.fail("reply_temperror", "must be a 4xx reply: a failed key lookup is temporary");
@@ -425,7 +432,9 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
       }
       return Decision::dependencyTempfail(std::move(reply), "dkim.temperror", detail);
     }
-    return failCheck(noValidSignature_, "dkim", vars, detail);
+    bool otherPassed = std::any_of(outcomes.begin(), outcomes.end(),
+                                   [](const auto& o) { return o.result == "pass"; });
+    return failCheck(otherPassed ? noAuthorSignature_ : noValidSignature_, "dkim", vars, detail);
   }
   return Decision::pass("dkim." + outcome, summary);
 }

@@ -46,6 +46,7 @@ class DkimStage : public Stage {
   size_t maxSignatures_ = 10;
   std::vector<std::string> requireFrom_;  // normalised domains
   Check noValidSignature_;
+  Check noAuthorSignature_;  // the same check, with the reply for "another domain passed"
   ReplyTemplate temperrorReply_;
 };
 

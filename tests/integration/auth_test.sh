@@ -33,7 +33,8 @@ export TB_EXTRA_RECORDS="$TB_DIR/extra.zone"
 start_nsd || exit 1
 
 printf '%s\n' "[engine]" "stages = spf dkim" "whitelist_clients =" \
-  "authserv_id = mx.example.net" "[spf]" "timeout = 5s" > "$TB_DIR/policy.conf"
+  "authserv_id = mx.example.net" "[spf]" "timeout = 5s" \
+  "[dkim]" "require_signature_from = required.example.net" > "$TB_DIR/policy.conf"
 MILTER_PORT=$(free_port)
 start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" || exit 1
 start_postfix || exit 1
@@ -121,7 +122,22 @@ check_delivered relaxed "$TB_DIR/relaxed.eml" pass
 check_delivered simple "$TB_DIR/simple.eml" pass
 check_delivered tampered "$TB_DIR/tampered.eml" fail
 
-# 3. The harness: the same results in its trace and the header changes it would make.
+# 3. A From domain that must sign: unsigned, then signed by another domain only.
+required() {  # NAME SIGN(yes|no) WANT
+  sed 's/^From: Alice <alice@spfpass.example.net>/From: Alice <alice@required.example.net>/' \
+    "$TB_DIR/plain.eml" > "$TB_DIR/$1.eml"
+  [[ $2 == yes ]] && { sign "$TB_DIR/$1.eml" "$TB_DIR/$1.signed" relaxed relaxed;
+                       mv "$TB_DIR/$1.signed" "$TB_DIR/$1.eml"; }
+  tb_swaks "${client[@]}" --from alice@spfpass.example.net --to "user@$TB_MAIL_DOMAIN" \
+    --data "$TB_DIR/$1.eml" > "$TB_DIR/$1.swaks"
+  expect_eq "$1" "$3" "$(data_reply "$TB_DIR/$1.swaks")"
+}
+required unsigned no \
+  "550 5.7.20 Message rejected: no valid DKIM signature for required.example.net (RFC 7372; no signature)"
+required othersigner yes \
+  "550 5.7.22 Message rejected: no valid DKIM signature for required.example.net (RFC 7372; signature by spfpass.example.net only)"
+
+# 4. The harness: the same results in its trace and the header changes it would make.
 out=$("$CHECK" --policy "$TB_DIR/policy.conf" --dns "127.0.0.1@$NSD_PORT" --client-ip 192.0.2.10 \
       --helo mail.client.example.net --from alice@spfpass.example.net --rcpt user@example.org \
       --hostname mx.example.net --message "$TB_DIR/relaxed.eml")

@@ -408,7 +408,7 @@ std::string replyOf(const std::optional<Decision>& d) {
 TEST_F(DkimTest, RequiredDomainWithoutValidSignatureIsRejected) {
   auto s = stage("require_signature_from = example.com paypal.example\n");
   EXPECT_EQ(replyOf(verify(s, kMessage).decision),
-            "550 5.7.22 Message rejected: no valid DKIM signature for example.com (RFC 7372; no "
+            "550 5.7.20 Message rejected: no valid DKIM signature for example.com (RFC 7372; no "
             "signature)\r\n");
   SignOptions other;
   other.domain = "other.example";
@@ -423,11 +423,11 @@ TEST_F(DkimTest, RequiredDomainWithoutValidSignatureIsRejected) {
   std::string tampered = signMessage(kMessage);
   tampered.replace(tampered.find("numbers are in"), 14, "numbers are up");
   EXPECT_EQ(replyOf(verify(s, tampered).decision),
-            "550 5.7.22 Message rejected: no valid DKIM signature for example.com (RFC 7372; "
+            "550 5.7.20 Message rejected: no valid DKIM signature for example.com (RFC 7372; "
             "fail: body hash mismatch (d=example.com s=sel))\r\n");
   // sha1 is never valid, even when the crypto is.
   EXPECT_EQ(replyOf(verify(s, signMessage(kMessage, with("rsa2048", DKIM_SIGN_RSASHA1))).decision),
-            "550 5.7.22 Message rejected: no valid DKIM signature for example.com (RFC 7372; "
+            "550 5.7.20 Message rejected: no valid DKIM signature for example.com (RFC 7372; "
             "policy: rsa-sha1 is not accepted (RFC 8301) (d=example.com s=rsa2048))\r\n");
 }
 
@@ -468,7 +468,7 @@ TEST_F(DkimTest, RequiredDomainInWarnModeOnlyTraces) {
   EXPECT_EQ(v.decision->action, Action::Pass);
   EXPECT_EQ(v.decision->reason, "dkim.no_valid_signature");
   EXPECT_EQ(v.decision->detail,
-            "warn: would reply 550 5.7.22 Message rejected: no valid DKIM signature for "
+            "warn: would reply 550 5.7.20 Message rejected: no valid DKIM signature for "
             "example.com (RFC 7372; no signature); no signature; example.com requires a valid "
             "signature");
 }
@@ -489,7 +489,7 @@ TEST(DkimOptions, EveryBadValueIsAClearError) {
   EXPECT_EQ(configError("dkim", "max_signatures = 0\n"),
             "test.conf:2: dkim.max_signatures: value 0 is below the minimum 1");
   EXPECT_EQ(
-      configError("dkim", "reply_no_valid_signature = 550 5.7.22 ${nope}\n"),
+      configError("dkim", "reply_no_valid_signature = 550 5.7.20 ${nope}\n"),
       "test.conf:2: dkim.reply_no_valid_signature: unknown variable ${nope}; known variables: "
       "client_address, dkim_problem, domain, sender");
   EXPECT_EQ(configError("dkim", ""), "no error");
@@ -568,7 +568,7 @@ TEST_F(DkimSession, RequiredDomainRejectionAndTheNextMessageStartsClean) {
   Verdict v = deliver(s, kMessage);
   EXPECT_EQ(v.action, Action::Reject);
   EXPECT_EQ(v.reply->toSmtp(),
-            "550 5.7.22 Message rejected: no valid DKIM signature for example.com (RFC 7372; no "
+            "550 5.7.20 Message rejected: no valid DKIM signature for example.com (RFC 7372; no "
             "signature)\r\n");
   // Same connection: an aborted message, then a signed one.
   s.mail("<alice@example.com>");
