@@ -117,8 +117,7 @@ std::vector<config::OptionSpec> DkimStage::options() {
   s.push_back({"reply_no_author_signature", config::OptionKind::String,
                "550 5.7.22 Message rejected: no valid DKIM signature for ${domain} (RFC 7372; "
                "${dkim_problem})",
-               false, 0, 0,
-               "no_valid_signature's reply when another domain's signature did pass"});
+               false, 0, 0, "no_valid_signature's reply when another domain's signature did pass"});
   s.push_back({"reply_temperror", config::OptionKind::String,
                "451 4.7.5 Message deferred: the DKIM signature for ${domain} could not be "
                "verified (${dkim_problem}); try again later",

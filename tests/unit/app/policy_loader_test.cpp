@@ -64,9 +64,8 @@ TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
             "callout, spf, headers, dkim");
   EXPECT_EQ(loadError("[engine]\nstages = helo helo\n"),
             "p.conf:2: engine.stages: stage 'helo' listed twice");
-  EXPECT_EQ(
-      loadError("[engine]\n[spam]\n"),
-      "p.conf:2: spam: unknown section [spam]; known: engine, rbl, helo, rdns, callout, spf, "
+  EXPECT_EQ(loadError("[engine]\n[spam]\n"),
+            "p.conf:2: spam: unknown section [spam]; known: engine, rbl, helo, rdns, callout, spf, "
             "headers, dkim");
   EXPECT_EQ(loadError("stages = helo\n"),
             "p.conf:1: options must be inside a section ([engine] or a stage name)");
