@@ -28,6 +28,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// 421 closes the session (RFC 5321 3.8): nothing is gained by holding it to RCPT, and every
+// command until then would cost the server work the limit is there to save.
+bool closesSession(const Verdict& v) {
+  return v.reply && v.reply->code() == 421;
+}
+
 Reply fallbackReply() {
   // A stage said reject/tempfail without a reply: a bug, so never a 5xx.
   return *Reply::make(451, "4.3.0", "Temporary policy failure; try again later");
@@ -136,7 +142,7 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
   }
 
   if ((d.action == Action::Reject || d.action == Action::Tempfail) && isPreRcpt(phase) &&
-      (policy_->engine.delayReject || phase == Phase::Connect)) {
+      ((policy_->engine.delayReject && !closesSession(v)) || phase == Phase::Connect)) {
     // Postfix smtpd_delay_reject: sent at RCPT, so the log has sender and recipients and
     // postmaster@/abuse@ stay reachable. A connect decision without delay goes out at the
     // client's next command: libmilter cannot reply at connect time.
@@ -199,10 +205,13 @@ Verdict Session::connect() {
 }
 
 Verdict Session::helo(std::string_view name) {
+  if (tx_.connection.heloSeen) tx_.counters.previousHelo = tx_.connection.helo;
+  ++tx_.counters.heloCommands;
   tx_.connection.helo = std::string(name);
   tx_.connection.heloSeen = true;
   clearHeldFrom(Phase::Helo);  // a new HELO is judged afresh
-  if (pending_.active && !policy_->engine.delayReject) return pending_.verdict;  // from connect
+  if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
+    return pending_.verdict;  // from connect
   if (pending_.active) return Verdict::pass(Phase::Helo);
   return runPhase(Phase::Helo, [&](const Stage& s) { return s.onHelo(tx_); });
 }
@@ -212,7 +221,9 @@ Verdict Session::mail(std::string_view sender) {
   startMessageIfNeeded();
   tx_.envelope.senderSeen = true;
   tx_.envelope.sender = stripBrackets(sender);
-  if (pending_.active && !policy_->engine.delayReject) return pending_.verdict;
+  ++tx_.counters.messages;
+  if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
+    return pending_.verdict;
   if (pending_.active) return Verdict::pass(Phase::Mail);
   return runPhase(Phase::Mail, [&](const Stage& s) { return s.onMail(tx_); });
 }
@@ -221,6 +232,7 @@ Verdict Session::rcpt(std::string_view recipient) {
   startMessageIfNeeded();
   std::string rcpt = stripBrackets(recipient);
   auto remember = [&](const Verdict& v) {
+    ++tx_.counters.rejectedRecipients;
     rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
                              v.reply->enhanced());
     if (finalReply_.empty()) {
@@ -316,6 +328,7 @@ Verdict Session::endOfMessage() {
 }
 
 void Session::abort() {
+  ++tx_.counters.abortedTransactions;
   for (const auto& entry : policy_->stages) entry.stage->onAbort(tx_);
   if (messageOpen_) finishTransaction(rejectedRcpts_.empty() ? "abort" : "reject");
   clearHeldFrom(Phase::Mail);

@@ -54,6 +54,15 @@ struct Envelope {
   std::vector<AuthResult> authResults;  // spf, dkim: written as one Authentication-Results
 };
 
+// What the Session counts over one connection (behaviour checks read it; never reset by RSET).
+struct SessionCounters {
+  size_t heloCommands = 0;
+  std::string previousHelo;       // the HELO name before the current one; empty if none
+  size_t messages = 0;            // MAIL FROM commands, this one included
+  size_t abortedTransactions = 0;  // RSET or aborted message (milter abort)
+  size_t rejectedRecipients = 0;   // RCPT TO refused by a stage (4xx or 5xx)
+};
+
 // One line of the per-stage trace: "connect rbl listed zen.example.net=127.0.0.2 -> reject".
 struct TraceEntry {
   Phase phase;
@@ -73,6 +82,7 @@ class Transaction {
  public:
   Connection connection;
   Envelope envelope;
+  SessionCounters counters;
   std::vector<TraceEntry> trace;
 
   // Answers prefetched by the Session for the current phase (every stage's queries issued at

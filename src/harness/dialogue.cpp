@@ -91,23 +91,26 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
   session.connect();
   out.steps.push_back(positive("(connect from " + conn.clientName + "[" + conn.clientAddress + "])",
                                220, "", t.ourHostname + " ESMTP mxguard-check"));
+  // After a 421 the server has closed the connection (RFC 5321 3.8): no further commands.
+  auto closed = [&] { return out.steps.back().code == 421; };
   if (t.helo) {
     record(out, "EHLO " + *t.helo, session.helo(*t.helo),
            positive("EHLO " + *t.helo, 250, "", t.ourHostname));
   }
   bool mailOk = false;
-  if (t.sender) {
+  if (t.sender && !closed()) {
     std::string cmd = "MAIL FROM:<" + *t.sender + ">";
     mailOk = !record(out, cmd, session.mail(*t.sender), positive(cmd, 250, "2.1.0", "Ok"));
   }
   size_t accepted = 0;
   if (mailOk) {
     for (const auto& r : t.recipients) {
+      if (closed()) break;
       std::string cmd = "RCPT TO:<" + r + ">";
       if (!record(out, cmd, session.rcpt(r), positive(cmd, 250, "2.1.5", "Ok"))) ++accepted;
     }
   }
-  if (mailOk && accepted > 0 && t.message) {
+  if (mailOk && accepted > 0 && t.message && !closed()) {
     out.steps.push_back(positive("DATA", 354, "", "End data with <CR><LF>.<CR><LF>"));
     std::vector<Header> headers;
     std::string body;
@@ -138,7 +141,7 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
   } else if (t.sender) {
     session.abort();  // what the MTA does at QUIT/RSET without DATA
   }
-  out.steps.push_back(positive("QUIT", 221, "2.0.0", "Bye"));
+  if (!closed()) out.steps.push_back(positive("QUIT", 221, "2.0.0", "Bye"));
   session.close();
 
   if (out.firstRejection) out.action = out.firstRejection->code >= 500 ? "reject" : "tempfail";

@@ -73,8 +73,9 @@ StoreResult MemoryStore::set(const std::string& key, const std::string& value,
   return {StoreStatus::Ok, "", ""};
 }
 
-TokenResult MemoryStore::takeToken(const std::string& key, double capacity,
-                                   double refillPerSecond) {
+TokenResult MemoryStore::takeToken(const std::string& key, double capacity, double refillPerSecond,
+                                   double cost) {
+  cost = std::min(cost, capacity);
   Shard& s = shardFor(key);
   std::lock_guard guard(s.mutex);
   TimePoint now = clock_();
@@ -91,10 +92,13 @@ TokenResult MemoryStore::takeToken(const std::string& key, double capacity,
           std::min(capacity, stored + std::max(0LL, nowMs - lastMs) / 1000.0 * refillPerSecond);
     }
   }
-  TokenResult r{StoreStatus::Ok, false, 0, ""};
-  if (tokens >= 1) {
-    tokens -= 1;
+  TokenResult r{StoreStatus::Ok, false, 0, std::chrono::milliseconds(0), ""};
+  if (tokens >= cost) {
+    tokens -= cost;
     r.allowed = true;
+  } else {
+    r.retryAfter = std::chrono::milliseconds(static_cast<long long>(
+        std::ceil((cost - tokens) / std::max(refillPerSecond, 1e-6) * 1000)));
   }
   r.remaining = tokens;
   long long nowMs =

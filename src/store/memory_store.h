@@ -21,7 +21,9 @@ class MemoryStore : public Store {
   StoreResult get(const std::string& key) override;
   StoreResult set(const std::string& key, const std::string& value,
                   std::chrono::seconds ttl) override;
-  TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond) override;
+  TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond,
+                        double cost) override;
+  using Store::takeToken;
   std::string describe() const override;
   size_t size() const;
 

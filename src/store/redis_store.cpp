@@ -19,6 +19,7 @@ namespace {
 const char* kTokenBucketScript = R"lua(
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
+local cost = math.min(tonumber(ARGV[3]), capacity)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -26,13 +27,16 @@ local tokens = tonumber(b[1]) or capacity
 local ts = tonumber(b[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - ts) / 1000 * rate)
 local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+local retry = 0
+if tokens >= cost then
+  tokens = tokens - cost
   allowed = 1
+else
+  retry = math.ceil((cost - tokens) / rate * 1000)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
-return {allowed, tostring(tokens)}
+return {allowed, tostring(tokens), retry}
 )lua";
 
 timeval toTimeval(std::chrono::milliseconds ms) {
@@ -212,25 +216,54 @@ StoreResult RedisStore::set(const std::string& key, const std::string& value,
   return out;
 }
 
-TokenResult RedisStore::takeToken(const std::string& key, double capacity, double refillPerSecond) {
+TokenResult RedisStore::takeToken(const std::string& key, double capacity, double refillPerSecond,
+                                  double cost) {
   std::string error;
   ContextPtr c = acquire(&error);
-  if (!c) return {StoreStatus::Unavailable, false, 0, error};
+  if (!c) return {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0), error};
   std::string k = options_.keyPrefix + key;
   std::string cap = std::to_string(capacity),
-              rate = std::to_string(std::max(refillPerSecond, 1e-6));
-  ReplyPtr r(
-      static_cast<redisReply*>(redisCommand(c.get(), "EVAL %s 1 %b %s %s", kTokenBucketScript,
-                                            k.data(), k.size(), cap.c_str(), rate.c_str())));
-  TokenResult out{StoreStatus::Ok, false, 0, ""};
+              rate = std::to_string(std::max(refillPerSecond, 1e-6)),
+              n = std::to_string(std::max(cost, 0.0));
+  // EVALSHA: the script travels once (SCRIPT LOAD), not with every take; after a Redis restart
+  // (NOSCRIPT) it is loaded again and the take retried once.
+  auto loadScript = [&]() -> std::string {
+    ReplyPtr r(
+        static_cast<redisReply*>(redisCommand(c.get(), "SCRIPT LOAD %s", kTokenBucketScript)));
+    if (!r || r->type != REDIS_REPLY_STRING) return "";
+    std::string sha(r->str, r->len);
+    std::lock_guard guard(mutex_);
+    scriptSha_ = sha;
+    return sha;
+  };
+  std::string sha;
+  {
+    std::lock_guard guard(mutex_);
+    sha = scriptSha_;
+  }
+  ReplyPtr r;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (sha.empty()) sha = loadScript();
+    if (sha.empty()) break;
+    r.reset(static_cast<redisReply*>(redisCommand(c.get(), "EVALSHA %s 1 %b %s %s %s", sha.c_str(),
+                                                  k.data(), k.size(), cap.c_str(), rate.c_str(),
+                                                  n.c_str())));
+    if (!r || r->type != REDIS_REPLY_ERROR ||
+        std::string_view(r->str, r->len).rfind("NOSCRIPT", 0) != 0)
+      break;
+    sha.clear();  // the server lost its scripts: load again
+  }
+  TokenResult out{StoreStatus::Ok, false, 0, std::chrono::milliseconds(0), ""};
   if (!r) {
-    out = {StoreStatus::Unavailable, false, 0, contextError(c.get())};
-  } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    out = {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0), contextError(c.get())};
+  } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
              r->element[0]->type == REDIS_REPLY_INTEGER) {
     out.allowed = r->element[0]->integer == 1;
     if (r->element[1]->type == REDIS_REPLY_STRING) out.remaining = std::atof(r->element[1]->str);
+    if (r->element[2]->type == REDIS_REPLY_INTEGER)
+      out.retryAfter = std::chrono::milliseconds(r->element[2]->integer);
   } else {
-    out = {StoreStatus::Unavailable, false, 0,
+    out = {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0),
            r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply"};
   }
   release(std::move(c));

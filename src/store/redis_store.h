@@ -37,7 +37,9 @@ class RedisStore : public Store {
   StoreResult get(const std::string& key) override;
   StoreResult set(const std::string& key, const std::string& value,
                   std::chrono::seconds ttl) override;
-  TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond) override;
+  TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond,
+                        double cost) override;
+  using Store::takeToken;
   std::string describe() const override;
 
  private:
@@ -60,6 +62,7 @@ class RedisStore : public Store {
   size_t open_ = 0;  // connections handed out or idle
   std::chrono::steady_clock::time_point downUntil_{};
   bool down_ = false;
+  std::string scriptSha_;  // the token bucket's SCRIPT LOAD digest; reloaded after NOSCRIPT
 };
 
 }  // namespace mxguard::store

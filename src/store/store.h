@@ -25,8 +25,9 @@ struct StoreResult {
 
 struct TokenResult {
   StoreStatus status = StoreStatus::Unavailable;  // Ok or Unavailable
-  bool allowed = false;                           // a token was taken
+  bool allowed = false;                           // the tokens were taken
   double remaining = 0;                           // tokens left after this take
+  std::chrono::milliseconds retryAfter{0};        // refused: until `cost` tokens are back
   std::string error;
 };
 
@@ -37,10 +38,15 @@ class Store {
   // ttl >= 1 s. Returns Ok, or Unavailable with the reason.
   virtual StoreResult set(const std::string& key, const std::string& value,
                           std::chrono::seconds ttl) = 0;
-  // Token bucket of `capacity` tokens refilled at `refillPerSecond`; takes one if there is one.
-  // Atomic across every process sharing the store.
-  virtual TokenResult takeToken(const std::string& key, double capacity,
-                                double refillPerSecond) = 0;
+  // Token bucket of `capacity` tokens refilled at `refillPerSecond` (smooth: no window edge to
+  // let twice the rate through); takes `cost` tokens if there are that many, else none. A cost
+  // above the capacity is taken as the capacity (one huge message empties the bucket rather than
+  // being refused forever). Atomic across every process sharing the store.
+  virtual TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond,
+                                double cost) = 0;
+  TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond) {
+    return takeToken(key, capacity, refillPerSecond, 1);
+  }
   virtual std::string describe() const = 0;  // "memory (100000 entries)", "redis 127.0.0.1:6379"
 };
 

@@ -122,6 +122,25 @@ TEST_F(RedisStoreTest, TwoStoresOnOneRedisShareResultsAndBuckets) {
   EXPECT_EQ(allowed, 5);
 }
 
+TEST_F(RedisStoreTest, WeightedTakeRetryTimeAndScriptReloadAfterFlush) {
+  RedisStore store(options());
+  EXPECT_TRUE(store.takeToken("bytes:a", 1000, 100, 600).allowed);
+  auto refused = store.takeToken("bytes:a", 1000, 100, 600);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_NEAR(refused.remaining, 400, 5);
+  EXPECT_GE(refused.retryAfter.count(), 1900);  // 200 tokens at 100/s
+  EXPECT_LE(refused.retryAfter.count(), 2000);
+  // The server forgets its scripts (as after a restart): the store loads it again by itself.
+  redisContext* raw = redisConnect("127.0.0.1", server->port());
+  freeReplyObject(redisCommand(raw, "SCRIPT FLUSH"));
+  auto* loaded = static_cast<redisReply*>(redisCommand(raw, "SCRIPT EXISTS %s", "0"));
+  freeReplyObject(loaded);
+  redisFree(raw);
+  auto again = store.takeToken("bytes:b", 1000, 100, 1);
+  EXPECT_EQ(again.status, StoreStatus::Ok) << again.error;
+  EXPECT_TRUE(again.allowed);
+}
+
 TEST_F(RedisStoreTest, RedisDownFailsFastLogsOnceAndRecovers) {
   RedisStore store(options());
   ASSERT_EQ(store.set("k", "v", std::chrono::seconds(60)).status, StoreStatus::Ok);

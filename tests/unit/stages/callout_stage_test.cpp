@@ -23,7 +23,7 @@ class DownStore : public store::Store {
   store::StoreResult set(const std::string&, const std::string&, std::chrono::seconds) override {
     return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
   }
-  store::TokenResult takeToken(const std::string&, double, double) override { return {}; }
+  store::TokenResult takeToken(const std::string&, double, double, double) override { return {}; }
   std::string describe() const override { return "down"; }
 };
 

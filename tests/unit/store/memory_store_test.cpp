@@ -70,6 +70,38 @@ TEST(MemoryStore, TokenBucketTakesAndRefills) {
   EXPECT_NEAR(store.takeToken("b", 3, 1).remaining, 2.0, 0.01);
 }
 
+TEST(MemoryStore, WeightedTakesAndRetryTime) {
+  FakeClock clock;
+  MemoryStore store(1000, clock.fn());
+  // 10 tokens, 2 per second: a cost of 6, then 6 again is refused until 2 more are back (1 s).
+  EXPECT_TRUE(store.takeToken("w", 10, 2, 6).allowed);
+  auto refused = store.takeToken("w", 10, 2, 6);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_NEAR(refused.remaining, 4.0, 0.01);
+  EXPECT_EQ(refused.retryAfter, std::chrono::milliseconds(1000));
+  clock.now += std::chrono::milliseconds(999);
+  EXPECT_FALSE(store.takeToken("w", 10, 2, 6).allowed);
+  clock.now += std::chrono::milliseconds(1);
+  EXPECT_TRUE(store.takeToken("w", 10, 2, 6).allowed);
+  // A cost above the capacity empties a full bucket instead of waiting forever.
+  clock.now += std::chrono::hours(1);
+  auto huge = store.takeToken("w", 10, 2, 1e9);
+  EXPECT_TRUE(huge.allowed);
+  EXPECT_NEAR(huge.remaining, 0.0, 0.01);
+}
+
+TEST(MemoryStore, SteadyRateIsAdmittedAndNoWindowEdgeDoublesIt) {
+  FakeClock clock;
+  MemoryStore store(1000, clock.fn());
+  // 1 per second, burst 5: over 60 s at 10 attempts per second, 5 + 60 are admitted, not 120.
+  int admitted = 0;
+  for (int ms = 0; ms < 60000; ms += 100) {
+    admitted += store.takeToken("r", 5, 1).allowed;
+    clock.now += std::chrono::milliseconds(100);
+  }
+  EXPECT_EQ(admitted, 5 + 60 - 1);  // the 60th token is due at 60.0 s, after the last attempt
+}
+
 TEST(MemoryStore, ConcurrentTakesNeverOverspend) {
   MemoryStore store;
   std::atomic<int> allowed{0};
