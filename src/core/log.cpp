@@ -3,6 +3,8 @@
 #include "core/log.h"
 
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
 
 namespace mxguard {
@@ -25,6 +27,33 @@ void logMessage(LogLevel level, std::string_view message) {
     if (sink()) sink()(level, message);
   } catch (...) {
     // Logging must never take a transaction down.
+  }
+}
+
+void logOncePer(const std::string& key, std::chrono::seconds window, LogLevel level,
+                std::string_view message) {
+  struct Incident {
+    std::chrono::steady_clock::time_point last;
+    size_t held = 0;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Incident> incidents;  // one entry per distinct key
+  size_t held = 0;
+  {
+    std::lock_guard guard(mutex);
+    auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = incidents.try_emplace(key, Incident{now, 0});
+    if (!fresh && now - it->second.last < window) {
+      ++it->second.held;
+      return;
+    }
+    held = it->second.held;
+    it->second = Incident{now, 0};
+  }
+  if (held == 0) {
+    logMessage(level, message);
+  } else {
+    logMessage(level, std::string(message) + " (" + std::to_string(held) + " more since)");
   }
 }
 

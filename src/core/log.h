@@ -3,7 +3,9 @@
 // Must not: block for long or throw; log lines must already be sanitised by the caller.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace mxguard {
@@ -15,5 +17,11 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 void setLogSink(LogSink sink);  // not thread-safe: install before threads start
 void logMessage(LogLevel level, std::string_view message);
 const char* toString(LogLevel level);
+
+// Once per incident: logs `message` for `key` at most once per `window`; the next line that
+// gets through says how many were held back ("(12 more since)"). For what repeats on every
+// transaction while a dependency is down; the per-transaction summary line keeps the detail.
+void logOncePer(const std::string& key, std::chrono::seconds window, LogLevel level,
+                std::string_view message);
 
 }  // namespace mxguard

@@ -122,8 +122,10 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
     if (entry.onFailure == FailureMode::Accept) {
       t.effect = "accepted_on_failure";
       tx_.trace.push_back(std::move(t));
-      logMessage(LogLevel::Warning, name + ": " + d.reason + " (" + sanitize(d.detail) +
-                                        "): on_failure = accept, continuing");
+      // Once a minute per stage and reason: an outage must not write a warning per message.
+      logOncePer(name + "." + d.reason, std::chrono::seconds(60), LogLevel::Warning,
+                 name + ": " + d.reason + " (" + sanitize(d.detail) +
+                     "): on_failure = accept, continuing");
       return Verdict::pass(phase);
     }
     // defer_if_permit: keep the first reason, let a later definite rejection win.

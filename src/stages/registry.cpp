@@ -2,10 +2,12 @@
 // Must not: grow implicit registration; adding a stage means adding a row here.
 #include "stages/registry.h"
 
+#include "stages/behaviour_stage.h"
 #include "stages/callout_stage.h"
 #include "stages/dkim_stage.h"
 #include "stages/headers_stage.h"
 #include "stages/helo_stage.h"
+#include "stages/ratelimit_stage.h"
 #include "stages/rbl_stage.h"
 #include "stages/rdns_stage.h"
 #include "stages/spf_stage.h"
@@ -19,6 +21,10 @@ const std::vector<StageFactory>& registry() {
       {"rdns", PhaseSet{Phase::Connect}, &RdnsStage::options, &RdnsStage::create},
       {"callout", PhaseSet{Phase::Mail}, &CalloutStage::options, &CalloutStage::create},
       {"spf", PhaseSet{Phase::Mail}, &SpfStage::options, &SpfStage::create},
+      {"behaviour", PhaseSet{Phase::Helo, Phase::Mail, Phase::Rcpt}, &BehaviourStage::options,
+       &BehaviourStage::create},
+      {"ratelimit", PhaseSet{Phase::Connect, Phase::Mail, Phase::Rcpt, Phase::Eom},
+       &RateLimitStage::options, &RateLimitStage::create},
       {"headers", PhaseSet{Phase::Header, Phase::Eoh}, &HeadersStage::options,
        &HeadersStage::create},
       {"dkim", PhaseSet{Phase::Header, Phase::Eoh, Phase::Body, Phase::Eom}, &DkimStage::options,

@@ -76,11 +76,16 @@ std::string RedisStore::describe() const {
 void RedisStore::markDown(const std::string& error) {
   countEvent("store.redis_failure");
   bool first;
+  std::vector<ContextPtr> stale;
   {
     std::lock_guard guard(mutex_);
     first = !down_;
     down_ = true;
     downUntil_ = std::chrono::steady_clock::now() + options_.retryAfter;
+    // The idle connections lead to the same failed server: after a restart each would fail
+    // once more and restart the fail-fast window, so drop them all now.
+    open_ -= idle_.size();
+    stale.swap(idle_);
   }
   if (first)
     logMessage(LogLevel::Error, "store: " + describe() + " unavailable (" + error +

@@ -5,7 +5,9 @@
 #
 # Usage:   source tests/testbed/testbed.sh; tb_init
 #          start_nsd; start_mxguard BIN POLICY; start_postfix; tb_swaks ...; (all stop on EXIT)
-# Extra:   TB_EXTRA_RECORDS=FILE before start_nsd appends FILE's records to example.net's zone.
+# Extra:   TB_EXTRA_RECORDS=FILE before start_nsd appends FILE's records to example.net's zone;
+#          TB_POSTFIX_EXTRA_MASTER (master.cf lines) before start_postfix adds services, e.g. a
+#          second smtpd with "-o smtpd_milters=..." pointing at a second mxguard.
 # State:   TB_DIR, NSD_PORT, MILTER_PORT, SMTP_PORT, MXGUARD_LOG, POSTFIX_LOG, POSTFIX_MAILDIR_BASE.
 # shellcheck shell=bash
 
@@ -318,6 +320,7 @@ smtp      unix  - - n -  - smtp
 anvil     unix  - - n -  1 anvil
 scache    unix  - - n -  1 scache
 postlog   unix-dgram n - n - 1 postlogd
+${TB_POSTFIX_EXTRA_MASTER:-}
 EOF
   if ! postfix -c "$POSTFIX_CONF" check >"$dir/check.out" 2>&1; then
     tb_log "postfix check failed: $(cat "$dir/check.out")"

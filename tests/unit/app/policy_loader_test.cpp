@@ -61,12 +61,12 @@ TEST(PolicyLoader, BuildsEngineSettingsAndStagesInOrder) {
 TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(loadError("[engine]\nstages = rbl spam\n[rbl]\nzone = a.example.net\n"),
             "p.conf:2: engine.stages: unknown stage 'spam'; known stages: rbl, helo, rdns, "
-            "callout, spf, headers, dkim");
+            "callout, spf, behaviour, ratelimit, headers, dkim");
   EXPECT_EQ(loadError("[engine]\nstages = helo helo\n"),
             "p.conf:2: engine.stages: stage 'helo' listed twice");
   EXPECT_EQ(loadError("[engine]\n[spam]\n"),
             "p.conf:2: spam: unknown section [spam]; known: engine, rbl, helo, rdns, callout, spf, "
-            "headers, dkim");
+            "behaviour, ratelimit, headers, dkim");
   EXPECT_EQ(loadError("stages = helo\n"),
             "p.conf:1: options must be inside a section ([engine] or a stage name)");
   EXPECT_EQ(loadError("[engine]\nstages = helo\n[helo]\non_failure = maybe\n"),
@@ -97,7 +97,7 @@ TEST(PolicyLoader, ShippedPoliciesLoad) {
   for (const char* name : {"default", "strict"}) {
     auto p =
         loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
-    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 7u : 6u) << name;
+    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 8u : 6u) << name;
   }
 }
 
