@@ -2,7 +2,7 @@
 // check runs before the message check, a rejecting check ends the stage, warnings are collected
 // into one trace entry. Nothing is returned while every counter is within its limit, so a normal
 // connection adds no trace entries (the stage runs at every HELO, MAIL and RCPT).
-// Must not: reply 5xx to a limit: a limit closes the session with 421 (see options()).
+// Must not: ship a 5xx default for a limit: only a 421 makes Postfix close the session.
 #include "stages/behaviour_stage.h"
 
 #include <cctype>

@@ -3,6 +3,7 @@
 // Must not: let libspf2's own INVALID result or its stderr logging reach the caller.
 #include "stages/spf_evaluator.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "stages/spf_dns_layer.h"
@@ -175,6 +176,18 @@ SpfEvaluation SpfEvaluator::evaluate(const IpAddress& client, const std::string&
   e.identity = std::move(identity);
   e.checked = address;
   e.domain = domainOf(address);
+
+  // libspf2 answers "pass" for a loopback client without evaluating anything; a local
+  // submission has no SPF to check, and a pass would vouch for whatever it injects.
+  const auto& b = client.bytes();
+  bool loopback =
+      client.isV4()
+          ? b[0] == 127
+          : std::all_of(b.begin(), b.begin() + 15, [](auto x) { return x == 0; }) && b[15] == 1;
+  if (loopback) {
+    e.problem = "loopback client: SPF does not apply to local submission";
+    return e;
+  }
 
   SpfLookupContext ctx;
   ctx.resolver = impl_->resolver.get();

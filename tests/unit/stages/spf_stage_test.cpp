@@ -221,6 +221,19 @@ TEST_F(SpfStageTest, ConcurrentEvaluationsShareOneEvaluator) {
   EXPECT_EQ(right.load(), 400);
 }
 
+TEST_F(SpfStageTest, LoopbackClientIsNoneNotLibspf2sFreePass) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 -all"});
+  for (const char* ip : {"127.0.0.1", "::1"}) {
+    tx = clientTx(ip, "localhost.example.org");
+    auto d = run("alice@example.org");
+    EXPECT_EQ(d->reason, "spf.none") << ip;
+    EXPECT_EQ(d->detail,
+              "mailfrom alice@example.org: none; loopback client: SPF does not apply to local "
+              "submission")
+        << ip;
+  }
+}
+
 TEST_F(SpfStageTest, ConfigErrors) {
   EXPECT_EQ(configError("spf", "temperror = reject\n"),
             "test.conf:2: spf.temperror: a temperror cannot be rejected (use tempfail or accept)");
