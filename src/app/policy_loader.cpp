@@ -63,6 +63,7 @@ StageEntry buildStage(const config::ConfigFile& file, const stages::StageFactory
 
   StageEntry entry;
   entry.phases = factory.phases;
+  entry.runsWhileRejected = factory.runsWhileRejected;
   std::string mode = section.getString("mode");
   if (mode == "enforce")
     entry.mode = StageMode::Enforce;

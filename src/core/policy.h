@@ -25,6 +25,8 @@ struct StageEntry {
   StageMode mode = StageMode::Enforce;
   FailureMode onFailure = FailureMode::Tempfail;
   std::chrono::milliseconds dnsTimeout{5000};  // deadline for this stage's prefetched lookups
+  // Counting stages (behaviour, ratelimit) run even when an earlier rejection is held to RCPT.
+  bool runsWhileRejected = false;
 };
 
 struct EngineSettings {

@@ -162,13 +162,16 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
 }
 
 template <class Hook>
-Verdict Session::runPhase(Phase phase, Hook&& hook) {
+Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
   if (acceptedAll_ || skipsStages()) return Verdict::pass(phase);
+  auto runs = [&](const StageEntry& e) {
+    return e.phases.contains(phase) && (which == Stages::All || e.runsWhileRejected);
+  };
   // Every stage's queries for this phase go out together, under one deadline.
   std::vector<dns::Query> queries;
   std::chrono::milliseconds deadline{0};
   for (const auto& entry : policy_->stages) {
-    if (!entry.phases.contains(phase)) continue;
+    if (!runs(entry)) continue;
     auto qs = entry.stage->prefetch(phase, tx_);
     if (qs.empty()) continue;
     queries.insert(queries.end(), qs.begin(), qs.end());
@@ -178,7 +181,7 @@ Verdict Session::runPhase(Phase phase, Hook&& hook) {
     cachedLookupAll(tx_, *policy_->resolver, queries, deadline);
 
   for (const auto& entry : policy_->stages) {
-    if (!entry.phases.contains(phase)) continue;
+    if (!runs(entry)) continue;
     std::optional<Decision> d = hook(*entry.stage);
     if (!d) continue;
     bool stop = false;
@@ -214,8 +217,9 @@ Verdict Session::helo(std::string_view name) {
   clearHeldFrom(Phase::Helo);  // a new HELO is judged afresh
   if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
     return pending_.verdict;  // from connect
-  if (pending_.active) return Verdict::pass(Phase::Helo);
-  return runPhase(Phase::Helo, [&](const Stage& s) { return s.onHelo(tx_); });
+  auto hook = [&](const Stage& s) { return s.onHelo(tx_); };
+  return noteClosing(pending_.active ? runPhase(Phase::Helo, hook, Stages::WhileRejected)
+                                     : runPhase(Phase::Helo, hook));
 }
 
 Verdict Session::mail(std::string_view sender) {
@@ -226,8 +230,20 @@ Verdict Session::mail(std::string_view sender) {
   ++tx_.counters.messages;
   if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
     return pending_.verdict;
-  if (pending_.active) return Verdict::pass(Phase::Mail);
-  return runPhase(Phase::Mail, [&](const Stage& s) { return s.onMail(tx_); });
+  auto hook = [&](const Stage& s) { return s.onMail(tx_); };
+  if (!pending_.active) return noteClosing(runPhase(Phase::Mail, hook));
+  // Rejected already (held to RCPT): the counting stages still run, and a 421 closes now.
+  Verdict v = runPhase(Phase::Mail, hook, Stages::WhileRejected);
+  return closesSession(v) ? noteClosing(v) : Verdict::pass(Phase::Mail);
+}
+
+// A 421 ends the session: the summary line says why even though no RCPT was refused.
+Verdict Session::noteClosing(Verdict v) {
+  if (closesSession(v)) {
+    finalReply_ = v.reply->text();
+    finalReason_ = v.reason;
+  }
+  return v;
 }
 
 Verdict Session::rcpt(std::string_view recipient) {
@@ -241,7 +257,7 @@ Verdict Session::rcpt(std::string_view recipient) {
       finalReply_ = v.reply->text();
       finalReason_ = v.reason;
     }
-    return v;
+    return noteClosing(v);
   };
   if (isExempt(rcpt)) {
     tx_.trace.push_back(
@@ -250,8 +266,14 @@ Verdict Session::rcpt(std::string_view recipient) {
     tx_.envelope.recipients.push_back(rcpt);
     return Verdict::pass(Phase::Rcpt);
   }
-  if (pending_.active) return remember(pending_.verdict);
-  Verdict v = runPhase(Phase::Rcpt, [&](const Stage& s) { return s.onRcpt(tx_, rcpt); });
+  auto hook = [&](const Stage& s) { return s.onRcpt(tx_, rcpt); };
+  if (pending_.active) {
+    // The counting stages (behaviour, ratelimit) still run: a client rejected at HELO must not
+    // be able to harvest addresses or RSET without limit. Their 421 wins.
+    Verdict v = runPhase(Phase::Rcpt, hook, Stages::WhileRejected);
+    return remember(v.isRejection() && closesSession(v) ? v : pending_.verdict);
+  }
+  Verdict v = runPhase(Phase::Rcpt, hook);
   if (v.isRejection()) return remember(v);
   if (deferred_.active) return remember(deferred_.verdict);
   tx_.envelope.recipients.push_back(rcpt);

@@ -51,8 +51,12 @@ class Session {
   };
   bool skipsStages();  // whitelisted client or authenticated (traced once)
   bool isExempt(std::string_view recipient) const;
+  // WhileRejected: only the stages that must see every command (StageEntry::runsWhileRejected),
+  // for when a rejection is already held for this transaction.
+  enum class Stages { All, WhileRejected };
   template <class Hook>
-  Verdict runPhase(Phase phase, Hook&& hook);
+  Verdict runPhase(Phase phase, Hook&& hook, Stages which = Stages::All);
+  Verdict noteClosing(Verdict v);
   // What a stage's decision becomes; sets *stop when the phase must not run further stages.
   Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
   void startMessageIfNeeded();

@@ -32,6 +32,9 @@ struct StageFactory {
   std::vector<config::OptionSpec> (*options)();
   // Throws config::ConfigError (via Section::fail) for a bad value.
   StageSharedPtr (*create)(const config::Section&, const StageContext&);
+  // Counts every command (behaviour, ratelimit): still runs when a rejection is already held,
+  // so a client refused at HELO cannot RSET or harvest addresses without limit.
+  bool runsWhileRejected = false;
 };
 
 const std::vector<StageFactory>& registry();

@@ -97,7 +97,7 @@ TEST(PolicyLoader, ShippedPoliciesLoad) {
   for (const char* name : {"default", "strict"}) {
     auto p =
         loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
-    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 8u : 6u) << name;
+    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 9u : 7u) << name;
   }
 }
 

@@ -27,6 +27,12 @@ TEST(AuthResults, OutsideValuesCannotBreakTheField) {
             "smtp.mailfrom=\"a b;\\\"c\\\"@x??\"");
 }
 
+TEST(AuthResults, Base64WithTspecialsIsQuoted) {
+  std::vector<AuthResult> r{{"dkim", "pass", "", {{"header.b", "ab+/cd=e"}, {"header.s", "s+1"}}}};
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", r),
+            "mx.example.net;\n\tdkim=pass header.b=\"ab+/cd=e\" header.s=s+1");
+}
+
 TEST(AuthResults, ReadsTheAuthservId) {
   EXPECT_EQ(authservIdOf("mx.example.net; spf=pass"), "mx.example.net");
   EXPECT_EQ(authservIdOf(" (comment (nested)) MX.Example.NET 1; none"), "MX.Example.NET");
