@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# install-deps.sh - install every build (and, with --test, test) dependency from Debian 12 packages.
-# Must not: download anything outside Debian's archive, or configure a system-wide Postfix.
+# install-deps.sh - install every build (and, with --test, test) dependency from Debian 12 packages;
+# with --test also unpack Sendmail's .debs (not installed: they conflict with postfix) into
+# SENDMAIL_CACHE for tests/integration/sendmail_test.sh.
+# Must not: download anything outside Debian's archive, configure a system-wide Postfix, or install
+# (dpkg -i) sendmail.
 set -euo pipefail
 
 with_tests=0
@@ -16,10 +19,50 @@ build_pkgs=(
 test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server
   dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
+  # sendmail_test.sh: m4 builds its sendmail.cf; util-linux gives unshare/mount; the rest are the
+  # runtime libraries of the unpacked sendmail-bin (apt-cache depends sendmail-bin) - none of them
+  # conflicts with postfix.
+  m4 util-linux libc6 libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0
 )
+# Unpacked (dpkg-deb -x), never installed: sendmail-bin conflicts with postfix.
+sendmail_debs=(sendmail-bin sendmail-base sendmail-cf)
+SENDMAIL_CACHE=/var/cache/mxguard-test/sendmail
 
 pkgs=("${build_pkgs[@]}")
 ((with_tests)) && pkgs+=("${test_pkgs[@]}")
+
+SUDO=""
+((EUID != 0)) && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
+
+# unpack_sendmail: SENDMAIL_CACHE/root/ holds the three packages' files, SENDMAIL_CACHE/VERSION
+# the version they came from; skipped when that is already the candidate version.
+unpack_sendmail() {
+  local want have="" deb
+  want=$(apt-cache policy sendmail-bin 2>/dev/null | sed -n 's/^ *Candidate: //p')
+  [[ -r "$SENDMAIL_CACHE/VERSION" ]] && have=$(cat "$SENDMAIL_CACHE/VERSION")
+  if [[ -n "$have" && -x "$SENDMAIL_CACHE/root/usr/libexec/sendmail/sendmail" ]] \
+    && [[ -z "$want" || "$want" == "(none)" || "$want" == "$have" ]]; then
+    echo "install-deps: sendmail $have already unpacked in $SENDMAIL_CACHE/root"
+    return 0
+  fi
+  if ((!apt_updated)); then $SUDO apt-get update -qq; apt_updated=1; fi
+  want=$(apt-cache policy sendmail-bin | sed -n 's/^ *Candidate: //p')
+  $SUDO rm -rf "$SENDMAIL_CACHE/debs" "$SENDMAIL_CACHE/root" "$SENDMAIL_CACHE/VERSION"
+  $SUDO install -d -o root -g root -m 755 "$SENDMAIL_CACHE/debs" "$SENDMAIL_CACHE/root"
+  # apt-get download writes into the current directory; as root apt warns that it cannot drop
+  # to _apt for a root-owned directory, which is harmless here.
+  (cd "$SENDMAIL_CACHE/debs" && $SUDO apt-get download -qq "${sendmail_debs[@]}" 2>&1 \
+    | grep -v "unsandboxed as root" || true)
+  for deb in "${sendmail_debs[@]}"; do
+    compgen -G "$SENDMAIL_CACHE/debs/${deb}_*.deb" >/dev/null \
+      || { echo "install-deps: apt-get download $deb failed" >&2; exit 1; }
+  done
+  for deb in "$SENDMAIL_CACHE"/debs/*.deb; do $SUDO dpkg-deb -x "$deb" "$SENDMAIL_CACHE/root"; done
+  echo "$want" | $SUDO tee "$SENDMAIL_CACHE/VERSION" >/dev/null
+  echo "install-deps: unpacked sendmail $want into $SENDMAIL_CACHE/root"
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -27,15 +70,14 @@ for p in "${pkgs[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#pkgs[@]} packages already installed"
+  ((with_tests)) && unpack_sendmail
   exit 0
 fi
 
-SUDO=""
-((EUID != 0)) && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
 # Postfix must install without creating a site configuration: tests run private instances.
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
+apt_updated=1
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The packaged daemons must not run system-wide: tests start their own on loopback ports.
 for svc in nsd unbound redis-server postfix; do
@@ -43,3 +85,5 @@ for svc in nsd unbound redis-server postfix; do
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "install-deps: installed ${missing[*]}"
+((with_tests)) && unpack_sendmail
+exit 0

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "config/config_file.h"
+#include "core/ip_address.h"
 
 namespace po = boost::program_options;
 
@@ -57,6 +58,49 @@ std::vector<OptionSpec> storeSpecs() {
   };
 }
 
+std::vector<OptionSpec> metricsSpecs() {
+  return {
+      {"listen", OptionKind::String, "", false, 0, 0,
+       "serve GET /metrics (Prometheus) on ADDRESS:PORT, e.g. 127.0.0.1:9102; empty = off"},
+      {"allow_remote", OptionKind::Bool, "no", false, 0, 0,
+       "allow a listen address other than loopback (the endpoint has no authentication)"},
+  };
+}
+
+// ADDRESS:PORT with an IP literal (IPv6 in brackets): no name lookup at start-up, and no
+// ambiguity about which interface is exposed.
+void applyMetrics(const config::Section& metrics, MetricsOptions& out) {
+  out.allowRemote = metrics.getBool("allow_remote");
+  out.listen = metrics.getString("listen");
+  if (out.listen.empty()) return;
+  const std::string& l = out.listen;
+  std::string host, port;
+  if (l.front() == '[') {
+    auto close = l.find("]:");
+    if (close != std::string::npos) host = l.substr(1, close - 1), port = l.substr(close + 2);
+  } else if (auto colon = l.rfind(':'); colon != std::string::npos) {
+    host = l.substr(0, colon), port = l.substr(colon + 1);
+  }
+  auto ip = host.find(':') != std::string::npos && l.front() != '[' ? std::nullopt
+                                                                    : IpAddress::parse(host);
+  long p = 0;
+  if (!port.empty() && port.size() <= 5 &&
+      port.find_first_not_of("0123456789") == std::string::npos)
+    p = std::stol(port);
+  if (!ip || p <= 0 || p > 65535)
+    metrics.fail("listen", "invalid address '" + l +
+                               "' (use ADDRESS:PORT with an IP address, e.g. 127.0.0.1:9102 or "
+                               "[::1]:9102)");
+  static const auto v4Loopback = *Cidr::parse("127.0.0.0/8");
+  static const auto v6Loopback = *Cidr::parse("::1");
+  if (!out.allowRemote && !v4Loopback.contains(*ip) && !v6Loopback.contains(*ip))
+    metrics.fail("listen", "'" + l +
+                               "' is not a loopback address; /metrics has no authentication, so "
+                               "set allow_remote = yes to expose it beyond this host");
+  out.address = ip->toString();
+  out.port = static_cast<int>(p);
+}
+
 }  // namespace
 
 std::string defaultHostname() {
@@ -68,9 +112,9 @@ std::string defaultHostname() {
 void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   auto file = config::ConfigFile::load(path);
   for (const auto& name : file.sectionNames())
-    if (!name.empty() && name != "dns" && name != "store")
+    if (!name.empty() && name != "dns" && name != "store" && name != "metrics")
       throw config::ConfigError(path, file.sectionLine(name), name,
-                                "unknown section [" + name + "]; known: [dns], [store]");
+                                "unknown section [" + name + "]; known: [dns], [store], [metrics]");
   auto top = file.section("", topSpecs());
   if (top.has("socket")) options.socket = top.getString("socket");
   if (top.has("policy")) options.policyFile = top.getString("policy");
@@ -110,6 +154,7 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   options.store.redisDatabase = static_cast<int>(store.getInt("redis_database"));
   options.store.timeoutMs = store.getDuration("timeout").count();
   options.store.poolSize = static_cast<size_t>(store.getInt("pool_size"));
+  applyMetrics(file.section("metrics", metricsSpecs()), options.metrics);
 }
 
 bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText) {

@@ -31,12 +31,21 @@ struct StoreOptions {
   size_t poolSize = 8;   // redis: connections
 };
 
+// [metrics]: the Prometheus listener (GET /metrics); off unless `listen` is set.
+struct MetricsOptions {
+  std::string listen;   // as written: "127.0.0.1:9102", "[::1]:9102"; "" = no listener
+  std::string address;  // the IP literal of `listen`, canonical
+  int port = 0;
+  bool allowRemote = false;  // permit a non-loopback `listen`
+};
+
 struct DaemonOptions {
   std::string configFile;  // "" = built-in defaults only
   std::string policyFile = "/etc/mxguard/policy.conf";
   std::string socket = "inet:10025@127.0.0.1";
   DnsOptions dns;
   StoreOptions store;
+  MetricsOptions metrics;
   bool foreground = false;
   std::string user;  // drop privileges to this user after binding
   std::string pidfile;

@@ -8,6 +8,7 @@
 
 #include "core/counters.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 namespace mxguard {
 namespace {
@@ -34,6 +35,12 @@ bool closesSession(const Verdict& v) {
   return v.reply && v.reply->code() == 421;
 }
 
+// Every trace entry is also a metric sample, under the same stage/outcome names as the logs.
+void record(std::vector<TraceEntry>& trace, TraceEntry t) {
+  metrics::countStageOutcome(t.stage, t.outcome, t.effect);
+  trace.push_back(std::move(t));
+}
+
 Reply fallbackReply() {
   // A stage said reject/tempfail without a reply: a bug, so never a 5xx.
   return *Reply::make(451, "4.3.0", "Temporary policy failure; try again later");
@@ -58,7 +65,7 @@ bool Session::skipsStages() {
   }
   if (why.empty()) return false;
   if (!whitelistTraced_) {
-    tx_.trace.push_back({Phase::Connect, "engine", "whitelisted", why, "skip all stages"});
+    record(tx_.trace, {Phase::Connect, "engine", "whitelisted", why, "skip all stages"});
     whitelistTraced_ = true;
   }
   return true;
@@ -88,7 +95,7 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
       for (const auto& [h, v] : d.headers) tx_.envelope.addedHeaders.push_back({h, v});
       t.effect = "add-header";
     }
-    tx_.trace.push_back(std::move(t));
+    record(tx_.trace, std::move(t));
     return Verdict::pass(phase);
   }
 
@@ -108,36 +115,42 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
   while (!replyText.empty() && (replyText.back() == '\n' || replyText.back() == '\r'))
     replyText.pop_back();
 
+  // on_failure = accept first: observe mode must not report "would refuse" for a failure the
+  // enforcing policy would accept anyway.
+  if (d.dependencyFailure && entry.onFailure == FailureMode::Accept) {
+    countEvent(name + ".dependency_failure");
+    metrics::countDependencyFailure(name);
+    t.effect = "accepted_on_failure";
+    record(tx_.trace, std::move(t));
+    // Once a minute per stage and reason: an outage must not write a warning per message.
+    logOncePer(name + "." + d.reason, std::chrono::seconds(60), LogLevel::Warning,
+               name + ": " + d.reason + " (" + sanitize(d.detail) +
+                   "): on_failure = accept, continuing");
+    return Verdict::pass(phase);
+  }
+
   if (entry.mode == StageMode::Observe && d.action != Action::Accept) {
     t.effect = std::string(toString(d.action)) + "_warning";
     countEvent(name + ".observed");
     logMessage(LogLevel::Warning, name + ": " + t.effect + " (observe mode): would reply: " +
                                       sanitize(replyText) + " (" + d.reason + ")");
-    tx_.trace.push_back(std::move(t));
+    record(tx_.trace, std::move(t));
     return Verdict::pass(phase);
   }
 
   if (d.dependencyFailure) {
     countEvent(name + ".dependency_failure");
-    if (entry.onFailure == FailureMode::Accept) {
-      t.effect = "accepted_on_failure";
-      tx_.trace.push_back(std::move(t));
-      // Once a minute per stage and reason: an outage must not write a warning per message.
-      logOncePer(name + "." + d.reason, std::chrono::seconds(60), LogLevel::Warning,
-                 name + ": " + d.reason + " (" + sanitize(d.detail) +
-                     "): on_failure = accept, continuing");
-      return Verdict::pass(phase);
-    }
+    metrics::countDependencyFailure(name);
     // defer_if_permit: keep the first reason, let a later definite rejection win.
     t.effect = "defer_if_permit";
-    tx_.trace.push_back(std::move(t));
+    record(tx_.trace, std::move(t));
     if (!deferred_.active) deferred_ = Held{true, phase, v};
     return Verdict::pass(phase);
   }
 
   if (d.action == Action::Accept) {
     t.effect = "accept";
-    tx_.trace.push_back(std::move(t));
+    record(tx_.trace, std::move(t));
     acceptedAll_ = true;
     *stop = true;
     return Verdict::pass(phase);
@@ -149,20 +162,21 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
     // postmaster@/abuse@ stay reachable. A connect decision without delay goes out at the
     // client's next command: libmilter cannot reply at connect time.
     t.effect = "delayed";
-    tx_.trace.push_back(std::move(t));
+    record(tx_.trace, std::move(t));
     if (!pending_.active) pending_ = Held{true, phase, v};
     *stop = true;
     return Verdict::pass(phase);
   }
 
   t.effect = toString(v.action);
-  tx_.trace.push_back(std::move(t));
+  record(tx_.trace, std::move(t));
   *stop = true;
   return v;
 }
 
 template <class Hook>
 Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
+  metrics::Timer timer(phase);
   if (acceptedAll_ || skipsStages()) return Verdict::pass(phase);
   auto runs = [&](const StageEntry& e) {
     return e.phases.contains(phase) && (which == Stages::All || e.runsWhileRejected);
@@ -260,9 +274,9 @@ Verdict Session::rcpt(std::string_view recipient) {
     return noteClosing(v);
   };
   if (isExempt(rcpt)) {
-    tx_.trace.push_back(
-        {Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
-         pending_.active || deferred_.active ? "accept despite earlier rejection" : "none"});
+    record(tx_.trace,
+           {Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
+            pending_.active || deferred_.active ? "accept despite earlier rejection" : "none"});
     tx_.envelope.recipients.push_back(rcpt);
     return Verdict::pass(Phase::Rcpt);
   }
@@ -294,9 +308,9 @@ void Session::noteAuthenticationResults(std::string_view value) {
   auto id = authservIdOf(value);
   if (!id || lower(*id) != lower(authservId())) return;
   tx_.envelope.removedHeaders.push_back({"Authentication-Results", index});
-  tx_.trace.push_back({Phase::Header, "engine", "forged_authentication_results",
-                       "field " + std::to_string(index) + " claims authserv-id " + sanitize(*id),
-                       "remove"});
+  record(tx_.trace,
+         {Phase::Header, "engine", "forged_authentication_results",
+          "field " + std::to_string(index) + " claims authserv-id " + sanitize(*id), "remove"});
 }
 
 void Session::addAuthenticationResults() {
@@ -364,6 +378,7 @@ void Session::close() {
     finishTransaction(rejectedRcpts_.empty() ? "disconnect" : "reject");
   } else if (!anyTransaction_) {
     finalAction_ = "disconnect";
+    metrics::countVerdict(finalAction_);
     logMessage(LogLevel::Info, summaryLine());
   }
 }
@@ -378,6 +393,7 @@ void Session::finishTransaction(const char* action) {
     });
     if (allTemp) finalAction_ = "tempfail";
   }
+  metrics::countVerdict(finalAction_);
   logMessage(LogLevel::Info, summaryLine());
   messageOpen_ = false;
   clearHeldFrom(Phase::Mail);

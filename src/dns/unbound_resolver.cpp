@@ -13,6 +13,8 @@
 #include <condition_variable>
 #include <stdexcept>
 
+#include "core/metrics.h"
+
 namespace mxguard::dns {
 
 struct UnboundResolver::Batch {
@@ -232,6 +234,7 @@ void UnboundResolver::onAnswer(void* arg, int err, ub_result* result) {
 
 std::vector<LookupResult> UnboundResolver::lookupAll(const std::vector<Query>& queries,
                                                      std::chrono::milliseconds timeout) {
+  metrics::Timer timer(metrics::Dependency::Dns);  // the whole batch: what the caller waits for
   auto batch = std::make_shared<Batch>();
   batch->results.resize(queries.size());
   batch->answered.assign(queries.size(), false);

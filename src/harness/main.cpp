@@ -13,6 +13,7 @@
 #include "app/store_factory.h"
 #include "config/config_error.h"
 #include "harness/dialogue.h"
+#include "harness/explain.h"
 #include "harness/report.h"
 
 namespace po = boost::program_options;
@@ -23,7 +24,9 @@ namespace {
 constexpr const char* kUsage =
     "usage: mxguard-check [--config FILE] [--policy FILE] [--dns HOST@PORT]... --client-ip IP\n"
     "                     [--client-name NAME] [--helo NAME] [--from ADDR] [--rcpt ADDR]...\n"
-    "                     [--message FILE] [--hostname NAME] [--json]\n";
+    "                     [--message FILE] [--hostname NAME] [--json] [--explain]\n"
+    "       mxguard-check --sender-check --client-ip IP --helo NAME --from ADDR [--policy FILE]\n"
+    "                     [--config FILE] [--dns HOST@PORT]... [--message FILE] [--json]\n";
 
 constexpr const char* kDefaultRecipient = "recipient@example.com";
 
@@ -49,11 +52,16 @@ int main(int argc, char** argv) {
       "RCPT TO address (repeatable; default recipient@example.com)")(
       "message", po::value<std::string>(), "RFC 5322 message file to send as DATA")(
       "hostname", po::value<std::string>(), "this server's host name (default: system name)")(
-      "json", po::bool_switch(), "print one JSON object instead of the dialogue");
+      "json", po::bool_switch(), "print one JSON object instead of the dialogue")(
+      "explain", po::bool_switch(),
+      "for every check that failed or would fail: what it means, the evidence, what to do")(
+      "sender-check", po::bool_switch(),
+      "test a sending setup (outbound IP, HELO, sender): every check runs (observe mode), "
+      "each problem explained");
   po::variables_map vm;
   app::DaemonOptions options;
   harness::Transcript t;
-  bool json = false;
+  bool json = false, explain = false, senderCheck = false;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
     po::notify(vm);
@@ -62,6 +70,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!vm.count("client-ip")) throw po::error("--client-ip is required");
+    senderCheck = vm["sender-check"].as<bool>();
+    explain = senderCheck || vm["explain"].as<bool>();
+    if (senderCheck && (!vm.count("helo") || !vm.count("from")))
+      throw po::error("--sender-check needs --client-ip, --helo and --from (the sending setup)");
     t.clientIp = vm["client-ip"].as<std::string>();
     if (!IpAddress::parse(t.clientIp))
       throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
@@ -110,8 +122,30 @@ int main(int argc, char** argv) {
   }
   t.ourHostname = options.hostname;
 
+  if (senderCheck) {
+    // Every stage in observe mode: the first problem must not hide the others.
+    auto all = std::make_shared<Policy>(*policy);
+    for (auto& entry : all->stages) entry.mode = StageMode::Observe;
+    policy = all;
+  }
   harness::Outcome outcome = harness::runDialogue(policy, t);
-  std::cout << (json ? harness::formatJson(outcome) : harness::formatText(outcome));
+  std::vector<harness::Finding> found;
+  if (explain) found = harness::findings(outcome, t);
+  if (json) {
+    std::string out = harness::formatJson(outcome);
+    if (explain)
+      out = out.substr(0, out.rfind('}')) + ",\"explain\":" + harness::formatFindingsJson(found) +
+            "}\n";
+    std::cout << out;
+  } else {
+    if (senderCheck)
+      std::cout << "sender check: mail from " << t.clientIp << " (HELO " << *t.helo
+                << ", MAIL FROM <" << *t.sender << ">) against " << options.policyFile
+                << ", every check in observe mode\n\n";
+    std::cout << harness::formatText(outcome);
+    if (explain) std::cout << harness::formatFindingsText(found);
+  }
+  if (senderCheck) return found.empty() ? 0 : 1;
   if (outcome.action == "reject") return 1;
   if (outcome.action == "tempfail") return 2;
   return 0;

@@ -32,8 +32,11 @@
 #include "config/config_error.h"
 #include "core/counters.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "milter/log_sinks.h"
+#include "milter/metrics_http.h"
 #include "milter/milter_adapter.h"
+#include "milter/service_notify.h"
 
 namespace mxguard::milter {
 namespace {
@@ -76,6 +79,8 @@ bool dropPrivileges(const std::string& user, const std::string& socket) {
     logMessage(LogLevel::Error, "user '" + user + "' does not exist");
     return false;
   }
+  // Started as that user already (systemd's User=): nothing to drop, and no right to.
+  if (geteuid() == pw->pw_uid && getegid() == pw->pw_gid) return true;
   if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0) {
     std::string path = socket.substr(socket.find(':') + 1);
     if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0)
@@ -164,6 +169,16 @@ int runDaemon(const app::DaemonOptions& options) {
     return kExitOsErr;
   }
   setNoDelayOnListeners();
+  // Before dropping privileges (a port below 1024 needs root); stopped when this returns.
+  std::unique_ptr<MetricsHttpServer> metricsServer;
+  if (const auto& m = options.metrics; !m.listen.empty()) {
+    std::string error;
+    if (!(metricsServer = MetricsHttpServer::start(m.address, m.port, &error))) {
+      logMessage(LogLevel::Error, error);
+      return kExitOsErr;
+    }
+    logMessage(LogLevel::Info, "serving metrics on http://" + m.listen + "/metrics");
+  }
   if (!options.user.empty() && !dropPrivileges(options.user, options.socket)) return kExitOsErr;
 
   if (pipe2(gSignalPipe, O_CLOEXEC | O_NONBLOCK) != 0) return kExitOsErr;
@@ -198,6 +213,8 @@ int runDaemon(const app::DaemonOptions& options) {
                                  loadOptions.store->describe() + ", policy " + options.policyFile +
                                  " (" + std::to_string(holder->snapshot()->stages.size()) +
                                  " stages)");
+  notifyReady("listening on " + options.socket + ", policy " + options.policyFile + " (" +
+              std::to_string(holder->snapshot()->stages.size()) + " stages)");
   bool stopping = false;
   while (!milterDone) {
     pollfd p{gSignalPipe[0], POLLIN, 0};
@@ -205,19 +222,21 @@ int runDaemon(const app::DaemonOptions& options) {
     unsigned char sig = 0;
     while (read(gSignalPipe[0], &sig, 1) == 1) {
       if (sig == SIGHUP) {
+        notifyReloading("reloading the policy from " + options.policyFile);
         std::string error =
             holder->reload([&] { return app::loadPolicyFile(options.policyFile, loadOptions); });
-        if (error.empty())
-          logMessage(LogLevel::Info, "policy reloaded from " + options.policyFile + " (" +
-                                         std::to_string(holder->snapshot()->stages.size()) +
-                                         " stages)");
-        else
-          logMessage(LogLevel::Error,
-                     "policy reload refused, keeping the running policy: " + error);
+        metrics::countPolicyReload(error.empty());
+        std::string outcome =
+            error.empty() ? "policy reloaded from " + options.policyFile + " (" +
+                                std::to_string(holder->snapshot()->stages.size()) + " stages)"
+                          : "policy reload refused, keeping the running policy: " + error;
+        logMessage(error.empty() ? LogLevel::Info : LogLevel::Error, outcome);
+        notifyReady(outcome);
       } else if (sig == SIGUSR1) {
         logCounters();
       } else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
         logMessage(LogLevel::Info, "stopping on signal " + std::to_string(sig));
+        notifyStopping("stopping on signal " + std::to_string(sig));
         stopping = true;
         smfi_stop();
       }

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "stages/check_action.h"
 
 namespace mxguard::stages {
@@ -22,6 +23,23 @@ const std::set<std::string> kVars{"sender",         "sender_domain", "mx_host",
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// The outcome as a metric label: snake_case, like every other label value.
+const char* probeLabel(smtp::ProbeOutcome o) {
+  switch (o) {
+    case smtp::ProbeOutcome::Accepted:
+      return "accepted";
+    case smtp::ProbeOutcome::Rejected:
+      return "rejected";
+    case smtp::ProbeOutcome::NullSenderRefused:
+      return "null_sender_refused";
+    case smtp::ProbeOutcome::TempFailed:
+      return "tempfailed";
+    case smtp::ProbeOutcome::Unreachable:
+      return "unreachable";
+  }
+  return "unknown";
 }
 
 int64_t unixNow() {
@@ -181,12 +199,14 @@ std::optional<Decision> CalloutStage::onMail(Transaction& tx) const {
   // The cache: an address answer, else a domain known to accept everything.
   auto cachedAddress = store_->get("callout:addr:" + key);
   if (cachedAddress.status == store::StoreStatus::Unavailable) {
+    metrics::countCacheLookup("callout", "error");
     TemplateVars vars{{"sender", sender}, {"why", "the verification cache is unavailable"}};
     return Decision::dependencyTempfail(unverified_.render(vars), "callout.store_failure",
                                         cachedAddress.error);
   }
   if (cachedAddress.status == store::StoreStatus::Ok) {
     if (auto record = decodeAddress(cachedAddress.value)) {
+      metrics::countCacheLookup("callout", "hit");
       Finding f{Finding::Kind::Answer, *record, "", "", true};
       if (record->result == AddressRecord::Result::TempFailed) {
         f.kind = Finding::Kind::Unverified;
@@ -198,12 +218,14 @@ std::optional<Decision> CalloutStage::onMail(Transaction& tx) const {
   auto cachedDomain = store_->get("callout:domain:" + domain);
   if (cachedDomain.status == store::StoreStatus::Ok)
     if (auto d = decodeDomain(cachedDomain.value); d && d->acceptAll) {
+      metrics::countCacheLookup("callout", "hit");
       Finding f{Finding::Kind::AcceptAll, {}, "", "", true};
       f.record.host = d->host;
       f.record.probedAt = d->probedAt;
       return decide(tx, sender, domain, f);
     }
 
+  metrics::countCacheLookup("callout", "miss");
   auto wait = probeOptions_.totalTimeout + dnsTimeout_ * 3;
   auto [status, finding] = coordinator_->run(key, domain, wait, [&] {
     Finding f = probeFresh(tx, sender, domain);
@@ -288,7 +310,11 @@ CalloutStage::Finding CalloutStage::probeHosts(Transaction& tx,
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       options.totalTimeout = left;
+      auto probeStart = std::chrono::steady_clock::now();
       auto r = probe_->probe(host, ip.toString(), sender, options);
+      metrics::observeDependency(metrics::Dependency::Callout,
+                                 std::chrono::steady_clock::now() - probeStart);
+      metrics::countCalloutProbe(probeLabel(r.outcome));
       for (const auto& line : r.transcript) f.dialogue += (f.dialogue.empty() ? "" : " / ") + line;
       if (r.outcome == smtp::ProbeOutcome::Unreachable) {
         lastProblem =

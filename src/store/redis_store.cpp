@@ -10,6 +10,7 @@
 
 #include "core/counters.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 namespace mxguard::store {
 namespace {
@@ -175,6 +176,7 @@ void RedisStore::release(ContextPtr c) {
 }
 
 StoreResult RedisStore::get(const std::string& key) {
+  metrics::Timer timer(metrics::Dependency::Redis);
   std::string error;
   ContextPtr c = acquire(&error);
   if (!c) return {StoreStatus::Unavailable, "", error};
@@ -201,6 +203,7 @@ StoreResult RedisStore::get(const std::string& key) {
 
 StoreResult RedisStore::set(const std::string& key, const std::string& value,
                             std::chrono::seconds ttl) {
+  metrics::Timer timer(metrics::Dependency::Redis);
   std::string error;
   ContextPtr c = acquire(&error);
   if (!c) return {StoreStatus::Unavailable, "", error};
@@ -223,6 +226,7 @@ StoreResult RedisStore::set(const std::string& key, const std::string& value,
 
 TokenResult RedisStore::takeToken(const std::string& key, double capacity, double refillPerSecond,
                                   double cost) {
+  metrics::Timer timer(metrics::Dependency::Redis);
   std::string error;
   ContextPtr c = acquire(&error);
   if (!c) return {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0), error};

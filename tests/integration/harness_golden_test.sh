@@ -2,6 +2,7 @@
 # harness_golden_test.sh - mxguard-check transcripts diffed byte for byte against tests/golden:
 # each NAME.in holds the harness arguments (one per line), NAME.ref the exact expected output
 # followed by a line "exit N". The harness resolves through a real nsd serving the test zones.
+# A line "#policy: PATH" in NAME.in picks another policy (relative to tests/).
 # Regenerate after a deliberate change: UPDATE_GOLDEN=1 ctest -R harness_golden (then review).
 # Must not: pass when a reference is missing.
 set -uo pipefail
@@ -17,7 +18,9 @@ failed=0
 for input in "$here"/golden/*.in; do
   name=$(basename "$input" .in)
   mapfile -t args < <(grep -v '^#' "$input")
-  actual=$("$CHECK" --policy "$policy" --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net "${args[@]}" 2>&1)
+  # "#policy: PATH" (relative to tests/) runs that policy instead of integration.conf.
+  own=$(sed -n 's/^#policy: *//p' "$input" | head -n 1)
+  actual=$("$CHECK" --policy "${own:-$policy}" --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net "${args[@]}" 2>&1)
   actual+=$'\n'"exit $?"
   ref="$here/golden/$name.ref"
   if [[ -n "${UPDATE_GOLDEN:-}" ]]; then

@@ -1,0 +1,144 @@
+// explain.cpp - a trace entry is a finding when its effect refused or held the message, when it
+// was only observed or warned, or when it is an authentication result short of "pass" (which
+// stricter receivers act on even where this policy does not).
+// Must not: invent evidence: what is shown comes from the trace, the replies and the log.
+#include "harness/explain.h"
+
+#include <cstdio>
+
+#include "harness/explanations.h"
+
+namespace mxguard::harness {
+namespace {
+
+std::string fill(std::string_view text, const Transcript& t) {
+  std::string sender = t.sender && !t.sender->empty() ? *t.sender : "<>";
+  std::string domain;
+  if (t.sender && t.sender->find('@') != std::string::npos)
+    domain = t.sender->substr(t.sender->rfind('@') + 1);
+  else
+    domain = t.helo.value_or("");
+  const std::pair<std::string, std::string> vars[] = {{"{client}", t.clientIp},
+                                                      {"{helo}", t.helo.value_or("")},
+                                                      {"{sender}", sender},
+                                                      {"{domain}", domain}};
+  std::string out(text);
+  for (const auto& [k, v] : vars)
+    for (size_t p = out.find(k); p != std::string::npos; p = out.find(k, p + v.size()))
+      out.replace(p, k.size(), v);
+  return out;
+}
+
+// The reply a step gave for this reason, or the one observe mode logged it would give.
+std::string replyFor(const Outcome& o, const std::string& reason) {
+  for (const auto& s : o.steps)
+    if (s.reason == reason) return std::to_string(s.code) + " " + s.enhanced + " " + s.text;
+  const std::string marker = "would reply: ";
+  for (const auto& l : o.log) {
+    size_t at = l.find(marker);
+    if (at == std::string::npos || l.find("(" + reason + ")") == std::string::npos) continue;
+    std::string r = l.substr(at + marker.size());
+    return r.substr(0, r.rfind(" (" + reason + ")"));
+  }
+  return "";
+}
+
+bool isAdvisory(const std::string& reason) {
+  // Authentication results below "pass" that this policy accepted: a stricter receiver may not.
+  static const char* kAdvisory[] = {"spf.softfail", "spf.neutral", "spf.none",    "spf.permerror",
+                                    "spf.fail",     "dkim.fail",   "dkim.policy", "dkim.permerror"};
+  for (const char* a : kAdvisory)
+    if (reason == a) return true;
+  return false;
+}
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::vector<Finding> findings(const Outcome& o, const Transcript& t) {
+  std::vector<Finding> out;
+  for (const auto& e : o.trace) {
+    if (e.stage == "engine") continue;
+    std::string reason = e.stage + "." + e.outcome;
+    std::string status;
+    if (e.effect == "reject" || (e.effect == "delayed" && replyFor(o, reason).rfind("5", 0) == 0))
+      status = "rejected";
+    else if (e.effect == "tempfail" || e.effect == "delayed" || e.effect == "defer_if_permit")
+      status = "deferred";
+    else if (e.effect.ends_with("_warning"))
+      status = "would be refused (observe mode)";
+    else if (e.detail.rfind("warn: would reply", 0) == 0)
+      status = "warning (not enforced)";
+    else if (e.effect == "accepted_on_failure")
+      status = "not checked (the receiver's lookup failed)";
+    else if (isAdvisory(reason))
+      status = "accepted here; stricter receivers may refuse";
+    else
+      continue;
+    Finding f;
+    f.reason = reason;
+    f.phase = toString(e.phase);
+    f.status = status;
+    f.evidence = e.detail;
+    f.reply = replyFor(o, reason);
+    if (f.reply.empty() && e.detail.rfind("warn: would reply ", 0) == 0) {
+      f.reply = e.detail.substr(18);
+      f.evidence = "";
+      if (size_t semi = f.reply.find("; "); semi != std::string::npos) {
+        f.evidence = f.reply.substr(semi + 2);
+        f.reply = f.reply.substr(0, semi);
+      }
+    }
+    if (const Explanation* x = explanationFor(reason)) {
+      f.meaning = fill(x->meaning, t);
+      f.fix = fill(x->fix, t);
+    } else {
+      f.meaning = "(no explanation written for " + reason + ")";
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string formatFindingsText(const std::vector<Finding>& fs) {
+  std::string out = "\nexplain:\n";
+  if (fs.empty()) out += "  nothing failed: every check passed\n";
+  for (const auto& f : fs) {
+    out += "  " + f.reason + ": " + f.status + " (decided at " + f.phase + ")\n";
+    out += "    what it means: " + f.meaning + "\n";
+    if (!f.evidence.empty()) out += "    evidence:      " + f.evidence + "\n";
+    if (!f.reply.empty()) out += "    reply:         " + f.reply + "\n";
+    if (!f.fix.empty()) out += "    what to do:    " + f.fix + "\n";
+  }
+  return out;
+}
+
+std::string formatFindingsJson(const std::vector<Finding>& fs) {
+  std::string out = "[";
+  for (size_t i = 0; i < fs.size(); ++i) {
+    const auto& f = fs[i];
+    out += (i ? "," : "") + std::string("{\"reason\":") + jsonString(f.reason) +
+           ",\"phase\":" + jsonString(f.phase) + ",\"status\":" + jsonString(f.status) +
+           ",\"evidence\":" + jsonString(f.evidence) + ",\"reply\":" + jsonString(f.reply) +
+           ",\"meaning\":" + jsonString(f.meaning) + ",\"fix\":" + jsonString(f.fix) + "}";
+  }
+  return out + "]";
+}
+
+}  // namespace mxguard::harness

@@ -1,0 +1,119 @@
+// metrics_http.cpp - libmicrohttpd with its internal polling thread (epoll on Linux, so no
+// FD_SETSIZE limit however many milter connections the process holds); each scrape renders the
+// registry into a fresh buffer that MHD copies.
+// Must not: take the process's signals (daemon.cpp turns those into reload/stop on the main
+// thread), or let a slow or hostile client hold more than a few connections for long.
+#include "milter/metrics_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/reply.h"
+
+namespace mxguard::milter {
+namespace {
+
+constexpr unsigned kMaxConnections = 8;       // Prometheus scrapes one at a time
+constexpr unsigned kConnectionTimeoutS = 10;  // an idle or trickling client is dropped
+
+void logFromMhd(void*, const char* format, va_list args) {
+  char buf[512];
+  std::vsnprintf(buf, sizeof buf, format, args);
+  std::string line = buf;
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  logMessage(LogLevel::Warning, "metrics listener: " + sanitize(line));
+}
+
+MHD_Result reply(MHD_Connection* connection, unsigned status, const std::string& body,
+                 const char* contentType) {
+  MHD_Response* response = MHD_create_response_from_buffer(
+      body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+  if (!response) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, contentType);
+  if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  MHD_Result rc = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return rc;
+}
+
+MHD_Result onRequest(void*, MHD_Connection* connection, const char* url, const char* method,
+                     const char*, const char*, size_t*, void**) {
+  try {
+    // HEAD is GET without a body (MHD leaves the body out itself).
+    if (std::strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+        std::strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+      return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed; use GET\n",
+                   "text/plain; charset=utf-8");
+    if (std::strcmp(url, "/metrics") != 0)
+      return reply(connection, MHD_HTTP_NOT_FOUND, "not found; metrics are at /metrics\n",
+                   "text/plain; charset=utf-8");
+    return reply(connection, MHD_HTTP_OK, metrics::render(),
+                 "text/plain; version=0.0.4; charset=utf-8");
+  } catch (const std::exception& e) {
+    // Out of memory while rendering: drop this connection, keep the daemon.
+    logMessage(LogLevel::Error, std::string("metrics listener: ") + e.what());
+    return MHD_NO;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<MetricsHttpServer> MetricsHttpServer::start(const std::string& address, int port,
+                                                            std::string* error) {
+  sockaddr_storage ss{};
+  bool v6 = address.find(':') != std::string::npos;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, address.c_str(), &a->sin6_addr) != 1) {
+      *error = "invalid metrics address " + address;
+      return nullptr;
+    }
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address.c_str(), &a->sin_addr) != 1) {
+      *error = "invalid metrics address " + address;
+      return nullptr;
+    }
+  }
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+  // The polling thread inherits this mask: it must never be the thread a SIGTERM lands on.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  MHD_Daemon* d = MHD_start_daemon(
+      flags, static_cast<uint16_t>(port), nullptr, nullptr, &onRequest, nullptr,
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT,
+      kMaxConnections, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutS,
+      MHD_OPTION_EXTERNAL_LOGGER, &logFromMhd, nullptr, MHD_OPTION_END);
+  int saved = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!d) {
+    std::string where =
+        v6 ? "[" + address + "]:" + std::to_string(port) : address + ":" + std::to_string(port);
+    *error = "cannot listen for metrics on " + where + " (" + std::strerror(saved) +
+             "; in use, or not an address of this host?)";
+    return nullptr;
+  }
+  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(d));
+}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  if (daemon_) MHD_stop_daemon(daemon_);
+}
+
+}  // namespace mxguard::milter

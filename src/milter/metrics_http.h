@@ -1,0 +1,27 @@
+// metrics_http.h - the optional Prometheus listener: libmicrohttpd on its own polling thread,
+// GET /metrics answered with metrics::render(), 404 for other paths, 405 for other methods.
+// Must not: be linked into core or stages, or serve anything but the metrics (it has no auth).
+#pragma once
+
+#include <memory>
+#include <string>
+
+struct MHD_Daemon;
+
+namespace mxguard::milter {
+
+class MetricsHttpServer {
+ public:
+  // Binds address:port (an IP literal) and starts serving; nullptr with *error set on failure.
+  static std::unique_ptr<MetricsHttpServer> start(const std::string& address, int port,
+                                                  std::string* error);
+  ~MetricsHttpServer();  // stops the listener and its thread
+  MetricsHttpServer(const MetricsHttpServer&) = delete;
+  MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
+
+ private:
+  explicit MetricsHttpServer(MHD_Daemon* daemon) : daemon_(daemon) {}
+  MHD_Daemon* daemon_;
+};
+
+}  // namespace mxguard::milter
