@@ -14,11 +14,14 @@ build_pkgs=(
   libmilter-dev libunbound-dev libevent-dev libssl-dev
   libboost-program-options-dev
   libspf2-dev libopendkim-dev libhiredis-dev
-  libgtest-dev libgmock-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev
 )
 test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server
   dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
+  # systemd_test.sh: systemd-analyze verify of the unit (the systemd package is only the tool
+  # here, nothing is started), groff and man to render the man pages.
+  systemd groff-base man-db
   # sendmail_test.sh: m4 builds its sendmail.cf; util-linux gives unshare/mount; the rest are the
   # runtime libraries of the unpacked sendmail-bin (apt-cache depends sendmail-bin) - none of them
   # conflicts with postfix.

@@ -69,6 +69,16 @@ std::vector<OptionSpec> metricsSpecs() {
 
 // ADDRESS:PORT with an IP literal (IPv6 in brackets): no name lookup at start-up, and no
 // ambiguity about which interface is exposed.
+std::vector<OptionSpec> recordSpecs() {
+  return {
+      {"file", OptionKind::String, "", false, 0, 0,
+       "append each finished transaction as a JSON line to FILE (for mxguard-check --replay); "
+       "empty = off"},
+      {"headers", OptionKind::Bool, "no", false, 0, 0,
+       "also record the header fields (never the body)"},
+  };
+}
+
 void applyMetrics(const config::Section& metrics, MetricsOptions& out) {
   out.allowRemote = metrics.getBool("allow_remote");
   out.listen = metrics.getString("listen");
@@ -112,9 +122,11 @@ std::string defaultHostname() {
 void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   auto file = config::ConfigFile::load(path);
   for (const auto& name : file.sectionNames())
-    if (!name.empty() && name != "dns" && name != "store" && name != "metrics")
-      throw config::ConfigError(path, file.sectionLine(name), name,
-                                "unknown section [" + name + "]; known: [dns], [store], [metrics]");
+    if (!name.empty() && name != "dns" && name != "store" && name != "metrics" &&
+        name != "record")
+      throw config::ConfigError(
+          path, file.sectionLine(name), name,
+          "unknown section [" + name + "]; known: [dns], [store], [metrics], [record]");
   auto top = file.section("", topSpecs());
   if (top.has("socket")) options.socket = top.getString("socket");
   if (top.has("policy")) options.policyFile = top.getString("policy");
@@ -155,6 +167,9 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   options.store.timeoutMs = store.getDuration("timeout").count();
   options.store.poolSize = static_cast<size_t>(store.getInt("pool_size"));
   applyMetrics(file.section("metrics", metricsSpecs()), options.metrics);
+  auto record = file.section("record", recordSpecs());
+  options.record.file = record.getString("file");
+  options.record.headers = record.getBool("headers");
 }
 
 bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText) {

@@ -39,6 +39,12 @@ struct MetricsOptions {
   bool allowRemote = false;  // permit a non-loopback `listen`
 };
 
+// [record]: transactions appended as JSON lines for `mxguard-check --replay`; off unless `file`.
+struct RecordOptions {
+  std::string file;      // "" = not recording
+  bool headers = false;  // also record the header fields (never the body)
+};
+
 struct DaemonOptions {
   std::string configFile;  // "" = built-in defaults only
   std::string policyFile = "/etc/mxguard/policy.conf";
@@ -46,6 +52,7 @@ struct DaemonOptions {
   DnsOptions dns;
   StoreOptions store;
   MetricsOptions metrics;
+  RecordOptions record;
   bool foreground = false;
   std::string user;  // drop privileges to this user after binding
   std::string pidfile;

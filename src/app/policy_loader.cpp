@@ -104,6 +104,7 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
   auto policy = std::make_shared<Policy>();
   policy->source = file.file();
   policy->resolver = options.resolver;
+  policy->recorder = options.recorder;
 
   config::Section engine = file.section("engine", engineSpecs());
   auto& settings = policy->engine;

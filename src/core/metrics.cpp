@@ -4,8 +4,10 @@
 // another family (a scrape must not stall the mail threads for longer than one map walk).
 #include "core/metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <mutex>
+#include <type_traits>
 
 #include "core/counters.h"
 
@@ -94,9 +96,12 @@ void FamilyBase::render(std::string& out) const {
 }
 
 template <class Metric, size_t N>
-Family<Metric, N>::Family(std::string name, std::string help, std::array<std::string, N> labelNames)
+Family<Metric, N>::Family(std::string name, std::string help, std::array<std::string, N> labelNames,
+                          std::string type)
     : FamilyBase(std::move(name), std::move(help),
-                 std::is_same_v<Metric, Histogram> ? "histogram" : "counter"),
+                 !type.empty()                       ? std::move(type)
+                 : std::is_same_v<Metric, Histogram> ? "histogram"
+                                                     : "counter"),
       labelNames_(std::move(labelNames)) {}
 
 template <class Metric, size_t N>
@@ -228,8 +233,8 @@ MxguardMetrics::MxguardMetrics()
                                              {"outcome"})),
       policyReloads(registry.add<Counter, 1>("mxguard_policy_reloads_total",
                                              "Policy reloads (SIGHUP), by result.", {"result"})),
-      buildInfo(registry.add<Counter, 1>("mxguard_build_info",
-                                         "The running mxguard's version (always 1).", {"version"})),
+      buildInfo(registry.add<Counter, 1>(
+          "mxguard_build_info", "The running mxguard's version (always 1).", {"version"}, "gauge")),
       phaseDurationFamily(registry.add<Histogram, 1>(
           "mxguard_phase_duration_seconds",
           "Time the engine spends in one SMTP phase, all stages and their lookups together.",

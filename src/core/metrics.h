@@ -76,7 +76,10 @@ class Family : public FamilyBase {
   // many series, new label sets share one series whose labels all read "other".
   static constexpr size_t kMaxSeries = 2000;
 
-  Family(std::string name, std::string help, std::array<std::string, N> labelNames);
+  // type: "" = counter or histogram by Metric; "gauge" for a Counter that is only ever set once
+  // (build_info), so Prometheus does not treat it as a rate.
+  Family(std::string name, std::string help, std::array<std::string, N> labelNames,
+         std::string type = "");
   Metric& with(const Labels& values);
 
  protected:
@@ -110,10 +113,10 @@ using HistogramFamily1 = Family<Histogram, 1>;
 class Registry {
  public:
   template <class Metric, size_t N>
-  Family<Metric, N>& add(std::string name, std::string help,
-                         std::array<std::string, N> labelNames) {
+  Family<Metric, N>& add(std::string name, std::string help, std::array<std::string, N> labelNames,
+                         std::string type = "") {
     auto f = std::make_unique<Family<Metric, N>>(std::move(name), std::move(help),
-                                                 std::move(labelNames));
+                                                 std::move(labelNames), std::move(type));
     auto& ref = *f;
     families_.push_back(std::move(f));
     return ref;

@@ -12,6 +12,7 @@
 #include "core/phase.h"
 #include "core/reply.h"
 #include "core/stage.h"
+#include "core/transaction_record.h"
 #include "dns/resolver.h"
 
 namespace mxguard {
@@ -49,6 +50,7 @@ struct Policy {
   EngineSettings engine;
   std::vector<StageEntry> stages;
   dns::ResolverSharedPtr resolver;  // shared with stages; never null in a built policy
+  TransactionRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
 };
 
 using PolicySharedPtr = std::shared_ptr<const Policy>;

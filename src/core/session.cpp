@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 #include "core/counters.h"
 #include "core/log.h"
@@ -212,6 +213,7 @@ void Session::startMessageIfNeeded() {
   // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
   std::erase_if(tx_.trace, [](const TraceEntry& t) { return t.phase >= Phase::Mail; });
   rejectedRcpts_.clear();
+  attemptedRcpts_.clear();
   finalReply_.clear();
   finalReason_.clear();
   messageOpen_ = true;
@@ -263,6 +265,7 @@ Verdict Session::noteClosing(Verdict v) {
 Verdict Session::rcpt(std::string_view recipient) {
   startMessageIfNeeded();
   std::string rcpt = stripBrackets(recipient);
+  if (attemptedRcpts_.size() < kMaxKeptHeaders) attemptedRcpts_.push_back(rcpt);
   auto remember = [&](const Verdict& v) {
     ++tx_.counters.rejectedRecipients;
     rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
@@ -395,8 +398,34 @@ void Session::finishTransaction(const char* action) {
   }
   metrics::countVerdict(finalAction_);
   logMessage(LogLevel::Info, summaryLine());
+  recordTransaction();
   messageOpen_ = false;
   clearHeldFrom(Phase::Mail);
+}
+
+void Session::recordTransaction() const {
+  if (!policy_->recorder || !tx_.envelope.senderSeen) return;
+  TransactionRecord r;
+  char when[32];
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  r.time = when;
+  const auto& c = tx_.connection;
+  r.queueId = tx_.envelope.queueId;
+  r.clientAddress = c.clientAddress;
+  r.clientName = c.clientName;
+  r.helo = c.helo;
+  r.heloSeen = c.heloSeen;
+  r.authUser = c.authUser;
+  r.sender = tx_.envelope.sender;
+  r.recipients = attemptedRcpts_;
+  if (policy_->recorder->wantsHeaders()) r.headers = tx_.envelope.headers;
+  r.action = finalAction_;
+  r.reason = finalReason_;
+  r.reply = finalReply_;
+  policy_->recorder->record(r);
 }
 
 std::string Session::summaryLine() const {

@@ -61,6 +61,7 @@ class Session {
   Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
   void startMessageIfNeeded();
   void finishTransaction(const char* action);
+  void recordTransaction() const;
   Verdict endMessageIfDecided(Verdict v);
   void clearHeldFrom(Phase earliest);
   std::string authservId() const;
@@ -77,6 +78,7 @@ class Session {
   bool anyTransaction_ = false;
   int authResultsSeen_ = 0;                 // Authentication-Results fields of this message so far
   std::vector<std::string> rejectedRcpts_;  // "<rcpt> 554 5.7.1"
+  std::vector<std::string> attemptedRcpts_;  // every RCPT TO of this transaction (for the record)
   std::string finalAction_ = "none";
   std::string finalReply_;
   std::string finalReason_;

@@ -11,9 +11,11 @@
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
+#include "app/transaction_log.h"
 #include "config/config_error.h"
 #include "harness/dialogue.h"
 #include "harness/explain.h"
+#include "harness/replay.h"
 #include "harness/report.h"
 
 namespace po = boost::program_options;
@@ -26,7 +28,8 @@ constexpr const char* kUsage =
     "                     [--client-name NAME] [--helo NAME] [--from ADDR] [--rcpt ADDR]...\n"
     "                     [--message FILE] [--hostname NAME] [--json] [--explain]\n"
     "       mxguard-check --sender-check --client-ip IP --helo NAME --from ADDR [--policy FILE]\n"
-    "                     [--config FILE] [--dns HOST@PORT]... [--message FILE] [--json]\n";
+    "                     [--config FILE] [--dns HOST@PORT]... [--message FILE] [--json]\n"
+    "       mxguard-check --replay FILE --policy NEW [--policy OLD] [--config FILE] [--dns ...]\n";
 
 constexpr const char* kDefaultRecipient = "recipient@example.com";
 
@@ -41,7 +44,11 @@ int main(int argc, char** argv) {
   po::options_description desc("Options");
   desc.add_options()("help,h", "show this help")(
       "config", po::value<std::string>(), "daemon configuration file (for policy and [dns])")(
-      "policy", po::value<std::string>(), "policy file")(
+      "policy", po::value<std::vector<std::string>>()->composing(),
+      "policy file; with --replay: NEW, and optionally a second, OLD")(
+      "replay", po::value<std::string>(),
+      "run the transactions recorded in FILE (JSON lines, [record] in mxguard.conf) through "
+      "--policy NEW (and --policy OLD) and show what would change")(
       "dns", po::value<std::vector<std::string>>()->composing(), "forward DNS to HOST@PORT")(
       "client-ip", po::value<std::string>(), "the client's IP address (IPv4 or IPv6)")(
       "client-name", po::value<std::string>(),
@@ -62,6 +69,7 @@ int main(int argc, char** argv) {
   app::DaemonOptions options;
   harness::Transcript t;
   bool json = false, explain = false, senderCheck = false;
+  std::string replayFile;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
     po::notify(vm);
@@ -69,31 +77,42 @@ int main(int argc, char** argv) {
       std::cout << kUsage << "\n" << desc;
       return 0;
     }
-    if (!vm.count("client-ip")) throw po::error("--client-ip is required");
-    senderCheck = vm["sender-check"].as<bool>();
-    explain = senderCheck || vm["explain"].as<bool>();
-    if (senderCheck && (!vm.count("helo") || !vm.count("from")))
-      throw po::error("--sender-check needs --client-ip, --helo and --from (the sending setup)");
-    t.clientIp = vm["client-ip"].as<std::string>();
-    if (!IpAddress::parse(t.clientIp))
-      throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
-    if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
-    if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
-    if (vm.count("rcpt"))
-      for (const auto& r : vm["rcpt"].as<std::vector<std::string>>())
-        t.recipients.push_back(stripBrackets(r));
-    // Rejections are delayed to RCPT, so a dialogue always reaches RCPT: without --from it uses
-    // the null sender, without --rcpt a placeholder recipient (both shown in the dialogue).
-    t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
-    if (t.recipients.empty()) t.recipients.push_back(kDefaultRecipient);
-    json = vm["json"].as<bool>();
-    if (vm.count("message")) {
-      std::ifstream in(vm["message"].as<std::string>(), std::ios::binary);
-      if (!in)
-        throw po::error("cannot read --message file '" + vm["message"].as<std::string>() + "'");
-      std::ostringstream s;
-      s << in.rdbuf();
-      t.message = s.str();
+    if (vm.count("replay")) {
+      replayFile = vm["replay"].as<std::string>();
+      if (!vm.count("policy")) throw po::error("--replay needs --policy NEW [--policy OLD]");
+      if (vm["policy"].as<std::vector<std::string>>().size() > 2)
+        throw po::error("--replay takes at most two policies: NEW and OLD");
+    } else if (vm.count("policy") && vm["policy"].as<std::vector<std::string>>().size() > 1) {
+      throw po::error("--policy may be given once (twice only with --replay)");
+    }
+    // With --replay the transactions come from the file, not from these flags.
+    if (replayFile.empty()) {
+      if (!vm.count("client-ip")) throw po::error("--client-ip is required");
+      senderCheck = vm["sender-check"].as<bool>();
+      explain = senderCheck || vm["explain"].as<bool>();
+      if (senderCheck && (!vm.count("helo") || !vm.count("from")))
+        throw po::error("--sender-check needs --client-ip, --helo and --from (the sending setup)");
+      t.clientIp = vm["client-ip"].as<std::string>();
+      if (!IpAddress::parse(t.clientIp))
+        throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
+      if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
+      if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
+      if (vm.count("rcpt"))
+        for (const auto& r : vm["rcpt"].as<std::vector<std::string>>())
+          t.recipients.push_back(stripBrackets(r));
+      // Rejections are delayed to RCPT, so a dialogue always reaches RCPT: without --from it uses
+      // the null sender, without --rcpt a placeholder recipient (both shown in the dialogue).
+      t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
+      if (t.recipients.empty()) t.recipients.push_back(kDefaultRecipient);
+      json = vm["json"].as<bool>();
+      if (vm.count("message")) {
+        std::ifstream in(vm["message"].as<std::string>(), std::ios::binary);
+        if (!in)
+          throw po::error("cannot read --message file '" + vm["message"].as<std::string>() + "'");
+        std::ostringstream s;
+        s << in.rdbuf();
+        t.message = s.str();
+      }
     }
   } catch (const po::error& e) {
     std::fprintf(stderr, "mxguard-check: %s\n%s", e.what(), kUsage);
@@ -101,13 +120,13 @@ int main(int argc, char** argv) {
   }
 
   app::PolicyLoadOptions load;
-  PolicySharedPtr policy;
+  PolicySharedPtr policy, oldPolicy;
   try {
     if (vm.count("config")) {
       options.configFile = vm["config"].as<std::string>();
       app::applyDaemonConfigFile(options.configFile, options);
     }
-    if (vm.count("policy")) options.policyFile = vm["policy"].as<std::string>();
+    if (vm.count("policy")) options.policyFile = vm["policy"].as<std::vector<std::string>>()[0];
     if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
     options.hostname = vm.count("hostname")        ? vm["hostname"].as<std::string>()
                        : !options.hostname.empty() ? options.hostname
@@ -116,9 +135,22 @@ int main(int argc, char** argv) {
     load.store = app::makeStore(options.store);
     load.ourHostname = options.hostname;
     policy = app::loadPolicyFile(options.policyFile, load);
+    if (!replayFile.empty() && vm["policy"].as<std::vector<std::string>>().size() == 2)
+      oldPolicy = app::loadPolicyFile(vm["policy"].as<std::vector<std::string>>()[1], load);
   } catch (const config::ConfigError& e) {
     std::fprintf(stderr, "mxguard-check: %s\n", e.what());
     return config::kExitConfig;
+  }
+  if (!replayFile.empty()) {
+    std::vector<std::string> errors;
+    auto records = app::readTransactionLog(replayFile, &errors);
+    for (const auto& e : errors) std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());
+    if (records.empty() && !errors.empty()) return config::kExitUsage;
+    auto names = vm["policy"].as<std::vector<std::string>>();
+    auto report = harness::replay(records, policy, oldPolicy, options.hostname);
+    std::cout << harness::formatReplay(report, replayFile, names[0],
+                                       names.size() > 1 ? names[1] : "");
+    return 0;
   }
   t.ourHostname = options.hostname;
 

@@ -27,6 +27,7 @@
 
 #include "app/policy_holder.h"
 #include "app/policy_loader.h"
+#include "app/transaction_log.h"
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
 #include "config/config_error.h"
@@ -140,6 +141,9 @@ int runDaemon(const app::DaemonOptions& options) {
     loadOptions.resolver = app::makeResolver(options.dns, options.configFile);
     loadOptions.store = app::makeStore(options.store);
     loadOptions.ourHostname = options.hostname;
+    if (!options.record.file.empty())  // opened before privileges are dropped
+      loadOptions.recorder = std::make_shared<app::JsonLinesRecorder>(
+          options.record.file, options.record.headers, options.configFile);
     holder =
         std::make_unique<app::PolicyHolder>(app::loadPolicyFile(options.policyFile, loadOptions));
   } catch (const config::ConfigError& e) {

@@ -97,9 +97,10 @@ std::unique_ptr<MetricsHttpServer> MetricsHttpServer::start(const std::string& a
   pthread_sigmask(SIG_BLOCK, &all, &old);
   MHD_Daemon* d = MHD_start_daemon(
       flags, static_cast<uint16_t>(port), nullptr, nullptr, &onRequest, nullptr,
-      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT,
-      kMaxConnections, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutS,
-      MHD_OPTION_EXTERNAL_LOGGER, &logFromMhd, nullptr, MHD_OPTION_END);
+      // The logger first: MHD reports options parsed before it on stderr.
+      MHD_OPTION_EXTERNAL_LOGGER, &logFromMhd, nullptr, MHD_OPTION_SOCK_ADDR,
+      reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+      MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutS, MHD_OPTION_END);
   int saved = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (!d) {

@@ -35,8 +35,10 @@ start_nsd || exit 1
 printf '%s\n' "[engine]" "stages = spf dkim" "whitelist_clients =" \
   "authserv_id = mx.example.net" "[spf]" "timeout = 5s" \
   "[dkim]" "require_signature_from = required.example.net" > "$TB_DIR/policy.conf"
+# Every transaction is recorded (with its header fields) for the replay at the end.
+printf '%s\n' "[record]" "file = $TB_DIR/record.jsonl" "headers = yes" > "$TB_DIR/mxguard.conf"
 MILTER_PORT=$(free_port)
-start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" || exit 1
+start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" --config "$TB_DIR/mxguard.conf" || exit 1
 start_postfix || exit 1
 
 client=(--xclient-addr 192.0.2.10 --xclient-name mail.client.example.net
@@ -149,6 +151,21 @@ rc=$?
   && ok "harness: dkim trace" || bad "harness: dkim trace missing: $out"
 [[ "$out" == *"  - Authentication-Results #1"* && "$out" == *"  + Authentication-Results: mx.example.net;"* ]] \
   && ok "harness: header changes shown" || bad "harness: header changes: $out"
+
+# 5. The recording and its replay: the same policy changes nothing; accepting SPF fails would
+#    let exactly the one SPF-fail transaction through.
+expect_eq "recorded: one line per transaction" 6 "$(grep -c '"client_address":"192.0.2.10"' "$TB_DIR/record.jsonl")"
+grep -q '"headers":\[\["Authentication-Results"' "$TB_DIR/record.jsonl" \
+  && ok "recorded: header fields included (headers = yes)" || bad "recorded: no header fields"
+out=$("$CHECK" --policy "$TB_DIR/policy.conf" --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net \
+      --replay "$TB_DIR/record.jsonl" 2>&1)
+[[ "$out" == *"no verdict would change"*"unchanged: 6 (3 accepted, 3 rejected)"* ]] \
+  && ok "replay: same policy, nothing changes" || bad "replay (same policy): $out"
+sed 's/^timeout = 5s$/timeout = 5s\nfail = accept/' "$TB_DIR/policy.conf" > "$TB_DIR/lenient.conf"
+out=$("$CHECK" --policy "$TB_DIR/lenient.conf" --policy "$TB_DIR/policy.conf" \
+      --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net --replay "$TB_DIR/record.jsonl" 2>&1)
+[[ "$out" == *"1 of 6 would now be accepted (they were rejected), by: spf.fail 1"* ]] \
+  && ok "replay: fail = accept lets the SPF fail through" || bad "replay (lenient): $out"
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
 echo "$passed passed, $failed failed"

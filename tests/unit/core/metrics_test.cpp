@@ -1,0 +1,262 @@
+// metrics_test.cpp - the exposition text byte for byte (counters, escaping, histogram buckets,
+// sum and count), the series cap, concurrent recording, and that a Session's trace entries and
+// verdicts reach the process-wide metrics under the same names as the summary line.
+#include "core/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/counters.h"
+#include "core/log.h"
+#include "core/session.h"
+
+namespace mxguard::metrics {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST(Metrics, CounterFamilyExactText) {
+  Registry r;
+  auto& f = r.add<Counter, 2>("mxguard_test_total", "Things counted.", {"stage", "outcome"});
+  f.with({"rbl", "listed"}).inc();
+  f.with({"rbl", "listed"}).inc(2);
+  f.with({"helo", "ok"}).inc();
+  std::string out;
+  r.render(out);
+  // Series in label order, so the output is stable from scrape to scrape.
+  EXPECT_EQ(out,
+            "# HELP mxguard_test_total Things counted.\n"
+            "# TYPE mxguard_test_total counter\n"
+            "mxguard_test_total{stage=\"helo\",outcome=\"ok\"} 1\n"
+            "mxguard_test_total{stage=\"rbl\",outcome=\"listed\"} 3\n");
+}
+
+TEST(Metrics, FamilyWithoutSeriesHasOnlyHelpAndType) {
+  Registry r;
+  r.add<Counter, 1>("a_total", "A.", {"x"});
+  r.add<Counter, 1>("b", "B.", {"version"}, "gauge").with({"1.2"}).inc();
+  std::string out;
+  r.render(out);
+  EXPECT_EQ(out,
+            "# HELP a_total A.\n# TYPE a_total counter\n"
+            "# HELP b B.\n# TYPE b gauge\nb{version=\"1.2\"} 1\n");
+}
+
+TEST(Metrics, LabelValuesAndHelpAreEscaped) {
+  std::string v;
+  appendEscapedLabelValue(v, "a\\b\"c\nd");
+  EXPECT_EQ(v, "a\\\\b\\\"c\\nd");
+
+  Registry r;
+  // HELP escapes backslash and newline but not quotes (exposition format 0.0.4).
+  r.add<Counter, 1>("x_total", "say \"hi\" \\ then\nmore", {"event"})
+      .with({"odd \"name\"\\\n"})
+      .inc();
+  std::string out;
+  r.render(out);
+  EXPECT_EQ(out,
+            "# HELP x_total say \"hi\" \\\\ then\\nmore\n"
+            "# TYPE x_total counter\n"
+            "x_total{event=\"odd \\\"name\\\"\\\\\\n\"} 1\n");
+}
+
+TEST(Metrics, HistogramBucketsSumAndCount) {
+  Registry r;
+  auto& h = r.add<Histogram, 1>("d_seconds", "Durations.", {"phase"}).with({"rcpt"});
+  h.observe(microseconds(500));  // <= 0.001
+  h.observe(milliseconds(1));    // exactly on a bound: le is inclusive
+  h.observe(milliseconds(3));    // <= 0.005
+  h.observe(seconds(40));        // above the last bound: +Inf only
+  std::string out;
+  r.render(out);
+  EXPECT_EQ(out,
+            "# HELP d_seconds Durations.\n"
+            "# TYPE d_seconds histogram\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.001\"} 2\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.0025\"} 2\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.005\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.01\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.025\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.05\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.1\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.25\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"0.5\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"1\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"2.5\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"5\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"10\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"30\"} 3\n"
+            "d_seconds_bucket{phase=\"rcpt\",le=\"+Inf\"} 4\n"
+            "d_seconds_sum{phase=\"rcpt\"} 40.0045\n"
+            "d_seconds_count{phase=\"rcpt\"} 4\n");
+}
+
+TEST(Metrics, NegativeDurationCountsAsZero) {
+  Histogram h;
+  h.observe(std::chrono::nanoseconds(-5));
+  auto s = h.snapshot();
+  EXPECT_EQ(s.cumulative[0], 1u);
+  EXPECT_EQ(s.sumSeconds, 0.0);
+}
+
+TEST(Metrics, SeriesBeyondTheCapShareOneOtherSeries) {
+  Registry r;
+  auto& f = r.add<Counter, 1>("c_total", "C.", {"k"});
+  for (size_t i = 0; i < CounterFamily1::kMaxSeries; ++i) f.with({std::to_string(i)}).inc();
+  f.with({"one-too-many"}).inc();
+  f.with({"and-another"}).inc();
+  EXPECT_EQ(f.with({"other"}).value(), 2u);
+  EXPECT_EQ(&f.with({"yet-another"}), &f.with({"other"}));
+  EXPECT_EQ(f.with({"7"}).value(), 1u);  // existing series still count on their own
+}
+
+TEST(Metrics, EventsRenderAsOneFamily) {
+  std::string out;
+  renderEvents(out, {{"rbl.dependency_failure", 2}, {"store.redis_failure", 5}});
+  EXPECT_EQ(out,
+            "# HELP mxguard_events_total Event counters (degraded modes, observed rejections, "
+            "internal errors), by the name they have in the SIGUSR1 log line.\n"
+            "# TYPE mxguard_events_total counter\n"
+            "mxguard_events_total{event=\"rbl.dependency_failure\"} 2\n"
+            "mxguard_events_total{event=\"store.redis_failure\"} 5\n");
+}
+
+TEST(Metrics, ConcurrentRecordingLosesNothing) {
+  Registry r;
+  auto& f = r.add<Counter, 2>("n_total", "N.", {"t", "k"});
+  auto& h = r.add<Histogram, 1>("h_seconds", "H.", {"k"});
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 20000;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stop{false};
+  // A scraper renders all the while: it must neither block recording for long nor crash.
+  std::thread scraper([&] {
+    while (!stop) {
+      std::string out;
+      r.render(out);
+    }
+  });
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      std::string own = "t" + std::to_string(t);
+      for (int i = 0; i < kPerThread; ++i) {
+        f.with({"shared", "x"}).inc();
+        f.with({own, std::to_string(i % 10)}).inc();  // new series created under contention
+        h.with({"shared"}).observe(microseconds(i % 2000));
+      }
+    });
+  for (auto& th : threads) th.join();
+  stop = true;
+  scraper.join();
+  EXPECT_EQ(f.with({"shared", "x"}).value(), uint64_t{kThreads} * kPerThread);
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(f.with({"t" + std::to_string(t), "3"}).value(), uint64_t{kPerThread} / 10);
+  EXPECT_EQ(h.with({"shared"}).snapshot().cumulative.back(), uint64_t{kThreads} * kPerThread);
+}
+
+TEST(Metrics, GlobalRenderHasBuildInfoFixedSeriesAndEvents) {
+  countEvent("metrics_test.some_event", 3);
+  std::string out = render();
+  EXPECT_NE(out.find("# TYPE mxguard_build_info gauge\nmxguard_build_info{version=\""),
+            std::string::npos);
+  EXPECT_NE(out.find("mxguard_verdicts_total{action=\"accept\"} "), std::string::npos);
+  EXPECT_NE(out.find("mxguard_policy_reloads_total{result=\"failure\"} "), std::string::npos);
+  EXPECT_NE(out.find("mxguard_phase_duration_seconds_count{phase=\"rcpt\"} "), std::string::npos);
+  EXPECT_EQ(out.find("phase=\"abort\""), std::string::npos);  // no stage runs there
+  EXPECT_NE(out.find("mxguard_dependency_duration_seconds_count{dependency=\"redis\"} "),
+            std::string::npos);
+  EXPECT_NE(out.find("mxguard_events_total{event=\"metrics_test.some_event\"} 3\n"),
+            std::string::npos);
+  EXPECT_EQ(out.back(), '\n');
+}
+
+// A stage that rejects at RCPT with a fixed reason.
+class RejectingStage : public Stage {
+ public:
+  std::string_view name() const override { return "mtest"; }
+  std::optional<Decision> onRcpt(Transaction&, const std::string& rcpt) const override {
+    if (rcpt.rfind("bad", 0) == 0)
+      return Decision::reject(*Reply::make(550, "5.7.1", "no"), "mtest.refused");
+    return Decision::pass("mtest.ok");
+  }
+  std::optional<Decision> onMail(Transaction&) const override {
+    return Decision::dependencyTempfail(*Reply::make(451, "4.7.1", "later"), "mtest.dns_failure");
+  }
+};
+
+TEST(Metrics, SessionRecordsTraceEntriesVerdictsAndPhases) {
+  setLogSink([](LogLevel, std::string_view) {});
+  auto policy = std::make_shared<Policy>();
+  StageEntry e;
+  e.stage = std::make_shared<RejectingStage>();
+  e.phases = PhaseSet{Phase::Mail, Phase::Rcpt};
+  e.onFailure = FailureMode::Accept;
+  policy->stages.push_back(e);
+
+  auto& m = global();
+  auto value = [&](std::string_view outcome, std::string_view effect) {
+    return m.stageOutcomes.with({"mtest", outcome, effect}).value();
+  };
+  uint64_t refused0 = value("refused", "reject"), ok0 = value("ok", "none"),
+           failed0 = value("dns_failure", "accepted_on_failure"),
+           reject0 = m.verdicts.with({"reject"}).value(),
+           accept0 = m.verdicts.with({"accept"}).value(),
+           depfail0 = m.dependencyFailures.with({"mtest"}).value(),
+           rcpt0 = m.phaseDuration[static_cast<size_t>(Phase::Rcpt)]->snapshot().cumulative.back(),
+           mail0 = m.phaseDuration[static_cast<size_t>(Phase::Mail)]->snapshot().cumulative.back();
+
+  for (const char* rcpt : {"bad@example.org", "good@example.org"}) {
+    Session s(policy);
+    s.transaction().connection.clientAddress = "192.0.2.1";
+    s.transaction().connection.clientIp = IpAddress::parse("192.0.2.1");
+    s.connect();
+    s.helo("client.example.net");
+    s.mail("<a@example.net>");
+    s.rcpt(rcpt);
+    if (std::string_view(rcpt).rfind("good", 0) == 0) s.endOfMessage();
+    s.close();
+  }
+  setLogSink(nullptr);
+  EXPECT_EQ(value("refused", "reject") - refused0, 1u);
+  EXPECT_EQ(value("ok", "none") - ok0, 1u);
+  EXPECT_EQ(value("dns_failure", "accepted_on_failure") - failed0, 2u);
+  EXPECT_EQ(m.dependencyFailures.with({"mtest"}).value() - depfail0, 2u);
+  EXPECT_EQ(m.verdicts.with({"reject"}).value() - reject0, 1u);
+  EXPECT_EQ(m.verdicts.with({"accept"}).value() - accept0, 1u);
+  EXPECT_EQ(m.phaseDuration[static_cast<size_t>(Phase::Rcpt)]->snapshot().cumulative.back() - rcpt0,
+            2u);
+  EXPECT_EQ(m.phaseDuration[static_cast<size_t>(Phase::Mail)]->snapshot().cumulative.back() - mail0,
+            2u);
+}
+
+// Not a pass/fail test: prints what recording one message's worth of metrics costs, so a change
+// that makes it expensive shows. A message here: 10 trace entries, 1 verdict, 8 phase timings.
+TEST(Metrics, PerMessageRecordingCost) {
+  constexpr int kMessages = 200000;
+  // Warm: create the series first, as the first message of a running daemon does.
+  auto once = [] {
+    for (const char* s : {"rbl", "helo", "rdns", "spf", "dkim"}) {
+      countStageOutcome(s, "pass", "none");
+      countStageOutcome(s, "ok", "none");
+    }
+    countVerdict("accept");
+    for (Phase p : {Phase::Connect, Phase::Helo, Phase::Mail, Phase::Rcpt, Phase::Header,
+                    Phase::Eoh, Phase::Body, Phase::Eom})
+      Timer t(p);
+  };
+  once();
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kMessages; ++i) once();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::printf("metrics cost per message (10 outcomes, 1 verdict, 8 phase timers): %.0f ns\n",
+              static_cast<double>(ns) / kMessages);
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace mxguard::metrics
