@@ -14,11 +14,13 @@ build_pkgs=(
   libmilter-dev libunbound-dev libevent-dev libssl-dev
   libboost-program-options-dev
   libspf2-dev libopendkim-dev libhiredis-dev
+  libmicrohttpd-dev  # the optional /metrics listener (mxguard_milter only)
   libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev
 )
 test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server
   dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
+  curl  # metrics_test.sh scrapes /metrics
   # systemd_test.sh: systemd-analyze verify of the unit (the systemd package is only the tool
   # here, nothing is started), groff and man to render the man pages.
   systemd groff-base man-db
@@ -56,8 +58,10 @@ unpack_sendmail() {
   $SUDO install -d -o root -g root -m 755 "$SENDMAIL_CACHE/debs" "$SENDMAIL_CACHE/root"
   # apt-get download writes into the current directory; as root apt warns that it cannot drop
   # to _apt for a root-owned directory, which is harmless here.
-  (cd "$SENDMAIL_CACHE/debs" && $SUDO apt-get download -qq "${sendmail_debs[@]}" 2>&1 \
-    | grep -v "unsandboxed as root" || true)
+  (
+    cd "$SENDMAIL_CACHE/debs" || exit 1
+    $SUDO apt-get download -qq "${sendmail_debs[@]}" 2>&1 | grep -v "unsandboxed as root" || true
+  )
   for deb in "${sendmail_debs[@]}"; do
     compgen -G "$SENDMAIL_CACHE/debs/${deb}_*.deb" >/dev/null \
       || { echo "install-deps: apt-get download $deb failed" >&2; exit 1; }

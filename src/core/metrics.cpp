@@ -102,27 +102,54 @@ Family<Metric, N>::Family(std::string name, std::string help, std::array<std::st
                  !type.empty()                       ? std::move(type)
                  : std::is_same_v<Metric, Histogram> ? "histogram"
                                                      : "counter"),
-      labelNames_(std::move(labelNames)) {}
+      labelNames_(std::move(labelNames)),
+      slots_(new std::atomic<Node*>[kSlots]) {
+  for (size_t i = 0; i < kSlots; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+template <class Metric, size_t N>
+Family<Metric, N>::~Family() {
+  for (size_t i = 0; i < kSlots; ++i) delete slots_[i].load(std::memory_order_relaxed);
+}
+
+template <class Metric, size_t N>
+typename Family<Metric, N>::Node* Family<Metric, N>::find(const Labels& values, size_t hash,
+                                                          size_t* freeSlot) const {
+  for (size_t i = hash & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+    // Acquire: a node seen here was fully built before it was published.
+    Node* n = slots_[i].load(std::memory_order_acquire);
+    if (!n) {
+      if (freeSlot) *freeSlot = i;
+      return nullptr;
+    }
+    if (n->hash != hash) continue;
+    bool same = true;
+    for (size_t k = 0; k < N && same; ++k) same = n->labels[k] == values[k];
+    if (same) return n;
+  }
+}
 
 template <class Metric, size_t N>
 Metric& Family<Metric, N>::with(const Labels& values) {
-  {
-    std::shared_lock read(mutex_);
-    auto it = series_.find(values);
-    if (it != series_.end()) return *it->second;
-  }
-  std::unique_lock write(mutex_);
-  auto it = series_.find(values);  // another thread may have added it meanwhile
-  if (it != series_.end()) return *it->second;
-  std::array<std::string, N> key;
-  if (series_.size() >= kMaxSeries) {
+  size_t hash = 0;
+  for (const auto& v : values) hash = hash * 1000003u ^ std::hash<std::string_view>{}(v);
+  if (Node* n = find(values, hash, nullptr)) return n->metric;
+
+  std::lock_guard guard(insertMutex_);
+  size_t slot = 0;
+  if (Node* n = find(values, hash, &slot)) return n->metric;  // added meanwhile
+  Labels key = values;
+  if (size_ >= kMaxSeries) {
     key.fill("other");
-    it = series_.find(key);
-    if (it != series_.end()) return *it->second;
-  } else {
-    for (size_t i = 0; i < N; ++i) key[i] = std::string(values[i]);
+    hash = 0;
+    for (const auto& v : key) hash = hash * 1000003u ^ std::hash<std::string_view>{}(v);
+    if (Node* n = find(key, hash, &slot)) return n->metric;
   }
-  return *series_.emplace(std::move(key), std::make_unique<Metric>()).first->second;
+  auto* node = new Node{hash, {}, {}};
+  for (size_t k = 0; k < N; ++k) node->labels[k] = std::string(key[k]);
+  ++size_;
+  slots_[slot].store(node, std::memory_order_release);
+  return node->metric;
 }
 
 template <class Metric, size_t N>
@@ -150,8 +177,15 @@ void Family<Metric, N>::appendLabels(std::string& out, const std::array<std::str
 
 template <class Metric, size_t N>
 void Family<Metric, N>::renderSeries(std::string& out) const {
-  std::shared_lock read(mutex_);
-  for (const auto& [labels, metric] : series_) {
+  // Sorted by label values, so a scrape reads the same from one time to the next.
+  std::vector<const Node*> nodes;
+  for (size_t i = 0; i < kSlots; ++i)
+    if (const Node* n = slots_[i].load(std::memory_order_acquire)) nodes.push_back(n);
+  std::sort(nodes.begin(), nodes.end(),
+            [](const Node* a, const Node* b) { return a->labels < b->labels; });
+  for (const Node* node : nodes) {
+    const auto& labels = node->labels;
+    const Metric* metric = &node->metric;
     if constexpr (std::is_same_v<Metric, Histogram>) {
       auto s = metric->snapshot();
       std::string le;

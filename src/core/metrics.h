@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,7 +67,9 @@ class FamilyBase {
 };
 
 // A metric with N labels. Series are created on first use and live as long as the family, so a
-// reference from with() can be kept (the hot path looks up once, or never, for fixed label sets).
+// reference from with() can be kept (fixed label sets are looked up once, at start). Lookups take
+// no lock: an open-addressing table of atomic pointers to immutable nodes, written under a mutex
+// only when a label set is new. A shared_mutex would make every reader write its cache line.
 template <class Metric, size_t N>
 class Family : public FamilyBase {
  public:
@@ -80,30 +82,27 @@ class Family : public FamilyBase {
   // (build_info), so Prometheus does not treat it as a rate.
   Family(std::string name, std::string help, std::array<std::string, N> labelNames,
          std::string type = "");
+  ~Family() override;
   Metric& with(const Labels& values);
 
  protected:
   void renderSeries(std::string& out) const override;
 
  private:
-  // Transparent, so a lookup with string_views allocates nothing.
-  struct Less {
-    using is_transparent = void;
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      for (size_t i = 0; i < N; ++i) {
-        int c = std::string_view(a[i]).compare(std::string_view(b[i]));
-        if (c != 0) return c < 0;
-      }
-      return false;
-    }
+  struct Node {
+    size_t hash;
+    std::array<std::string, N> labels;
+    Metric metric;
   };
+  static constexpr size_t kSlots = 4096;  // a power of two, over twice kMaxSeries
+  Node* find(const Labels& values, size_t hash, size_t* freeSlot) const;
   void appendLabels(std::string& out, const std::array<std::string, N>& values,
                     std::string_view extraName = {}, std::string_view extraValue = {}) const;
 
   std::array<std::string, N> labelNames_;
-  mutable std::shared_mutex mutex_;
-  std::map<std::array<std::string, N>, std::unique_ptr<Metric>, Less> series_;
+  std::unique_ptr<std::atomic<Node*>[]> slots_;
+  std::mutex insertMutex_;
+  size_t size_ = 0;  // under insertMutex_
 };
 
 using CounterFamily1 = Family<Counter, 1>;

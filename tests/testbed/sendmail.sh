@@ -7,7 +7,7 @@
 #
 # Usage:   source testbed.sh; source sendmail.sh; sm_enter_namespace "$@"   (re-runs the test)
 #          tb_init; start_nsd; start_mxguard BIN POLICY; start_sendmail; sm_swaks ADDR ...
-# State:   SENDMAIL_ROOT, SENDMAIL_PORT, SENDMAIL_DIR, SENDMAIL_OUT (its debug/stdout),
+# State:   SENDMAIL_ROOT, SENDMAIL_PORT, SENDMAIL_DIR, SENDMAIL_OUT (its -D debug file),
 #          SENDMAIL_TRAFFIC (-X transcript), SENDMAIL_MAIL (one mbox file per local part).
 #
 # Why a namespace: Sendmail has no XCLIENT, so the client address mxguard sees is the real peer
@@ -45,9 +45,11 @@ sm_require() {
 sm_enter_namespace() {
   if [[ -z "${SM_IN_NAMESPACE:-}" ]]; then
     sm_require
+    unshare --net --mount --uts --propagation private true 2>/dev/null \
+      || tb_skip "unshare --net --mount --uts does not work here (no namespace support?)"
+    # shellcheck disable=SC2093  # exec on purpose: the namespaced run is the test
     SM_IN_NAMESPACE=1 exec unshare --net --mount --uts --propagation private \
       bash "$(readlink -f "$0")" "$@"
-    tb_skip "unshare --net --mount --uts failed (no namespace support here?)"
   fi
   local addr
   ip link set lo up || { echo "FAIL: cannot bring up lo in the namespace"; exit 1; }
@@ -61,8 +63,12 @@ sm_enter_namespace() {
   printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:2\n' > "$etc/resolv.conf"
   printf '127.0.0.1 localhost\n::1 localhost\n' > "$etc/hosts"
   chmod 644 "$etc/resolv.conf" "$etc/hosts"
-  mount --bind "$etc/resolv.conf" /etc/resolv.conf && mount --bind "$etc/hosts" /etc/hosts \
-    || { rm -rf "$etc"; echo "FAIL: cannot bind-mount resolv.conf/hosts in the namespace"; exit 1; }
+  if ! mount --bind "$etc/resolv.conf" /etc/resolv.conf || ! mount --bind "$etc/hosts" /etc/hosts
+  then
+    rm -rf "$etc"
+    echo "FAIL: cannot bind-mount resolv.conf/hosts in the namespace"
+    exit 1
+  fi
   # The mounts hold the files open; the directory itself can go now.
   rm -rf "$etc"
 }
@@ -150,7 +156,7 @@ include(\`$cf/m4/cf.m4')dnl
 VERSIONID(\`mxguard sendmail_test')dnl
 OSTYPE(\`linux')dnl
 define(\`confDOMAIN_NAME', \`mx.example.net')dnl
-define(\`confSMTP_LOGIN_MSG', \`\$j ESMTP')dnl
+define(\`confSMTP_LOGIN_MSG', \`\$j')dnl
 undefine(\`confCW_FILE')dnl
 undefine(\`confCR_FILE')dnl
 define(\`confHOSTS_FILE', \`/etc/hosts')dnl
@@ -170,6 +176,7 @@ define(\`confQUEUE_LA', \`100')dnl
 define(\`confREFUSE_LA', \`100')dnl
 undefine(\`ALIAS_FILE')dnl
 FEATURE(\`nocanonify')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`no_default_msa')dnl
 DAEMON_OPTIONS(\`Port=$SENDMAIL_PORT, Addr=127.0.0.1, Name=MTA')dnl
 RELAY_DOMAIN(\`$TB_MAIL_DOMAIN')dnl
@@ -188,12 +195,14 @@ EOF
     return 1
   fi
   # -bD: daemon in the foreground (its pid is ours to stop); -X: SMTP transcript; -d64.5:
-  # milter debugging on stdout (there is no syslog here, so this is Sendmail's log).
-  "$bin" -bD -C "$SENDMAIL_DIR/sendmail.cf" -X "$SENDMAIL_TRAFFIC" -d64.5 \
-    >"$SENDMAIL_OUT" 2>&1 </dev/null &
+  # milter debugging into -D's file (not stdout: a connection child's stdout is the client's
+  # socket), since there is no syslog here: this is Sendmail's log.
+  "$bin" -bD -C "$SENDMAIL_DIR/sendmail.cf" -X "$SENDMAIL_TRAFFIC" -D "$SENDMAIL_OUT" -d64.5 \
+    >"$SENDMAIL_DIR/sendmail.stdout" 2>&1 </dev/null &
   SENDMAIL_PID=$!
   if ! wait_port 127.0.0.1 "$SENDMAIL_PORT" 15; then
-    tb_log "sendmail not listening on $SENDMAIL_PORT: $(tail -20 "$SENDMAIL_OUT")"
+    tb_log "sendmail not listening on $SENDMAIL_PORT:" \
+      "$(tail -20 "$SENDMAIL_DIR/sendmail.stdout" "$SENDMAIL_OUT" 2>/dev/null)"
     return 1
   fi
 }
