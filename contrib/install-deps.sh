@@ -22,8 +22,8 @@ test_pkgs=(
   dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
   curl  # metrics_test.sh scrapes /metrics
   # systemd_test.sh: systemd-analyze verify of the unit (the systemd package is only the tool
-  # here, nothing is started), groff and man to render the man pages.
-  systemd groff-base man-db
+  # here, nothing is started), groff and man to render the man pages, logrotate to rotate.
+  systemd groff-base man-db logrotate
   # sendmail_test.sh: m4 builds its sendmail.cf; util-linux gives unshare/mount; the rest are the
   # runtime libraries of the unpacked sendmail-bin (apt-cache depends sendmail-bin) - none of them
   # conflicts with postfix.

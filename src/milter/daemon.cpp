@@ -27,9 +27,9 @@
 
 #include "app/policy_holder.h"
 #include "app/policy_loader.h"
-#include "app/transaction_log.h"
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
+#include "app/transaction_log.h"
 #include "config/config_error.h"
 #include "core/counters.h"
 #include "core/log.h"

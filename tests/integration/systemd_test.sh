@@ -5,7 +5,8 @@
 # without a groff warning and document every option of --help; the sd_notify protocol against a
 # fake NOTIFY_SOCKET (READY=1 once the milter port accepts, RELOADING=1/READY=1 around SIGHUP with
 # the outcome in STATUS=, the old policy still serving after a refused reload, STOPPING=1 on
-# SIGTERM, sent by the main pid; abstract socket; nothing without NOTIFY_SOCKET).
+# SIGTERM, sent by the main pid; abstract socket; nothing without NOTIFY_SOCKET); the installed
+# logrotate file rotates the daemon's open [record] file.
 # Must not: start anything under the real systemd, write outside its temp dir (verify runs in a
 # private mount namespace with the DESTDIR tree over /usr/local), or use the network beyond
 # loopback (the daemon forwards DNS to an unused loopback port).
@@ -23,7 +24,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,7 +71,7 @@ cmp -s "$src/policies/default.conf" "$root/etc/mxguard/policy.conf" \
   || bad "/etc/mxguard files are not the shipped ones"
 # Every path the unit runs must be what install produced.
 execs=$(sed -n 's/^Exec[A-Za-z]*=\([^ ]*\).*/\1/p' "$unit" | sort -u | tr '\n' ' ')
-want_execs="$prefix/sbin/mxguard /bin/kill "
+want_execs=$(printf '%s\n' "$prefix/sbin/mxguard" /bin/kill | sort -u | tr '\n' ' ')
 if [[ "$execs" == "$want_execs" && -x "$root$prefix/sbin/mxguard" ]]; then
   ok "unit runs $prefix/sbin/mxguard (installed there) and /bin/kill"
 else bad "unit Exec paths '$execs', expected '$want_execs'"; fi
@@ -80,9 +81,10 @@ grep -qx "ExecStartPre=$prefix/sbin/mxguard --config /etc/mxguard/mxguard.conf -
   && ok "unit: Type=notify, --check-config before start, --foreground, reload by SIGHUP" \
   || bad "unit Exec/Type lines: $(grep -E '^(Exec|Type)' "$unit")"
 out=$("$root$prefix/sbin/mxguard" --check-config --config "$root/etc/mxguard/mxguard.conf" \
-      --policy "$root/etc/mxguard/policy.conf" --dns 127.0.0.1@9 2>&1); rc=$?
+      --policy "$root/etc/mxguard/policy.conf" --dns 127.0.0.1@9 2>"$work/check-config.err"); rc=$?
 [[ $rc -eq 0 && "$out" == "mxguard: configuration OK: policy $root/etc/mxguard/policy.conf, "* ]] \
-  && ok "installed mxguard.conf + policy.conf pass --check-config" || bad "installed config: rc=$rc: $out"
+  && ok "installed mxguard.conf + policy.conf pass --check-config" \
+  || bad "installed config: rc=$rc: $out $(cat "$work/check-config.err")"
 
 # A re-install keeps what the admin changed under /etc, and says so.
 echo "# edited by the admin" >> "$root/etc/mxguard/policy.conf"
@@ -228,10 +230,11 @@ wait_lines() {
 datagram() { grep '^pid=' "$1" | sed -n "${2}p" | cut -d' ' -f3-; }
 sender() { grep '^pid=' "$1" | sed -n "${2}p" | sed 's/^pid=\([0-9-]*\).*/\1/'; }
 recv_usec() { grep '^pid=' "$1" | sed -n "${2}p" | sed 's/.*recv_usec=\([0-9]*\).*/\1/'; }
-# wait_exit PID: waits up to 15 s; prints the exit code, or "running".
+# wait_exit PID: waits up to 15 s; sets rc to the exit code, or "running". (Not in $(...): a
+# subshell cannot wait for this shell's children.)
 wait_exit() {
-  for _ in $(seq 150); do kill -0 "$1" 2>/dev/null || { wait "$1"; echo $?; return; }; sleep 0.1; done
-  echo running
+  rc=running
+  for _ in $(seq 150); do kill -0 "$1" 2>/dev/null || { wait "$1"; rc=$?; return; }; sleep 0.1; done
 }
 
 port=$(free_port)
@@ -294,7 +297,7 @@ out=$(python3 "$work/milter_client.py" "$port" bad_name.example 2>&1)
 
 # SIGTERM: STOPPING=1, exit 0, nothing after it.
 kill -TERM "$daemon"
-rc=$(wait_exit "$daemon")
+wait_exit "$daemon"
 sleep 0.2
 want="STOPPING=1|STATUS=stopping on signal 15"
 if [[ $(datagram "$notes" 6) == "$want" && $(grep -c '^pid=' "$notes") -eq 6 && "$rc" == 0 ]]; then
@@ -315,7 +318,7 @@ pids+=($daemon)
 if wait_lines "$notes" 1 && [[ $(datagram "$notes" 1) == "READY=1|STATUS=listening on inet:$port@127.0.0.1, policy $policy (1 stages)" ]]; then
   ok "abstract NOTIFY_SOCKET $abstract: READY=1 arrives"
 else bad "abstract socket: $(cat "$notes" 2>/dev/null) $(cat "$work/daemon-abstract.log")"; fi
-kill -TERM "$daemon"; rc=$(wait_exit "$daemon")
+kill -TERM "$daemon"; wait_exit "$daemon"
 wait_lines "$notes" 2; [[ $(datagram "$notes" 2) == "STOPPING=1|STATUS=stopping on signal 15" && "$rc" == 0 ]] \
   && ok "abstract socket: STOPPING=1, exit 0" || bad "abstract stop: rc=$rc: $(cat "$notes")"
 
@@ -327,7 +330,7 @@ daemon=$!
 pids+=($daemon)
 for _ in $(seq 50); do grep -q "listening on" "$work/daemon-none.log" && break; sleep 0.1; done
 out=$(python3 "$work/milter_client.py" "$port" bad_name.example 2>&1)
-kill -TERM "$daemon"; rc=$(wait_exit "$daemon")
+kill -TERM "$daemon"; wait_exit "$daemon"
 if [[ "$out" == c && "$rc" == 0 ]] && ! grep -qi "notif" "$work/daemon-none.log"; then
   ok "without NOTIFY_SOCKET: serves, stops with 0, no notification attempted"
 else bad "without NOTIFY_SOCKET: client '$out', rc=$rc: $(cat "$work/daemon-none.log")"; fi
@@ -338,7 +341,7 @@ daemon=$!
 pids+=($daemon)
 for _ in $(seq 50); do grep -q "cannot notify" "$work/daemon-dead.log" && break; sleep 0.1; done
 out=$(python3 "$work/milter_client.py" "$port" bad_name.example 2>&1)
-kill -TERM "$daemon"; rc=$(wait_exit "$daemon")
+kill -TERM "$daemon"; wait_exit "$daemon"
 if grep -q "warning: cannot notify the service manager at $work/nobody-listens.sock: No such file or directory" "$work/daemon-dead.log" \
    && [[ "$out" == c && "$rc" == 0 ]]; then
   ok "NOTIFY_SOCKET nobody listens on: a warning, and the daemon serves and stops normally"
@@ -358,7 +361,7 @@ if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
   pids+=($daemon)
   wait_lines "$notes" 1
   user=$(ps -o user= -p "$daemon" | tr -d ' ')
-  kill -TERM "$daemon"; rc=$(wait_exit "$daemon")
+  kill -TERM "$daemon"; wait_exit "$daemon"
   wait_lines "$notes" 2
   if [[ "$user" == nobody && $(datagram "$notes" 1) == READY=1* && $(datagram "$notes" 2) == STOPPING=1* && "$rc" == 0 ]]; then
     ok "--user nobody: READY=1 and STOPPING=1 sent after the switch"
@@ -368,10 +371,35 @@ else
 fi
 
 # ---- 5. logrotate ------------------------------------------------------------------------------
+# The installed file, with its paths moved into $work, rotates a [record] file the daemon holds
+# open: the old lines in the copy, the file empty and appended to from the start again.
 if command -v logrotate >/dev/null 2>&1; then
   out=$(logrotate -d "$root/etc/logrotate.d/mxguard" 2>&1); rc=$?
   [[ $rc -eq 0 && "$out" != *error* ]] && ok "logrotate -d accepts /etc/logrotate.d/mxguard" \
     || bad "logrotate -d: rc=$rc: $out"
+  mkdir -m 700 "$work/lib" "$work/log"
+  sed -e "s|/var/lib/mxguard/|$work/lib/|; s|/var/log/mxguard/|$work/log/|" \
+    "$root/etc/logrotate.d/mxguard" > "$work/logrotate.conf"
+  printf '[record]\nfile = %s\n' "$work/lib/transactions.jsonl" > "$work/record.conf"
+  port=$(free_port)
+  "$MXGUARD" --foreground --config "$work/record.conf" --policy "$policy" --dns 127.0.0.1@9 \
+    --socket "inet:$port@127.0.0.1" 2> "$work/daemon-record.log" &
+  daemon=$!
+  pids+=($daemon)
+  for _ in $(seq 50); do grep -q "listening on" "$work/daemon-record.log" && break; sleep 0.1; done
+  python3 "$work/milter_client.py" "$port" first.example.net >/dev/null 2>&1
+  for _ in $(seq 50); do [[ -s "$work/lib/transactions.jsonl" ]] && break; sleep 0.1; done
+  logrotate -f -s "$work/logrotate.state" "$work/logrotate.conf" > "$work/logrotate.out" 2>&1; lrc=$?
+  python3 "$work/milter_client.py" "$port" second.example.net >/dev/null 2>&1
+  for _ in $(seq 50); do [[ -s "$work/lib/transactions.jsonl" ]] && break; sleep 0.1; done
+  kill -TERM "$daemon"; wait_exit "$daemon"
+  old=$(cat "$work/lib/transactions.jsonl.1" 2>/dev/null)
+  new=$(cat "$work/lib/transactions.jsonl" 2>/dev/null)
+  if [[ $lrc -eq 0 && $(wc -l <<<"$old") -eq 1 && "$old" == *first.example.net* \
+        && $(wc -l <<<"$new") -eq 1 && "$new" == *second.example.net* && "$new" == "{"* \
+        && $(tr -d '\000' < "$work/lib/transactions.jsonl" | wc -c) -eq $(wc -c < "$work/lib/transactions.jsonl") ]]; then
+    ok "logrotate (copytruncate) rotates the open [record] file: 1 line in .1, the next line at the start of the emptied file"
+  else bad "record rotation: logrotate rc=$lrc $(cat "$work/logrotate.out"); .1='$old'; file='$new'; $(cat "$work/daemon-record.log")"; fi
 else
   echo "skip: logrotate is not installed (syntax of /etc/logrotate.d/mxguard not checked)"
 fi
