@@ -122,8 +122,7 @@ std::string defaultHostname() {
 void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   auto file = config::ConfigFile::load(path);
   for (const auto& name : file.sectionNames())
-    if (!name.empty() && name != "dns" && name != "store" && name != "metrics" &&
-        name != "record")
+    if (!name.empty() && name != "dns" && name != "store" && name != "metrics" && name != "record")
       throw config::ConfigError(
           path, file.sectionLine(name), name,
           "unknown section [" + name + "]; known: [dns], [store], [metrics], [record]");

@@ -124,9 +124,9 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
     t.effect = "accepted_on_failure";
     record(tx_.trace, std::move(t));
     // Once a minute per stage and reason: an outage must not write a warning per message.
-    logOncePer(name + "." + d.reason, std::chrono::seconds(60), LogLevel::Warning,
-               name + ": " + d.reason + " (" + sanitize(d.detail) +
-                   "): on_failure = accept, continuing");
+    logOncePer(
+        name + "." + d.reason, std::chrono::seconds(60), LogLevel::Warning,
+        name + ": " + d.reason + " (" + sanitize(d.detail) + "): on_failure = accept, continuing");
     return Verdict::pass(phase);
   }
 
