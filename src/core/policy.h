@@ -49,7 +49,7 @@ struct Policy {
   std::string source;  // file it was loaded from, for logs
   EngineSettings engine;
   std::vector<StageEntry> stages;
-  dns::ResolverSharedPtr resolver;  // shared with stages; never null in a built policy
+  dns::ResolverSharedPtr resolver;        // shared with stages; never null in a built policy
   TransactionRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
 };
 

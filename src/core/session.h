@@ -76,8 +76,8 @@ class Session {
   bool whitelistTraced_ = false;
   bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged
   bool anyTransaction_ = false;
-  int authResultsSeen_ = 0;                 // Authentication-Results fields of this message so far
-  std::vector<std::string> rejectedRcpts_;  // "<rcpt> 554 5.7.1"
+  int authResultsSeen_ = 0;                  // Authentication-Results fields of this message so far
+  std::vector<std::string> rejectedRcpts_;   // "<rcpt> 554 5.7.1"
   std::vector<std::string> attemptedRcpts_;  // every RCPT TO of this transaction (for the record)
   std::string finalAction_ = "none";
   std::string finalReply_;

@@ -57,8 +57,8 @@ struct Envelope {
 // What the Session counts over one connection (behaviour checks read it; never reset by RSET).
 struct SessionCounters {
   size_t heloCommands = 0;
-  std::string previousHelo;       // the HELO name before the current one; empty if none
-  size_t messages = 0;            // MAIL FROM commands, this one included
+  std::string previousHelo;        // the HELO name before the current one; empty if none
+  size_t messages = 0;             // MAIL FROM commands, this one included
   size_t abortedTransactions = 0;  // RSET or aborted message (milter abort)
   size_t rejectedRecipients = 0;   // RCPT TO refused by a stage (4xx or 5xx)
 };

@@ -40,6 +40,7 @@ sed 's/^stages = .*/stages = rbl helo rdns spf/; s/^\[engine\]$/[engine]\nauthse
   "$here/policies/integration.conf" > "$TB_DIR/policy.conf"
 printf '\n[spf]\nmode = enforce\ntimeout = 5s\n' >> "$TB_DIR/policy.conf"
 
+NSD_PORT=53  # the C library's resolver (Sendmail's own lookups) can only ask port 53
 start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" || { echo "FAIL: mxguard did not start"; exit 1; }
 start_sendmail || { echo "FAIL: Sendmail did not start"; exit 1; }

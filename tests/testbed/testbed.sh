@@ -125,7 +125,8 @@ start_nsd() {
   tb_require nsd dig
   local dir="$TB_DIR/nsd" zone name
   mkdir -p "$dir/zones" "$dir/xfr"
-  NSD_PORT=$(free_port)
+  # A caller may preset NSD_PORT (the Sendmail test: port 53 of its own network namespace).
+  [[ -n "$NSD_PORT" ]] || NSD_PORT=$(free_port)
   cat > "$dir/nsd.conf" <<EOF
 server:
   ip-address: 127.0.0.1@$NSD_PORT
