@@ -6,7 +6,7 @@
 # test's own namespaces, or leave a process behind (stop_sendmail runs from TB_CLEANUP_HOOKS).
 #
 # Usage:   source testbed.sh; source sendmail.sh; sm_enter_namespace "$@"   (re-runs the test)
-#          tb_init; NSD_PORT=53 start_nsd; start_mxguard BIN POLICY; start_sendmail; sm_swaks ...
+#          tb_init; NSD_PORT=53; start_nsd; start_mxguard BIN POLICY; start_sendmail; sm_swaks ...
 # State:   SENDMAIL_ROOT, SENDMAIL_PORT, SENDMAIL_DIR, SENDMAIL_OUT (its -D debug file),
 #          SENDMAIL_TRAFFIC (-X transcript), SENDMAIL_MAIL (one mbox file per local part).
 #
