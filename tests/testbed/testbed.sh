@@ -203,12 +203,18 @@ start_mxguard() {
     socket="inet:$MILTER_PORT@127.0.0.1"
   fi
   MXGUARD_LOG="$TB_DIR/mxguard.log"
+  # The log is appended to by every daemon a test starts: wait for a new "listening on" line,
+  # not for one an earlier daemon wrote (a restart would otherwise race the new listener).
+  local seen now
+  seen=$(grep -c "listening on" "$MXGUARD_LOG" 2>/dev/null)
+  seen=${seen:-0}
   "$bin" --foreground --socket "$socket" --policy "$policy" \
     --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net "$@" 2>>"$MXGUARD_LOG" &
   MXGUARD_PID=$!
   local i
   for ((i = 0; i < 200; i++)); do
-    grep -q "listening on" "$MXGUARD_LOG" 2>/dev/null && return 0
+    now=$(grep -c "listening on" "$MXGUARD_LOG" 2>/dev/null)
+    ((${now:-0} > seen)) && return 0
     kill -0 "$MXGUARD_PID" 2>/dev/null || break
     sleep 0.05
   done
