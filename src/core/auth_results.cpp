@@ -91,6 +91,9 @@ std::optional<std::string> authservIdOf(std::string_view v) {
   if (i < v.size() && v[i] == '"') {  // quoted-string form
     for (++i; i < v.size() && v[i] != '"'; ++i) {
       if (v[i] == '\\' && i + 1 < v.size()) ++i;
+      // RFC 5322 qtext/quoted-pair hold no control bytes: such a field is not ours to match.
+      unsigned char c = static_cast<unsigned char>(v[i]);
+      if (c < 0x20 || c == 0x7f) return std::nullopt;
       id.push_back(v[i]);
     }
     if (i >= v.size()) return std::nullopt;

@@ -40,6 +40,9 @@ TEST(AuthResults, ReadsTheAuthservId) {
   EXPECT_EQ(authservIdOf("\r\n\tmx.example.net;dkim=pass"), "mx.example.net");
   EXPECT_EQ(authservIdOf("; none"), std::nullopt);
   EXPECT_EQ(authservIdOf("(unterminated"), std::nullopt);
+  // Found by fuzz_authserv_id: control bytes inside the quoted form are no authserv-id.
+  EXPECT_EQ(authservIdOf("\"a\nb\"; none"), std::nullopt);
+  EXPECT_EQ(authservIdOf(std::string_view("\"a\0b\"; none", 10)), std::nullopt);
 }
 
 // A stage that records an spf result at MAIL, as the spf stage does.
