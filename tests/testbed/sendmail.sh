@@ -173,14 +173,7 @@ EOF
 # SIGKILL to whatever is left of it and its children.
 stop_sendmail() {
   [[ -n "$SENDMAIL_PID" ]] || return 0
-  local children child
-  children=$(pgrep -P "$SENDMAIL_PID" 2>/dev/null)
-  kill -TERM "$SENDMAIL_PID" 2>/dev/null
-  wait_pid_gone "$SENDMAIL_PID" 10 || kill -KILL "$SENDMAIL_PID" 2>/dev/null
-  wait "$SENDMAIL_PID" 2>/dev/null
-  for child in $children; do
-    wait_pid_gone "$child" 2 || kill -KILL "$child" 2>/dev/null
-  done
+  tb_stop_tree "$SENDMAIL_PID" 10
   SENDMAIL_PID=""
 }
 

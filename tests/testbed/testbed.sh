@@ -174,17 +174,22 @@ EOF
   return 1
 }
 
-stop_nsd() {
-  [[ -n "$NSD_PID" ]] || return 0
-  # nsd forks xfrd and server processes: wait for those too, not only for the main one.
-  local children child
-  children=$(pgrep -P "$NSD_PID" 2>/dev/null)
-  kill -TERM "$NSD_PID" 2>/dev/null
-  wait_pid_gone "$NSD_PID" 5 || kill -KILL "$NSD_PID" 2>/dev/null
-  wait "$NSD_PID" 2>/dev/null
+# tb_stop_tree PID SECONDS: SIGTERM to PID, SIGKILL after SECONDS; then its children (daemons
+# such as nsd and Sendmail fork workers that must not outlive the test).
+tb_stop_tree() {
+  local pid=$1 secs=$2 children child
+  children=$(pgrep -P "$pid" 2>/dev/null)
+  kill -TERM "$pid" 2>/dev/null
+  wait_pid_gone "$pid" "$secs" || kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
   for child in $children; do
     wait_pid_gone "$child" 2 || kill -KILL "$child" 2>/dev/null
   done
+}
+
+stop_nsd() {
+  [[ -n "$NSD_PID" ]] || return 0
+  tb_stop_tree "$NSD_PID" 5  # nsd forks xfrd and server processes
   NSD_PID=""
 }
 
