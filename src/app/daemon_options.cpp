@@ -3,6 +3,8 @@
 // Must not: exit the process; mains decide exit codes.
 #include "app/daemon_options.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -25,6 +27,14 @@ std::vector<OptionSpec> topSpecs() {
        "milter socket: inet:PORT@HOST, inet6:PORT@HOST or unix:/path"},
       {"policy", OptionKind::String, "/etc/mxguard/policy.conf", false, 0, 0, "policy file"},
       {"user", OptionKind::String, "", false, 0, 0, "drop privileges to this user after binding"},
+      {"allow_root", OptionKind::Bool, "no", false, 0, 0,
+       "serve as root when no `user` is set (refused otherwise)"},
+      {"socket_owner", OptionKind::String, "", false, 0, 0,
+       "owner of a unix socket; default: `user`"},
+      {"socket_group", OptionKind::String, "", false, 0, 0,
+       "group of a unix socket, e.g. postfix; default: the owner's primary group"},
+      {"socket_mode", OptionKind::String, "0660", false, 0, 0,
+       "permissions of a unix socket (octal); the MTA needs read and write"},
       {"pidfile", OptionKind::String, "", false, 0, 0, "write the daemon's pid here"},
       {"hostname", OptionKind::String, "", false, 0, 0,
        "this server's name (forged-HELO check, logs); default: the system host name"},
@@ -130,6 +140,21 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   if (top.has("socket")) options.socket = top.getString("socket");
   if (top.has("policy")) options.policyFile = top.getString("policy");
   if (top.has("user")) options.user = top.getString("user");
+  options.allowRoot = top.getBool("allow_root");
+  options.socketOwner = top.getString("socket_owner");
+  if (!options.socketOwner.empty() && !getpwnam(options.socketOwner.c_str()))
+    top.fail("socket_owner", "user '" + options.socketOwner + "' does not exist");
+  options.socketGroup = top.getString("socket_group");
+  if (!options.socketGroup.empty() && !getgrnam(options.socketGroup.c_str()))
+    top.fail("socket_group", "group '" + options.socketGroup + "' does not exist");
+  std::string mode = top.getString("socket_mode");
+  if (mode.empty() || mode.size() > 4 || mode.find_first_not_of("01234567") != std::string::npos)
+    top.fail("socket_mode", "invalid mode '" + mode + "' (octal, e.g. 0660)");
+  options.socketMode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
+  if ((options.socketMode & 0060) != 0060 && (options.socketMode & 0006) != 0006)
+    top.fail("socket_mode", "mode " + mode +
+                                " lets neither the group nor others connect (the MTA needs read "
+                                "and write, e.g. 0660)");
   if (top.has("pidfile")) options.pidfile = top.getString("pidfile");
   if (top.has("hostname")) options.hostname = top.getString("hostname");
   options.milterTimeoutSeconds = top.getDuration("milter_timeout").count() / 1000;
@@ -181,6 +206,7 @@ bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::
       "forward DNS to HOST@PORT (repeatable); default: embedded recursive resolver")(
       "foreground,f", po::bool_switch(), "stay in the foreground and log to stderr")(
       "user,u", po::value<std::string>(), "drop privileges to this user after binding")(
+      "allow-root", po::bool_switch(), "serve as root when no --user is set (refused otherwise)")(
       "pidfile", po::value<std::string>(), "write the pid to this file")(
       "hostname", po::value<std::string>(), "this server's host name")(
       "check-config", po::bool_switch(), "validate configuration and policy, then exit (0 or 78)");
@@ -209,6 +235,7 @@ bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::
   if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
   if (vm.count("user")) options.user = vm["user"].as<std::string>();
   if (vm.count("pidfile")) options.pidfile = vm["pidfile"].as<std::string>();
+  if (vm["allow-root"].as<bool>()) options.allowRoot = true;
   if (vm.count("hostname")) options.hostname = vm["hostname"].as<std::string>();
   options.foreground = vm["foreground"].as<bool>();
   options.checkConfig = vm["check-config"].as<bool>();

@@ -54,7 +54,11 @@ struct DaemonOptions {
   MetricsOptions metrics;
   RecordOptions record;
   bool foreground = false;
-  std::string user;  // drop privileges to this user after binding
+  std::string user;            // drop privileges to this user after binding
+  bool allowRoot = false;      // serve as root when still root after that (refused otherwise)
+  std::string socketOwner;     // unix socket: "" = `user`
+  std::string socketGroup;     // unix socket: "" = the owner's primary group
+  unsigned socketMode = 0660;  // unix socket permissions
   std::string pidfile;
   std::string hostname;             // "" = gethostname()
   long milterTimeoutSeconds = 300;  // libmilter's per-read timeout

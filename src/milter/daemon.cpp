@@ -37,6 +37,7 @@
 #include "milter/log_sinks.h"
 #include "milter/metrics_http.h"
 #include "milter/milter_adapter.h"
+#include "milter/privileges.h"
 #include "milter/service_notify.h"
 
 namespace mxguard::milter {
@@ -72,27 +73,6 @@ void setNoDelayOnListeners() {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   closedir(dir);
-}
-
-bool dropPrivileges(const std::string& user, const std::string& socket) {
-  passwd* pw = getpwnam(user.c_str());
-  if (!pw) {
-    logMessage(LogLevel::Error, "user '" + user + "' does not exist");
-    return false;
-  }
-  // Started as that user already (systemd's User=): nothing to drop, and no right to.
-  if (geteuid() == pw->pw_uid && getegid() == pw->pw_gid) return true;
-  if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0) {
-    std::string path = socket.substr(socket.find(':') + 1);
-    if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0)
-      logMessage(LogLevel::Warning, "cannot chown " + path + ": " + std::strerror(errno));
-  }
-  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-      setuid(pw->pw_uid) != 0) {
-    logMessage(LogLevel::Error, "cannot switch to user '" + user + "': " + std::strerror(errno));
-    return false;
-  }
-  return true;
 }
 
 // SIGUSR1: every event counter (observed rejections, dependency failures, misconfigured
@@ -166,8 +146,11 @@ int runDaemon(const app::DaemonOptions& options) {
   }
   smfi_settimeout(static_cast<int>(options.milterTimeoutSeconds));
   smfi_setbacklog(128);
-  if (options.socket.rfind("unix:", 0) == 0 || options.socket.rfind("local:", 0) == 0) umask(0007);
-  if (smfi_opensocket(true) != MI_SUCCESS) {
+  // Closed to others until applySocketPermissions sets the configured mode.
+  mode_t oldUmask = umask(0077);
+  bool listening = smfi_opensocket(true) == MI_SUCCESS;
+  umask(oldUmask);
+  if (!listening) {
     logMessage(LogLevel::Error,
                "cannot listen on " + options.socket + " (in use, or a bad address?)");
     return kExitOsErr;
@@ -183,7 +166,23 @@ int runDaemon(const app::DaemonOptions& options) {
     }
     logMessage(LogLevel::Info, "serving metrics on http://" + m.listen + "/metrics");
   }
-  if (!options.user.empty() && !dropPrivileges(options.user, options.socket)) return kExitOsErr;
+  std::string error;
+  if (std::string path = unixSocketPath(options.socket); !path.empty()) {
+    SocketPermissions perms{options.socketOwner, options.socketGroup,
+                            static_cast<mode_t>(options.socketMode)};
+    if (!applySocketPermissions(path, perms, options.user, &error)) {
+      logMessage(LogLevel::Error, error);
+      return kExitOsErr;
+    }
+  }
+  if (!options.user.empty() && !dropPrivileges(options.user, &error)) {
+    logMessage(LogLevel::Error, error);
+    return kExitOsErr;
+  }
+  if (std::string refusal = rootRefusal(options.allowRoot); !refusal.empty()) {
+    logMessage(LogLevel::Error, refusal);
+    return config::kExitConfig;
+  }
 
   if (pipe2(gSignalPipe, O_CLOEXEC | O_NONBLOCK) != 0) return kExitOsErr;
   struct sigaction sa {};

@@ -106,6 +106,9 @@ std::vector<config::OptionSpec> CalloutStage::options() {
       {"max_probes", OptionKind::Int, "20", false, 1, 10000, "probes in progress at most"},
       {"max_probes_per_domain", OptionKind::Int, "2", false, 1, 1000,
        "probes in progress to one domain at most"},
+      {"max_probes_per_domain_per_minute", OptionKind::Int, "60", false, 1, 100000,
+       "probes started to one domain per minute at most (token bucket in the store, so shared "
+       "by a fleet on Redis); beyond it the transaction gets reply_unverified per on_failure"},
       {"address_accept_ttl", OptionKind::Duration, "1d", false, 1000, 0, "cache: address exists"},
       {"address_reject_ttl", OptionKind::Duration, "2h", false, 1000, 0, "cache: address rejected"},
       {"domain_ttl", OptionKind::Duration, "7d", false, 1000, 0, "cache: domain is accept-all"},
@@ -175,6 +178,8 @@ StageSharedPtr CalloutStage::create(const config::Section& section, const StageC
   s->nullMx_ = parseTemplate(section, "reply_null_mx", kVars);
   s->domainNotFound_ = parseTemplate(section, "reply_domain_not_found", kVars);
   s->nullSenderRefused_ = parseTemplate(section, "reply_null_sender_refused", kVars);
+  s->probesPerDomainPerMinute_ =
+      static_cast<double>(section.getInt("max_probes_per_domain_per_minute"));
   s->coordinator_ = std::make_shared<ProbeCoordinator<Finding>>(
       static_cast<size_t>(section.getInt("max_probes")),
       static_cast<size_t>(section.getInt("max_probes_per_domain")));
@@ -226,6 +231,19 @@ std::optional<Decision> CalloutStage::onMail(Transaction& tx) const {
     }
 
   metrics::countCacheLookup("callout", "miss");
+  // Our probes must not become a flood at one domain's servers (forged senders at a victim
+  // domain would otherwise make us probe it once per address). A store outage does not block.
+  auto rate = store_->takeToken("callout:rate:" + domain, probesPerDomainPerMinute_,
+                                probesPerDomainPerMinute_ / 60.0);
+  if (rate.status == store::StoreStatus::Ok && !rate.allowed) {
+    auto seconds = std::max<long long>(1, (rate.retryAfter.count() + 999) / 1000);
+    TemplateVars vars{
+        {"sender", sender},
+        {"why", "too many verification probes to " + domain + " in the last minute; try again in " +
+                    std::to_string(seconds) + " seconds"}};
+    return Decision::dependencyTempfail(unverified_.render(vars), "callout.rate",
+                                        "probe rate cap reached for " + domain);
+  }
   auto wait = probeOptions_.totalTimeout + dnsTimeout_ * 3;
   auto [status, finding] = coordinator_->run(key, domain, wait, [&] {
     Finding f = probeFresh(tx, sender, domain);

@@ -54,6 +54,7 @@ class CalloutStage : public Stage {
   bool acceptAllProbe_ = true;
   bool allowPrivate_ = false;
   size_t maxHosts_ = 3;
+  double probesPerDomainPerMinute_ = 60;
   std::set<std::string> skipDomains_;
   std::string onNullSenderRefused_ = "accept";
   std::chrono::seconds acceptTtl_{86400}, rejectTtl_{7200}, domainTtl_{604800}, tempfailTtl_{300};

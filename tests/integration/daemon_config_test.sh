@@ -115,7 +115,7 @@ cat > "$work/live.conf" <<'P'
 [engine]
 stages = helo
 P
-"$MXGUARD" --foreground --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "inet:$port@127.0.0.1" \
+"$MXGUARD" --foreground --allow-root --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "inet:$port@127.0.0.1" \
   --hostname mx.example.net 2> "$work/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 50); do grep -q "listening on" "$work/daemon.log" && break; sleep 0.1; done

@@ -169,7 +169,7 @@ scrape reload
 expect_metric reload 'mxguard_policy_reloads_total{result="success"}' 1
 
 # 5. A second daemon on the same metrics port refuses to start (exit 71, says why).
-out=$(timeout 20 "$MXGUARD" --foreground --config "$TB_DIR/mxguard.conf" --policy "$POLICY" \
+out=$(timeout 20 "$MXGUARD" --foreground --allow-root --config "$TB_DIR/mxguard.conf" --policy "$POLICY" \
   --socket "inet:$(free_port)@127.0.0.1" --dns "127.0.0.1@$NSD_PORT" 2>&1); rc=$?
 if [[ $rc -eq 71 && "$out" == *"cannot listen for metrics on 127.0.0.1:$METRICS_PORT"* ]]; then
   ok "port in use: exit 71, 'cannot listen for metrics on 127.0.0.1:$METRICS_PORT'"

@@ -61,7 +61,7 @@ SECOND_SMTP_PORT=$(free_port)
 # A second smtpd on its own port whose milter is the second daemon (the fleet's other MX).
 export TB_POSTFIX_EXTRA_MASTER="127.0.0.1:$SECOND_SMTP_PORT inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$SECOND_MILTER_PORT"
 start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" --config "$TB_DIR/mxguard.conf" || exit 1
-"$MXGUARD" --foreground --socket "inet:$SECOND_MILTER_PORT@127.0.0.1" --policy "$TB_DIR/policy.conf" \
+"$MXGUARD" --foreground --allow-root --socket "inet:$SECOND_MILTER_PORT@127.0.0.1" --policy "$TB_DIR/policy.conf" \
   --config "$TB_DIR/mxguard.conf" --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net \
   2>>"$TB_DIR/second.log" &
 second_pid=$!

@@ -242,7 +242,7 @@ policy="$work/live.conf"
 printf '[engine]\nstages = helo\n' > "$policy"
 notes="$work/notify.out"
 start_listener "$work/notify.sock" "$notes" "$port" || bad "notify listener did not start"
-NOTIFY_SOCKET="$work/notify.sock" "$MXGUARD" --foreground --policy "$policy" --dns 127.0.0.1@9 \
+NOTIFY_SOCKET="$work/notify.sock" "$MXGUARD" --foreground --allow-root --policy "$policy" --dns 127.0.0.1@9 \
   --socket "inet:$port@127.0.0.1" --hostname mx.example.net 2> "$work/daemon.log" &
 daemon=$!
 pids+=($daemon)
@@ -311,7 +311,7 @@ port=$(free_port)
 notes="$work/notify-abstract.out"
 abstract="@mxguard-systemd-test-$$"
 start_listener "$abstract" "$notes" "$port" || bad "abstract listener did not start"
-NOTIFY_SOCKET="$abstract" "$MXGUARD" --foreground --policy "$policy" --dns 127.0.0.1@9 \
+NOTIFY_SOCKET="$abstract" "$MXGUARD" --foreground --allow-root --policy "$policy" --dns 127.0.0.1@9 \
   --socket "inet:$port@127.0.0.1" 2> "$work/daemon-abstract.log" &
 daemon=$!
 pids+=($daemon)
@@ -324,7 +324,7 @@ wait_lines "$notes" 2; [[ $(datagram "$notes" 2) == "STOPPING=1|STATUS=stopping 
 
 # No NOTIFY_SOCKET: nothing sent, nothing logged about it. A dead one: one warning, still serving.
 port=$(free_port)
-env -u NOTIFY_SOCKET "$MXGUARD" --foreground --policy "$policy" --dns 127.0.0.1@9 \
+env -u NOTIFY_SOCKET "$MXGUARD" --foreground --allow-root --policy "$policy" --dns 127.0.0.1@9 \
   --socket "inet:$port@127.0.0.1" 2> "$work/daemon-none.log" &
 daemon=$!
 pids+=($daemon)
@@ -335,7 +335,7 @@ if [[ "$out" == c && "$rc" == 0 ]] && ! grep -qi "notif" "$work/daemon-none.log"
   ok "without NOTIFY_SOCKET: serves, stops with 0, no notification attempted"
 else bad "without NOTIFY_SOCKET: client '$out', rc=$rc: $(cat "$work/daemon-none.log")"; fi
 port=$(free_port)
-NOTIFY_SOCKET="$work/nobody-listens.sock" "$MXGUARD" --foreground --policy "$policy" \
+NOTIFY_SOCKET="$work/nobody-listens.sock" "$MXGUARD" --foreground --allow-root --policy "$policy" \
   --dns 127.0.0.1@9 --socket "inet:$port@127.0.0.1" 2> "$work/daemon-dead.log" &
 daemon=$!
 pids+=($daemon)
@@ -382,7 +382,7 @@ if command -v logrotate >/dev/null 2>&1; then
     "$root/etc/logrotate.d/mxguard" > "$work/logrotate.conf"
   printf '[record]\nfile = %s\n' "$work/lib/transactions.jsonl" > "$work/record.conf"
   port=$(free_port)
-  "$MXGUARD" --foreground --config "$work/record.conf" --policy "$policy" --dns 127.0.0.1@9 \
+  "$MXGUARD" --foreground --allow-root --config "$work/record.conf" --policy "$policy" --dns 127.0.0.1@9 \
     --socket "inet:$port@127.0.0.1" 2> "$work/daemon-record.log" &
   daemon=$!
   pids+=($daemon)

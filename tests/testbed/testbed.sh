@@ -196,7 +196,9 @@ stop_nsd() {
 # ---------------------------------------------------------------------------------------------
 # mxguard: start_mxguard BIN POLICY [extra args...]; listens on MXGUARD_SOCKET when set (e.g.
 # unix:$TB_DIR/mxguard.sock), else inet:MILTER_PORT@127.0.0.1; forwards DNS to nsd. Its stderr
-# (one line per transaction) goes to MXGUARD_LOG.
+# (one line per transaction) goes to MXGUARD_LOG. It runs as root with --allow-root (tests own
+# their temp dirs); TB_MXGUARD_ALLOW_ROOT= (empty) leaves that out, e.g. for a test that passes
+# --user.
 
 start_mxguard() {
   local bin=$1 policy=$2 socket
@@ -213,7 +215,7 @@ start_mxguard() {
   local seen now
   seen=$(grep -c "listening on" "$MXGUARD_LOG" 2>/dev/null)
   seen=${seen:-0}
-  "$bin" --foreground --socket "$socket" --policy "$policy" \
+  "$bin" --foreground ${TB_MXGUARD_ALLOW_ROOT---allow-root} --socket "$socket" --policy "$policy" \
     --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net "$@" 2>>"$MXGUARD_LOG" &
   MXGUARD_PID=$!
   local i

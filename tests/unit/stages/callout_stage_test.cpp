@@ -169,6 +169,52 @@ TEST_F(CalloutTest, NonPublicTargetsAreRefusedUnlessAllowed) {
   EXPECT_EQ(check(stage("allow_private = yes\n"), "y@lan.example")->reason, "callout.accept");
 }
 
+TEST_F(CalloutTest, EveryNonPublicRangeIsRefused) {
+  // Loopback, RFC 1918, link-local, CGNAT, this-network, multicast, IPv4-mapped loopback (folded
+  // to IPv4), IPv6 loopback, unspecified, unique-local, link-local and multicast.
+  const char* targets[] = {"127.0.0.1",   "10.0.0.1",       "172.16.0.1", "172.31.255.254",
+                           "192.168.1.1", "169.254.1.1",    "100.64.0.1", "0.0.0.0",
+                           "224.0.0.1",   "255.255.255.255"};
+  for (const char* a : targets) {
+    dns->answer("mx.lan.example", RrType::A, {a})
+        .answer("lan.example", RrType::MX, {"10 mx.lan.example"});
+    auto d = check(stage(), std::string("v4@lan.example"));
+    ASSERT_TRUE(d && d->reply) << a;
+    EXPECT_NE(d->reply->text().find("is not a public address"), std::string::npos) << a;
+  }
+  const char* targets6[] = {"::1", "::", "::ffff:127.0.0.1", "fd00::1", "fe80::1", "ff02::1"};
+  for (const char* a : targets6) {
+    dns->answer("mx6.lan.example", RrType::AAAA, {a})
+        .nodata("mx6.lan.example", RrType::A)
+        .answer("lan6.example", RrType::MX, {"10 mx6.lan.example"});
+    auto d = check(stage(), std::string("v6@lan6.example"));
+    ASSERT_TRUE(d && d->reply) << a;
+    EXPECT_NE(d->reply->text().find("is not a public address"), std::string::npos) << a;
+  }
+  EXPECT_EQ(probe->probes, 0);
+}
+
+TEST_F(CalloutTest, ProbesToOneDomainAreRateCapped) {
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  auto s = stage("max_probes_per_domain_per_minute = 3\n");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(check(s, "user" + std::to_string(i) + "@sender.example")->reason, "callout.accept");
+  auto d = check(s, "user3@sender.example");
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->action, Action::Tempfail);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "callout.rate");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <user3@sender.example>: Sender address rejected: unverified address: too "
+            "many verification probes to sender.example in the last minute; try again in 20 "
+            "seconds\r\n");
+  EXPECT_EQ(probe->probes, 3);
+  // Cached answers cost no probe and are not capped; other domains have their own budget.
+  EXPECT_EQ(check(s, "user0@sender.example")->reason, "callout.cached_accept");
+  dns->nodata("other.example", RrType::MX).answer("other.example", RrType::A, {"198.51.100.1"});
+  EXPECT_EQ(check(s, "x@other.example")->reason, "callout.accept");
+}
+
 TEST_F(CalloutTest, NoProbeForNullSenderOrSkippedDomains) {
   EXPECT_EQ(check(stage(), "")->reason, "callout.skip");
   EXPECT_EQ(
