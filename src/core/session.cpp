@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "core/counters.h"
+#include "core/incidents.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -90,6 +91,8 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
   std::string outcome = d.reason;
   if (outcome.rfind(name + ".", 0) == 0) outcome = outcome.substr(name.size() + 1);
   TraceEntry t{phase, name, outcome, d.detail, "none"};
+  // A decision made without the dependency failing ends that stage's incident ("skip" used none).
+  if (!d.dependencyFailure && outcome != "skip") noteDependencySuccess(name);
 
   if (d.action == Action::Pass || d.action == Action::AddHeader) {
     if (d.action == Action::AddHeader) {
@@ -123,10 +126,9 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
     metrics::countDependencyFailure(name);
     t.effect = "accepted_on_failure";
     record(tx_.trace, std::move(t));
-    // Once a minute per stage and reason: an outage must not write a warning per message.
-    logOncePer(
-        name + "." + d.reason, std::chrono::seconds(60), LogLevel::Warning,
-        name + ": " + d.reason + " (" + sanitize(d.detail) + "): on_failure = accept, continuing");
+    // One incident per outage: an outage must not write a warning per message.
+    noteDependencyFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
+                                    "): on_failure = accept, continuing");
     return Verdict::pass(phase);
   }
 
@@ -142,6 +144,8 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
   if (d.dependencyFailure) {
     countEvent(name + ".dependency_failure");
     metrics::countDependencyFailure(name);
+    noteDependencyFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
+                                    "): on_failure = tempfail, deferring");
     // defer_if_permit: keep the first reason, let a later definite rejection win.
     t.effect = "defer_if_permit";
     record(tx_.trace, std::move(t));

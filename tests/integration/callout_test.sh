@@ -18,14 +18,7 @@ bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 start_nsd || exit 1
 REDIS_PORT=$(free_port)
-redis_pid=""
-start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --logfile "$TB_DIR/redis.log" &
-  redis_pid=$!
-  wait_port 127.0.0.1 "$REDIS_PORT" 10
-}
-stop_redis() { [[ -n "$redis_pid" ]] && kill -9 "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=""; }
-TB_CLEANUP_HOOKS+=(stop_redis stop_remote_postfix)
+TB_CLEANUP_HOOKS+=(stop_remote_postfix)
 start_redis || exit 1
 
 # The sender domains' MX: a second private Postfix on its own loopback port, with a virtual

@@ -23,18 +23,6 @@ expect_eq() {  # NAME WANT GOT
 }
 
 REDIS_PORT=$(free_port)
-redis_pid=""
-start_redis() {
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --logfile "$TB_DIR/redis.log" &
-  redis_pid=$!
-  wait_port 127.0.0.1 "$REDIS_PORT" 10
-}
-stop_redis() {
-  [[ -n "$redis_pid" ]] && kill -9 "$redis_pid" 2>/dev/null
-  wait "$redis_pid" 2>/dev/null
-  redis_pid=""
-}
 second_pid=""
 stop_second() {
   [[ -n "$second_pid" ]] || return 0
@@ -43,7 +31,7 @@ stop_second() {
   wait "$second_pid" 2>/dev/null
   second_pid=""
 }
-TB_CLEANUP_HOOKS+=(stop_second stop_redis)
+TB_CLEANUP_HOOKS+=(stop_second)
 start_redis || exit 1
 start_nsd || exit 1
 

@@ -15,7 +15,9 @@ Must not: connect anywhere but the given host (loopback in tests).
 """
 import argparse
 import asyncio
+import ipaddress
 import json
+import os
 import sys
 import time
 
@@ -50,6 +52,7 @@ async def read_reply(reader, timeout, waits):
 async def one_message(a, n, stats):
     waits = []
     start = time.monotonic()
+    wall_start = time.time()
     writer = None
     kind, line = "error", ""
     try:
@@ -71,18 +74,22 @@ async def one_message(a, n, stats):
 
         await step(None, 2)
         await step("EHLO " + a.helo, 2)
-        if a.xclient_addr:
-            addr = a.xclient_addr[n % len(a.xclient_addr)]
+        if a.xclient_addr or a.xclient_seq:
+            if a.xclient_seq:
+                addr = str(ipaddress.ip_address(a.xclient_seq) + n)
+            else:
+                addr = a.xclient_addr[n % len(a.xclient_addr)]
             xclient = "XCLIENT ADDR=%s NAME=%s HELO=%s" % (addr, a.xclient_name, a.helo)
             await step(xclient, 2)
             await step("EHLO " + a.helo, 2)
-        await step("MAIL FROM:<%s>" % a.sender, 2)
+        sender = a.sender.replace("{n}", str(n))
+        await step("MAIL FROM:<%s>" % sender, 2)
         await step("RCPT TO:<%s>" % a.rcpt, 2)
         await step("DATA", 3)
         subject = "%s-%d" % (a.run, n)
         body = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
                 "Message-ID: <%s@load.example.net>\r\n\r\n%s\r\n.") % (
-                    a.sender, a.rcpt, subject,
+                    sender, a.rcpt, subject,
                     time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()), subject,
                     "x" * a.body_bytes)
         line = await step(body, 2)
@@ -104,6 +111,11 @@ async def one_message(a, n, stats):
         if writer is not None:
             writer.close()
     stats[kind] += 1
+    if a.log_file:
+        a.log_file.write(json.dumps({"n": n, "start": round(wall_start, 3),
+                                     "end": round(time.time(), 3), "kind": kind, "line": line,
+                                     "max_wait_ms": round(max(waits) if waits else 0, 1)}) + "\n")
+        a.log_file.flush()
     if kind != "accepted":
         stats["replies"][line] = stats["replies"].get(line, 0) + 1
     stats["latency"].append((time.monotonic() - start) * 1000)
@@ -112,23 +124,27 @@ async def one_message(a, n, stats):
 
 
 async def run(a):
-    stats = {"accepted": 0, "tempfail": 0, "reject": 0, "error": 0, "replies": {},
+    stats = {"started": 0, "accepted": 0, "tempfail": 0, "reject": 0, "error": 0, "replies": {},
              "latency": [], "max_reply_ms": 0.0, "accepted_ids": []}
-    queue = asyncio.Queue()
-    for n in range(a.messages):
-        queue.put_nowait(n)
+    counter = {"next": 0}  # one event loop: no lock needed
+    deadline = time.monotonic() + a.duration if a.duration > 0 else None
 
     async def worker():
         while True:
-            try:
-                n = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            if deadline is not None and time.monotonic() >= deadline:
                 return
+            if a.stop_file and os.path.exists(a.stop_file):
+                return
+            n = counter["next"]
+            if n >= a.messages:
+                return
+            counter["next"] += 1
+            stats["started"] += 1
             await one_message(a, n, stats)
             if a.progress and (stats["accepted"] + stats["tempfail"] + stats["reject"] +
                                stats["error"]) % a.progress == 0:
                 with open(a.progress_file, "w") as f:
-                    f.write("%d\n" % (a.messages - queue.qsize()))
+                    f.write("%d\n" % counter["next"])
 
     start = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(a.sessions)))
@@ -144,23 +160,33 @@ def main():
     p.add_argument("--helo", default="mail.client.example.net")
     p.add_argument("--xclient-addr", action="append", default=[],
                    help="present this client address (repeatable: round-robin)")
+    p.add_argument("--xclient-seq", default="",
+                   help="present START + N as message N's client address (no DNS cache hits)")
     p.add_argument("--xclient-name", default="mail.client.example.net")
-    p.add_argument("--from", dest="sender", default="sender@client.example.net")
+    p.add_argument("--from", dest="sender", default="sender@client.example.net",
+                   help="MAIL FROM; {n} becomes the message number")
     p.add_argument("--rcpt", default="user@example.net")
     p.add_argument("--run", default="load", help="subject prefix")
     p.add_argument("--body-bytes", type=int, default=200)
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--hold-s", type=float, default=0)
     p.add_argument("--ids-file", default="")
+    p.add_argument("--duration", type=float, default=0,
+                   help="stop starting messages after this many seconds (sent = those started)")
+    p.add_argument("--stop-file", default="",
+                   help="stop starting messages once this file exists")
+    p.add_argument("--log", default="", help="one JSON line per message: n, start, end (epoch "
+                   "seconds), kind, line (the final reply), max_wait_ms")
     p.add_argument("--progress", type=int, default=0,
                    help="every N finished messages, write the count started to --progress-file")
     p.add_argument("--progress-file", default="")
     a = p.parse_args()
+    a.log_file = open(a.log, "w") if a.log else None
     stats, elapsed = asyncio.run(run(a))
     lat = sorted(stats.pop("latency")) or [0]
     ids = sorted(stats.pop("accepted_ids"))
     out = dict(stats)
-    out["sent"] = a.messages
+    out["sent"] = out.pop("started")
     out["elapsed_s"] = round(elapsed, 2)
     out["latency_ms"] = {"p50": round(lat[len(lat) // 2], 1),
                          "p99": round(lat[min(len(lat) - 1, len(lat) * 99 // 100)], 1),

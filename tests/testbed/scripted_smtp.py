@@ -4,7 +4,7 @@
 --mode: normal (users in --users get 250 at RCPT, others "550 5.1.1 <addr>: Recipient address
 rejected: User unknown in virtual mailbox table"), accept-all, greylist (450 4.7.1 at RCPT),
 banner421, multiline (multi-line banner, EHLO and RCPT replies), drop-after-ehlo, tarpit (accepts
-the connection, never speaks), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
+the connection, never speaks), drip (the banner one byte a second, then normal), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
 not SMTP), helo-only (502 to EHLO). --port 0 picks a port and prints it as the first stdout line.
 --accept-all-domains: RCPT for these domains is always accepted. Each connection appends "connect" to --log, so tests can count probes. Listens on 127.0.0.1 only.
 Must not: accept DATA (a probe never sends it).
@@ -40,6 +40,15 @@ def main():
             if m == "tarpit":
                 time.sleep(60)
                 return
+            if m == "drip":
+                try:
+                    for ch in b"220 mx.sender.example.net ESMTP\r\n":
+                        self.wfile.write(bytes([ch]))
+                        self.wfile.flush()
+                        time.sleep(1)
+                except OSError:
+                    return
+                m = "dripped"
             if m == "garbage":
                 self.say("hello there, I am not an SMTP server")
                 return
@@ -49,7 +58,7 @@ def main():
             if m == "multiline":
                 self.say("220-mx.sender.example.net ESMTP")
                 self.say("220 no UCE")
-            else:
+            elif m != "dripped":
                 self.say("220 mx.sender.example.net ESMTP")
             for raw in self.rfile:
                 line = raw.decode("latin-1").rstrip("\r\n")
@@ -93,6 +102,7 @@ def main():
     class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
         allow_reuse_address = True
+        request_queue_size = 128  # the default 5 drops SYNs when probes come in parallel
 
     s = Server(("127.0.0.1", a.port), Handler)
     print(s.server_address[1], flush=True)

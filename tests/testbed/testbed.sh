@@ -5,6 +5,7 @@
 #
 # Usage:   source tests/testbed/testbed.sh; tb_init
 #          start_nsd; start_mxguard BIN POLICY; start_postfix; tb_swaks ...; (all stop on EXIT)
+#          start_redis / stop_redis (a private redis-server on REDIS_PORT).
 # Extra:   TB_EXTRA_RECORDS=FILE before start_nsd appends FILE's records to example.net's zone;
 #          TB_POSTFIX_EXTRA_MASTER (master.cf lines) before start_postfix adds services, e.g. a
 #          second smtpd with "-o smtpd_milters=..." pointing at a second mxguard.
@@ -191,6 +192,27 @@ stop_nsd() {
   [[ -n "$NSD_PID" ]] || return 0
   tb_stop_tree "$NSD_PID" 5  # nsd forks xfrd and server processes
   NSD_PID=""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Redis: start_redis on 127.0.0.1:REDIS_PORT (picked when unset), no persistence, log in TB_DIR;
+# stop_redis kills it with SIGKILL (a crash: what outage tests want) and is run on EXIT. The pid
+# is redis_pid (tests SIGSTOP it to simulate a hung server).
+start_redis() {
+  tb_require redis-server
+  [[ -n "${REDIS_PORT:-}" ]] || REDIS_PORT=$(free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --logfile "$TB_DIR/redis.log" &
+  redis_pid=$!
+  [[ " ${TB_CLEANUP_HOOKS[*]} " == *" stop_redis "* ]] || TB_CLEANUP_HOOKS+=(stop_redis)
+  wait_port 127.0.0.1 "$REDIS_PORT" 10
+}
+stop_redis() {
+  [[ -n "${redis_pid:-}" ]] || return 0
+  kill -CONT "$redis_pid" 2>/dev/null
+  kill -KILL "$redis_pid" 2>/dev/null
+  wait "$redis_pid" 2>/dev/null
+  redis_pid=""
 }
 
 # ---------------------------------------------------------------------------------------------
