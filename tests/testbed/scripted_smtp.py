@@ -4,7 +4,9 @@
 --mode: normal (users in --users get 250 at RCPT, others "550 5.1.1 <addr>: Recipient address
 rejected: User unknown in virtual mailbox table"), accept-all, greylist (450 4.7.1 at RCPT),
 banner421, multiline (multi-line banner, EHLO and RCPT replies), drop-after-ehlo, tarpit (accepts
-the connection, never speaks), drip (the banner one byte a second, then normal), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
+the connection, never speaks), drip (the banner one byte a second, then normal), hostile (RCPT gets a 5 KB
+multi-line 550 carrying printf directives, NUL, 8-bit bytes, a bare CR and a fake "250 ..."; for
+local parts "mixed..." also a line with code 250), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
 not SMTP), helo-only (502 to EHLO). --port 0 picks a port and prints it as the first stdout line.
 --accept-all-domains: RCPT for these domains is always accepted. Each connection appends "connect" to --log, so tests can count probes. Listens on 127.0.0.1 only.
 Must not: accept DATA (a probe never sends it).
@@ -81,7 +83,16 @@ def main():
                         self.say("250 2.1.0 Ok")
                 elif cmd.startswith("RCPT TO:"):
                     addr = line[8:].strip().strip("<>")
-                    if m == "greylist":
+                    if m == "hostile":
+                        # A local part "mixed..." also gets a line with another reply code.
+                        evil = b"evil %s %n %% \x00 \xff\xfe caf\xc3\xa9 bare\rCR 250 2.1.5 Ok "
+                        for i in range(24):
+                            self.wfile.write(b"550-5.1.1 " + evil + b"x" * 150 + b"\r\n")
+                        if addr.lower().startswith("mixed"):
+                            self.wfile.write(b"250-2.1.5 injected\r\n")
+                        self.wfile.write(b"550 5.1.1 <" + addr.encode() + b">: end\r\n")
+                        self.wfile.flush()
+                    elif m == "greylist":
                         self.say("450 4.7.1 <%s>: Recipient address rejected: Greylisted, try again in 5 minutes" % addr)
                     elif (m == "accept-all" or addr.split("@")[0].lower() in users
                           or addr.split("@")[-1].lower() in accept_all):
