@@ -21,6 +21,11 @@ test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server
   dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
   curl  # metrics_test.sh scrapes /metrics
+  # tests/fuzz (reliability.fuzz_short): libFuzzer comes with clang's runtime libraries.
+  clang libclang-rt-14-dev
+  # tests/reliability soaks (valgrind on demand) and bench/ (callgrind; rspamd is the milter the
+  # benchmark compares with, run privately by bench/rspamd.sh, never as the system service).
+  valgrind rspamd
   # systemd_test.sh: systemd-analyze verify of the unit (the systemd package is only the tool
   # here, nothing is started), groff and man to render the man pages, logrotate to rotate.
   systemd groff-base man-db logrotate
@@ -87,7 +92,7 @@ $SUDO apt-get update -qq
 apt_updated=1
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The packaged daemons must not run system-wide: tests start their own on loopback ports.
-for svc in nsd unbound redis-server postfix; do
+for svc in nsd unbound redis-server postfix rspamd; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done

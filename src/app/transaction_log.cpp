@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "config/config_error.h"
@@ -67,20 +68,21 @@ void JsonLinesRecorder::record(const TransactionRecord& r) {
   }
 }
 
-std::vector<TransactionRecord> readTransactionLog(const std::string& path,
-                                                  std::vector<std::string>* errors) {
-  std::vector<TransactionRecord> out;
+size_t forEachTransaction(const std::string& path,
+                          const std::function<void(const TransactionRecord&)>& each,
+                          const std::function<void(const std::string&)>& error) {
   std::ifstream in(path);
   if (!in) {
-    errors->push_back(path + ": cannot read the file");
-    return out;
+    error(path + ": cannot read the file");
+    return 0;
   }
+  size_t count = 0;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
+    TransactionRecord r;
     try {
       json j = json::parse(line);
-      TransactionRecord r;
       r.time = j.value("time", "");
       r.queueId = j.value("queue_id", "");
       r.clientAddress = j.at("client_address").get<std::string>();
@@ -96,12 +98,22 @@ std::vector<TransactionRecord> readTransactionLog(const std::string& path,
       if (j.contains("headers"))
         for (const auto& h : j["headers"])
           r.headers.push_back({h.at(0).get<std::string>(), h.at(1).get<std::string>(), " "});
-      out.push_back(std::move(r));
     } catch (const std::exception& e) {
-      errors->push_back(path + ":" + std::to_string(n) + ": not a transaction record (" + e.what() +
-                        ")");
+      error(path + ":" + std::to_string(n) + ": not a transaction record (" + e.what() + ")");
+      continue;
     }
+    ++count;
+    each(r);
   }
+  return count;
+}
+
+std::vector<TransactionRecord> readTransactionLog(const std::string& path,
+                                                  std::vector<std::string>* errors) {
+  std::vector<TransactionRecord> out;
+  forEachTransaction(
+      path, [&](const TransactionRecord& r) { out.push_back(r); },
+      [&](const std::string& e) { errors->push_back(e); });
   return out;
 }
 

@@ -4,6 +4,7 @@
 // O_APPEND).
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,8 +31,13 @@ class JsonLinesRecorder : public TransactionRecorder {
 
 std::string toJsonLine(const TransactionRecord& r);  // one line, no newline
 
-// Reads every line of `path`; a line that is not a record is an error "FILE:LINE: why" in
-// *errors (and skipped), so one bad line does not spoil a replay of 10,000.
+// Streams `path` one line at a time (a replay of 1,000,000 records holds one): `each` gets every
+// record, `error` every line that is not one ("FILE:LINE: why"; skipped, so one bad line does not
+// spoil the rest). Returns the number of records.
+size_t forEachTransaction(const std::string& path,
+                          const std::function<void(const TransactionRecord&)>& each,
+                          const std::function<void(const std::string&)>& error);
+// The same, collected (for small files and tests).
 std::vector<TransactionRecord> readTransactionLog(const std::string& path,
                                                   std::vector<std::string>* errors);
 

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "core/metrics.h"
+#include "dns/rdata_presentation.h"
 
 namespace mxguard::dns {
 
@@ -48,51 +49,6 @@ bool validName(const std::string& name) {
   }
 }
 
-// Uncompressed wire-format name (libunbound hands out rdata decompressed).
-std::string wireName(const unsigned char* p, size_t len, size_t offset) {
-  std::string out;
-  while (offset < len) {
-    size_t l = p[offset++];
-    if (l == 0) break;
-    if (l > 63 || offset + l > len) return out;  // malformed: return what was readable
-    if (!out.empty()) out += '.';
-    out.append(reinterpret_cast<const char*>(p + offset), l);
-    offset += l;
-  }
-  return out;
-}
-
-std::string present(int type, const unsigned char* p, size_t len) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  switch (static_cast<RrType>(type)) {
-    case RrType::A:
-      if (len == 4) inet_ntop(AF_INET, p, buf, sizeof buf);
-      return buf;
-    case RrType::AAAA:
-      if (len == 16) inet_ntop(AF_INET6, p, buf, sizeof buf);
-      return buf;
-    case RrType::PTR:
-    case RrType::CNAME:
-    case RrType::NS:
-      return wireName(p, len, 0);
-    case RrType::MX:
-      if (len < 3) return "";
-      return std::to_string((p[0] << 8) | p[1]) + " " + wireName(p, len, 2);
-    case RrType::TXT: {
-      std::string out;
-      for (size_t i = 0; i < len;) {
-        size_t l = p[i++];
-        out.append(reinterpret_cast<const char*>(p + i), std::min(l, len - i));
-        i += l;
-      }
-      return out;
-    }
-    case RrType::SOA:
-      return "";
-  }
-  return "";
-}
-
 LookupResult convert(int err, ub_result* r) {
   LookupResult out;
   if (err != 0 || !r) {
@@ -104,8 +60,13 @@ LookupResult convert(int err, ub_result* r) {
   if (r->havedata) {
     out.status = LookupStatus::Ok;
     for (int i = 0; r->data[i]; ++i)
-      out.records.push_back(
-          present(r->qtype, reinterpret_cast<unsigned char*>(r->data[i]), r->len[i]));
+      if (auto record =
+              presentRdata(r->qtype, reinterpret_cast<unsigned char*>(r->data[i]), r->len[i]))
+        out.records.push_back(std::move(*record));
+    if (out.records.empty()) {  // Ok promises a record: an answer of only garbage is a failure
+      out.status = LookupStatus::PermFail;
+      out.error = "malformed answer";
+    }
     return out;
   }
   switch (r->rcode) {

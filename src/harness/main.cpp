@@ -142,13 +142,19 @@ int main(int argc, char** argv) {
     return config::kExitConfig;
   }
   if (!replayFile.empty()) {
-    std::vector<std::string> errors;
-    auto records = app::readTransactionLog(replayFile, &errors);
-    for (const auto& e : errors) std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());
-    if (records.empty() && !errors.empty()) return config::kExitUsage;
+    // Streamed: each record is replayed as it is read, so a recording of millions of
+    // transactions needs no more memory than one of ten.
+    size_t errors = 0;
+    harness::Replayer replayer(policy, oldPolicy, options.hostname);
+    size_t records = app::forEachTransaction(
+        replayFile, [&](const TransactionRecord& r) { replayer.add(r); },
+        [&](const std::string& e) {
+          ++errors;
+          std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());
+        });
+    if (records == 0 && errors > 0) return config::kExitUsage;
     auto names = vm["policy"].as<std::vector<std::string>>();
-    auto report = harness::replay(records, policy, oldPolicy, options.hostname);
-    std::cout << harness::formatReplay(report, replayFile, names[0],
+    std::cout << harness::formatReplay(replayer.report(), replayFile, names[0],
                                        names.size() > 1 ? names[1] : "");
     return 0;
   }

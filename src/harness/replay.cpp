@@ -1,7 +1,9 @@
 // replay.cpp - each record becomes a Transcript (its envelope, and its header fields as a
 // message without body when they were recorded), run through the same dialogue as a single
 // mxguard-check; verdicts are compared as accepted / rejected / deferred.
-// Must not: stop at a broken record (the reader reports and skips it) or print the whole file.
+// The file is streamed: one line is read, parsed, replayed and dropped before the next.
+// Must not: stop at a broken record (the reader reports and skips it), print the whole file, or
+// keep more of it than the few examples the report shows.
 #include "harness/replay.h"
 
 #include "harness/dialogue.h"
@@ -51,30 +53,37 @@ Result run(PolicySharedPtr policy, const Transcript& t) {
 
 }  // namespace
 
+Replayer::Replayer(PolicySharedPtr newPolicy, PolicySharedPtr oldPolicy, std::string ourHostname)
+    : new_(std::move(newPolicy)),
+      old_(std::move(oldPolicy)),
+      ourHostname_(std::move(ourHostname)) {}
+
+void Replayer::add(const TransactionRecord& rec) {
+  ReplayReport& report = report_;
+  ++report.total;
+  Transcript t = transcriptOf(rec, ourHostname_);
+  Result now = run(new_, t);
+  Result before = old_ ? run(old_, t) : Result{category(rec.action), rec.reason, rec.reply};
+  if (now.verdict == before.verdict) {
+    ++report.unchangedByVerdict[now.verdict];
+    return;
+  }
+  std::string kind = before.verdict + " -> " + now.verdict;
+  // The check responsible: the one that now refuses, or the one that used to.
+  std::string why = now.verdict != "accepted" ? now.reason : before.reason;
+  ++report.changes[kind][why.empty() ? "(no reason recorded)" : why];
+  size_t shown = 0;
+  for (const auto& e : report.examples) shown += (e.before + " -> " + e.after) == kind;
+  if (shown < kExamplesPerKind)
+    report.examples.push_back(
+        {rec, before.verdict, before.reason, now.verdict, now.reason, now.reply});
+}
+
 ReplayReport replay(const std::vector<TransactionRecord>& records, PolicySharedPtr newPolicy,
                     PolicySharedPtr oldPolicy, const std::string& ourHostname) {
-  ReplayReport report;
-  for (const auto& rec : records) {
-    ++report.total;
-    Transcript t = transcriptOf(rec, ourHostname);
-    Result now = run(newPolicy, t);
-    Result before =
-        oldPolicy ? run(oldPolicy, t) : Result{category(rec.action), rec.reason, rec.reply};
-    if (now.verdict == before.verdict) {
-      ++report.unchangedByVerdict[now.verdict];
-      continue;
-    }
-    std::string kind = before.verdict + " -> " + now.verdict;
-    // The check responsible: the one that now refuses, or the one that used to.
-    std::string why = now.verdict != "accepted" ? now.reason : before.reason;
-    ++report.changes[kind][why.empty() ? "(no reason recorded)" : why];
-    size_t shown = 0;
-    for (const auto& e : report.examples) shown += (e.before + " -> " + e.after) == kind;
-    if (shown < kExamplesPerKind)
-      report.examples.push_back(
-          {rec, before.verdict, before.reason, now.verdict, now.reason, now.reply});
-  }
-  return report;
+  Replayer r(std::move(newPolicy), std::move(oldPolicy), ourHostname);
+  for (const auto& rec : records) r.add(rec);
+  return r.report();
 }
 
 std::string formatReplay(const ReplayReport& r, const std::string& file, const std::string& newName,

@@ -2,9 +2,11 @@
 // through one or two policies, and what would change ("these 37 of 10,000 would now be
 // rejected, by these checks"), so an admin can tighten a policy without guessing.
 // Must not: pretend to know what the recording lacks: bodies are never recorded (DKIM body
-// hashes cannot verify in a replay) and DNS answers are today's, not those of the recording.
+// hashes cannot verify in a replay) and DNS answers are today's, not those of the recording;
+// hold the recording in memory (it is streamed: a replay of millions runs in constant memory).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,7 +30,20 @@ struct ReplayReport {
   std::vector<ReplayChange> examples;  // the first few of each kind
 };
 
+// Runs records one at a time and keeps only the counts and the first few examples of each kind.
 // `old` may be null: then the recorded verdicts are the baseline.
+class Replayer {
+ public:
+  Replayer(PolicySharedPtr newPolicy, PolicySharedPtr oldPolicy, std::string ourHostname);
+  void add(const TransactionRecord& rec);
+  const ReplayReport& report() const { return report_; }
+
+ private:
+  PolicySharedPtr new_, old_;
+  std::string ourHostname_;
+  ReplayReport report_;
+};
+
 ReplayReport replay(const std::vector<TransactionRecord>& records, PolicySharedPtr newPolicy,
                     PolicySharedPtr oldPolicy, const std::string& ourHostname);
 

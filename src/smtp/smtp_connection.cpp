@@ -19,9 +19,6 @@
 namespace mxguard::smtp {
 namespace {
 
-constexpr size_t kMaxLine = 4096;
-constexpr size_t kMaxLines = 100;
-
 int remainingMs(Deadline deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
@@ -140,6 +137,38 @@ IoStatus SmtpConnection::fill(Deadline deadline, std::string* error) {
   return IoStatus::Ok;
 }
 
+ReplyParse parseReply(std::string& buffer, SmtpReply* reply, std::string* error) {
+  while (true) {
+    size_t eol = buffer.find('\n');
+    if (eol == std::string::npos ? buffer.size() > kMaxReplyLine : eol > kMaxReplyLine) {
+      *error = "reply line longer than " + std::to_string(kMaxReplyLine) + " octets";
+      return ReplyParse::Garbage;
+    }
+    if (eol == std::string::npos) return ReplyParse::NeedMore;
+    std::string line = buffer.substr(0, eol);
+    buffer.erase(0, eol + 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Code 000 would read as "no code" (SmtpReply::code 0) and let the next line change it.
+    bool valid = line.size() >= 3 && line[0] >= '1' && line[0] <= '9' &&
+                 std::isdigit(static_cast<unsigned char>(line[1])) &&
+                 std::isdigit(static_cast<unsigned char>(line[2])) &&
+                 (line.size() == 3 || line[3] == ' ' || line[3] == '-');
+    if (!valid) {
+      *error = "malformed reply line";
+      return ReplyParse::Garbage;
+    }
+    int code = std::stoi(line.substr(0, 3));
+    if (reply->code != 0 && code != reply->code) {
+      *error = "reply code changed within a multi-line reply";
+      return ReplyParse::Garbage;
+    }
+    reply->code = code;
+    if (reply->lines.size() < kMaxReplyLines)
+      reply->lines.push_back(line.size() > 4 ? line.substr(4) : "");
+    if (line.size() == 3 || line[3] == ' ') return ReplyParse::Complete;
+  }
+}
+
 IoStatus SmtpConnection::readReply(Deadline deadline, SmtpReply* reply, std::string* error) {
   *reply = SmtpReply{};
   if (fd_ < 0) {
@@ -147,35 +176,15 @@ IoStatus SmtpConnection::readReply(Deadline deadline, SmtpReply* reply, std::str
     return IoStatus::Error;
   }
   while (true) {
-    size_t eol = buffer_.find('\n');
-    if (eol == std::string::npos) {
-      if (buffer_.size() > kMaxLine) {
-        *error = "reply line longer than " + std::to_string(kMaxLine) + " octets";
+    switch (parseReply(buffer_, reply, error)) {
+      case ReplyParse::Complete:
+        return IoStatus::Ok;
+      case ReplyParse::Garbage:
         return IoStatus::Garbage;
-      }
-      if (IoStatus s = fill(deadline, error); s != IoStatus::Ok) return s;
-      continue;
+      case ReplyParse::NeedMore:
+        break;
     }
-    std::string line = buffer_.substr(0, eol);
-    buffer_.erase(0, eol + 1);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    bool valid = line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
-                 std::isdigit(static_cast<unsigned char>(line[1])) &&
-                 std::isdigit(static_cast<unsigned char>(line[2])) &&
-                 (line.size() == 3 || line[3] == ' ' || line[3] == '-');
-    if (!valid) {
-      *error = "malformed reply line";
-      return IoStatus::Garbage;
-    }
-    int code = std::stoi(line.substr(0, 3));
-    if (reply->code != 0 && code != reply->code) {
-      *error = "reply code changed within a multi-line reply";
-      return IoStatus::Garbage;
-    }
-    reply->code = code;
-    if (reply->lines.size() < kMaxLines)
-      reply->lines.push_back(line.size() > 4 ? line.substr(4) : "");
-    if (line.size() == 3 || line[3] == ' ') return IoStatus::Ok;
+    if (IoStatus s = fill(deadline, error); s != IoStatus::Ok) return s;
   }
 }
 

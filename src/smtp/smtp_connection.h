@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,16 @@ struct SmtpReply {
 
 enum class IoStatus { Ok, Timeout, Closed, Error, Garbage };
 const char* toString(IoStatus s);
+
+constexpr size_t kMaxReplyLine = 4096;  // octets before the LF; a longer line is Garbage
+constexpr size_t kMaxReplyLines = 100;  // lines kept per reply; further ones are read and dropped
+
+// readReply's parser without the socket (fuzzed by tests/fuzz/fuzz_smtp_reply.cpp): takes the
+// complete lines at the front of `buffer` into `reply` (an empty SmtpReply on the first call).
+// Complete: `reply` is done, bytes after it stay in `buffer`. NeedMore: append input and call
+// again with the same reply. Garbage: *error says why. A code is 100..999 on every line alike.
+enum class ReplyParse { Complete, NeedMore, Garbage };
+ReplyParse parseReply(std::string& buffer, SmtpReply* reply, std::string* error);
 
 class SmtpConnection {
  public:

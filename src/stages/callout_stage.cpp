@@ -274,9 +274,13 @@ CalloutStage::Finding CalloutStage::probeFresh(Transaction& tx, const std::strin
       int pref = std::atoi(r.substr(0, sp).c_str());
       std::string host = sp == std::string::npos ? "" : r.substr(sp + 1);
       if (host.empty() || host == ".") {
-        // RFC 7505: a null MX says the domain sends no mail.
-        f.kind = Finding::Kind::NullMx;
-        return f;
+        // RFC 7505: a null MX (the only MX, target ".") says the domain sends no mail. Next to
+        // real MX hosts it is a misconfiguration: probe those.
+        if (mx.records.size() == 1) {
+          f.kind = Finding::Kind::NullMx;
+          return f;
+        }
+        continue;
       }
       ordered.push_back({pref, host});
     }

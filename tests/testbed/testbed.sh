@@ -331,8 +331,15 @@ relayhost =
 biff = no
 smtputf8_enable = no
 smtpd_banner = \$myhostname ESMTP
-$extra
 EOF
+  # Extra lines replace what they name (postconf -e): a parameter given twice makes every Postfix
+  # process log "overriding earlier entry" at start, and a burst of those fills postlogd's
+  # datagram queue (net.unix.max_dgram_qlen, 10 here) while postlogd itself waits to log the
+  # same warning: Postfix deadlocks.
+  local line
+  while IFS= read -r line; do
+    [[ -n "${line// /}" ]] && postconf -c "$POSTFIX_CONF" -e "$line"
+  done <<< "$extra"
   # No chroot: the queue lives in the temp dir. postlog: maillog_file needs postlogd.
   cat > "$POSTFIX_CONF/master.cf" <<EOF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd

@@ -157,6 +157,13 @@ TEST_F(CalloutTest, NullMxDomainNotFoundAndImplicitMx) {
   EXPECT_EQ(probe->probes, 1);
 }
 
+TEST_F(CalloutTest, ADotNextToRealMxHostsIsNoNullMx) {
+  dns->answer("mixed.example", RrType::MX, {"0 .", "10 mx1.sender.example"});
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  EXPECT_EQ(check(stage(), "x@mixed.example")->reason, "callout.accept");
+  EXPECT_EQ(probe->probes, 1);
+}
+
 TEST_F(CalloutTest, NonPublicTargetsAreRefusedUnlessAllowed) {
   dns->answer("lan.example", RrType::MX, {"10 mx.lan.example"})
       .answer("mx.lan.example", RrType::A, {"10.1.2.3"});

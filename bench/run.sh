@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# run.sh - the benchmark: one run on one machine drives the same load through each setup and
+# writes a table (markdown and JSON) of medians over interleaved rounds, with the ratios:
+#   postfix          Postfix alone, delivering to the discard transport
+#   null             + a null milter (libmilter, every callback, each "continue")
+#   mxguard-default  + mxguard, policies/default.conf
+#   mxguard-all      + mxguard, every stage (rbl on 5 zones, helo, rdns, behaviour, ratelimit in
+#                    memory, spf, callout answered from its cache, headers, dkim)
+#   mxguard-all-redis  the same with ratelimit and the callout cache on Redis
+#   rspamd           + rspamd (Debian's package, proxy worker in milter mode), bench/rspamd.sh
+# The client is smtp-source in a network namespace of its own at 198.18.0.1 (a real outside
+# address, forward-confirmed by the test zones: no XCLIENT, and no filter treats it as local), sending a DKIM-signed message from a
+# sender whose SPF passes; DNS is the test bed's nsd (every zone any filter asks about is served),
+# warmed before measuring. Per setup: msg/s with SESSIONS sessions, CPU seconds of the filter's
+# processes per 1,000 messages, and ms per message with one session at a time.
+# Usage: bench/run.sh BUILD_DIR [--messages N] [--sessions S] [--rounds R] [--serial M]
+#                    [--out DIR] [--only "setup ..."] [--transport unix|inet] [--smoke]
+# Must not: run in CI except as --smoke (tiny load; checks that every setup runs and reports).
+set -uo pipefail
+build=$(cd "${1:?usage: $0 BUILD_DIR [options]}" && pwd)
+shift
+messages=3000 sessions=20 rounds=3 serial=300 out="" only="" transport=unix smoke=0
+while (($#)); do
+  case $1 in
+    --messages) messages=$2; shift 2 ;;
+    --sessions) sessions=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --serial) serial=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --transport) transport=$2; shift 2 ;;
+    --smoke) smoke=1 messages=60 sessions=5 rounds=1 serial=10; shift ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 64 ;;
+  esac
+done
+here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/tests/testbed/testbed.sh"
+tb_init
+tb_require smtp-source postconf ip dkimsign openssl python3
+[[ $(id -u) -eq 0 ]] || tb_skip "the benchmark needs root (network namespace, private Postfix)"
+out=${out:-$TB_DIR/results}
+mkdir -p "$out"
+log() { echo "bench: $*" >&2; }
+
+# ---- zones: the test bed's, plus the blocklists the policies name (each lists 192.0.2.2 only) ----
+zones="$TB_DIR/zones"
+mkdir -p "$zones"
+cp "$here"/tests/testbed/zones/*.zone "$zones/"
+blocklist_zone() {  # NAME
+  cat > "$zones/$1.zone" <<EOF
+\$ORIGIN $1.
+\$TTL 300
+@          SOA  ns.example.net. hostmaster.example.net. 1 3600 600 86400 60
+@          NS   ns.example.net.
+2.2.0.192  A    127.0.0.2
+2.2.0.192  TXT  "listed for the benchmark"
+EOF
+}
+bench_zone_names="zen.spamhaus.org"
+for i in 1 2 3 4 5; do bench_zone_names+=" bl$i.bench.example"; done
+for z in $bench_zone_names; do blocklist_zone "$z"; done
+TB_ZONES_DIR="$zones"
+
+# A 2048-bit DKIM key for spfpass.example.net, and SPF for the callout sender's domain.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TB_DIR/dkim.key" 2>/dev/null
+pub=$(openssl pkey -in "$TB_DIR/dkim.key" -pubout 2>/dev/null | grep -v '^-----' | tr -d '\n')
+txt="v=DKIM1; k=rsa; p=$pub"
+record="bench._domainkey.spfpass  TXT "
+for ((i = 0; i < ${#txt}; i += 250)); do record+=" \"${txt:i:250}\""; done
+{ echo "$record"; echo 'sender              TXT   "v=spf1 ip4:198.18.0.1 -all"'; } > "$TB_DIR/extra.zone"
+export TB_EXTRA_RECORDS="$TB_DIR/extra.zone"
+start_nsd || exit 1
+
+# The message smtp-source sends (-F: verbatim), signed by an independent signer (dkimpy).
+sender=bench@sender.example.net
+rcpt="user@$TB_MAIL_DOMAIN"
+{
+  printf 'From: Bench <bench@spfpass.example.net>\r\nTo: <%s>\r\nSubject: benchmark\r\n' "$rcpt"
+  printf 'Date: %s\r\nMessage-ID: <bench.%s@spfpass.example.net>\r\n' "$(date -R)" "$$"
+  printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n'
+  for i in $(seq 30); do printf 'Line %02d of a benchmark message body, about seventy characters.\r\n' "$i"; done
+} > "$TB_DIR/plain.eml"
+dkimsign --hcanon relaxed --bcanon relaxed bench spfpass.example.net "$TB_DIR/dkim.key" \
+  < "$TB_DIR/plain.eml" | tr -d '\r' > "$TB_DIR/message.eml" || { log "dkimsign failed"; exit 1; }
+
+# ---- the client's network namespace: 198.18.0.1 (client) <-> 198.18.0.254 (Postfix) ----
+# Not 192.0.2.0/24: the test zones use it, but it can be a real network (here: eth0's and its
+# gateway's); 198.18.0.0/15 is for benchmarks (RFC 2544) and the zones give it PTRs.
+ns="mxbench$$"
+# A run killed with SIGKILL leaves its namespace and address behind, which misroutes ours.
+for stale in $(ip netns list | awk '/^mxbench[0-9]+/ {print $1}'); do
+  kill -0 "${stale#mxbench}" 2>/dev/null && continue
+  ip netns del "$stale"; ip link del "vh${stale#mxbench}" 2>/dev/null
+done
+ip netns add "$ns" || tb_skip "cannot create a network namespace"
+remove_ns() { ip netns del "$ns" 2>/dev/null; ip link del "vh$$" 2>/dev/null; }
+TB_CLEANUP_HOOKS+=(remove_ns)
+ip link add "vh$$" type veth peer name "vc$$" &&
+  ip link set "vc$$" netns "$ns" &&
+  ip addr add 198.18.0.254/24 dev "vh$$" && ip link set "vh$$" up &&
+  ip netns exec "$ns" ip addr add 198.18.0.1/24 dev "vc$$" &&
+  ip netns exec "$ns" ip link set "vc$$" up && ip netns exec "$ns" ip link set lo up ||
+  tb_skip "cannot set up the veth pair"
+
+# ---- the filters ----
+REDIS_PORT=$(free_port)
+start_redis || exit 1
+PROBE_PORT=$(free_port)
+python3 "$here/tests/testbed/scripted_smtp.py" --port "$PROBE_PORT" --mode accept-all > /dev/null 2>&1 &
+probe_pid=$!
+stop_probe() { kill "$probe_pid" 2>/dev/null; }
+TB_CLEANUP_HOOKS+=(stop_probe)
+
+socket_for() {  # SETUP -> the milter socket it listens on
+  if [[ $transport == unix ]]; then echo "unix:$TB_DIR/$1.sock"; else echo "inet:$(free_port)@127.0.0.1"; fi
+}
+postfix_socket() {  # libmilter "inet:PORT@HOST" -> Postfix "inet:HOST:PORT"
+  case $1 in unix:*) echo "$1" ;; inet:*) local p=${1#inet:}; echo "inet:${p#*@}:${p%@*}" ;; esac
+}
+declare -A SOCKET PIDS
+all_policy() {  # the everything-on policy
+  cat <<EOF
+[engine]
+stages = rbl helo rdns behaviour ratelimit spf callout headers dkim
+whitelist_clients =
+[rbl]
+$(for i in 1 2 3 4 5; do echo "zone = bl$i.bench.example=127.0.0.[2..11]"; done)
+threshold = 1
+[ratelimit]
+limit = mail_per_ip key=client_ip count=messages rate=1000000/min burst=1000000
+[callout]
+port = $PROBE_PORT
+allow_private = yes
+EOF
+}
+all_policy > "$TB_DIR/all.conf"
+# Postfix's smtpd (user postfix) must reach the unix sockets: through the temp dir, by group.
+chmod 711 "$TB_DIR"
+printf 'socket_group = postfix\n[store]\nbackend = memory\n' > "$TB_DIR/memory.conf"
+printf 'socket_group = postfix\n[store]\nbackend = redis\nredis = 127.0.0.1:%s\n' "$REDIS_PORT" > "$TB_DIR/redis.conf"
+
+start_filter() {  # SETUP
+  local s=$1 sock
+  sock=$(socket_for "$s")
+  SOCKET[$s]=$sock
+  case $s in
+    postfix) SOCKET[$s]="" ;;
+    null)
+      "$build/mxguard-null-milter" "$sock" 2> "$TB_DIR/null.log" &
+      PIDS[$s]=$!
+      for _ in $(seq 100); do grep -q listening "$TB_DIR/null.log" && break; sleep 0.05; done
+      grep -q listening "$TB_DIR/null.log" || { log "null milter did not start: $(cat "$TB_DIR/null.log")"; return 1; } ;;
+    mxguard-*)
+      local policy=$TB_DIR/all.conf conf=$TB_DIR/memory.conf
+      [[ $s == mxguard-default ]] && policy=$here/policies/default.conf
+      [[ $s == mxguard-all-redis ]] && conf=$TB_DIR/redis.conf
+      "$build/mxguard" --foreground --allow-root --socket "$sock" --policy "$policy" \
+        --config "$conf" --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net \
+        2> "$TB_DIR/$s.log" &
+      PIDS[$s]=$!
+      for _ in $(seq 200); do grep -q "listening on" "$TB_DIR/$s.log" && break; sleep 0.05; done
+      grep -q "listening on" "$TB_DIR/$s.log" || { log "$s did not start: $(cat "$TB_DIR/$s.log")"; return 1; } ;;
+    rspamd)
+      [[ -r "$here/bench/rspamd.sh" ]] && command -v rspamd > /dev/null || { log "rspamd: not installed, skipped"; return 1; }
+      source "$here/bench/rspamd.sh"
+      RSPAMD_RBL_ZONES="bl1.bench.example bl2.bench.example bl3.bench.example bl4.bench.example bl5.bench.example" \
+        start_rspamd "$sock" || { log "rspamd did not start"; return 1; }
+      PIDS[$s]="${RSPAMD_PIDS:-}" ;;
+  esac
+}
+stop_filters() {
+  local s
+  for s in "${!PIDS[@]}"; do
+    [[ $s == rspamd ]] && { stop_rspamd 2>/dev/null; continue; }
+    kill -TERM ${PIDS[$s]} 2>/dev/null
+  done
+  sleep 1
+  for s in "${!PIDS[@]}"; do [[ $s == rspamd ]] || kill -KILL ${PIDS[$s]} 2>/dev/null; done
+}
+TB_CLEANUP_HOOKS+=(stop_filters)
+# cpu_ticks SETUP: utime+stime (+ children's) of the filter's processes (threads included).
+cpu_ticks() {
+  local s=$1 pid total=0
+  [[ $s == rspamd ]] && { rspamd_cpu_ticks; return; }
+  for pid in ${PIDS[$s]:-}; do
+    [[ -r /proc/$pid/stat ]] || continue
+    total=$((total + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+setups="postfix null mxguard-default mxguard-all mxguard-all-redis rspamd"
+[[ -n "$only" ]] && setups=$only
+running=""
+for s in $setups; do
+  if start_filter "$s"; then running+=" $s"; else log "setup $s skipped"; fi
+done
+
+# ---- Postfix: smtpd on 198.18.0.254 for the namespace, discard delivery ----
+# No peer name lookup: Postfix would ask the system's resolver (not the test bed's) about 198.18.0.1.
+BENCH_PORT=$(free_port)
+export TB_POSTFIX_EXTRA_MASTER="198.18.0.254:$BENCH_PORT inet n - n - - smtpd"
+MILTER_PORT=$(free_port)  # unused: each setup sets smtpd_milters itself
+start_postfix "$(printf '%s\n' "inet_interfaces = 127.0.0.1, 198.18.0.254" "virtual_transport = discard:benchmark" "smtpd_peername_lookup = no" \
+  "default_process_limit = 200" "smtpd_milters =" "milter_protocol = 6" \
+  "milter_default_action = tempfail" "smtpd_client_connection_count_limit = 0" \
+  "smtpd_client_connection_rate_limit = 0" "smtpd_client_message_rate_limit = 0")" || exit 1
+use_setup() {  # point Postfix's smtpd at the setup's milter
+  local m=""
+  [[ -n "${SOCKET[$1]}" ]] && m=$(postfix_socket "${SOCKET[$1]}")
+  postconf -c "$POSTFIX_CONF" -e "smtpd_milters = $m"
+  postfix -c "$POSTFIX_CONF" reload > /dev/null 2>&1
+  sleep 1
+}
+discarded() {
+  local n
+  n=$(grep -c "status=sent (benchmark)" "$POSTFIX_LOG" 2>/dev/null)
+  echo "${n:-0}"
+}
+wait_discarded() {  # COUNT: until the log shows that many discards (or 60 s)
+  for _ in $(seq 600); do (( $(discarded) >= $1 )) && return 0; sleep 0.1; done
+  return 1
+}
+source_run() {  # SESSIONS MESSAGES -> elapsed seconds on stdout; fails when not all were accepted
+  local before start end
+  before=$(discarded)
+  start=$(date +%s%N)
+  ip netns exec "$ns" smtp-source -s "$1" -m "$2" -F "$TB_DIR/message.eml" -f "$sender" \
+    -t "$rcpt" -M load.client.example.net "198.18.0.254:$BENCH_PORT" 2> "$TB_DIR/source.err" || return 1
+  end=$(date +%s%N)
+  if ! wait_discarded $((before + $2)); then
+    log "only $(( $(discarded) - before )) of $2 messages delivered: $(tail -3 "$POSTFIX_LOG")"
+    return 1
+  fi
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
+}
+
+# Warm-up per setup: DNS caches, the callout cache, the DKIM key; and a check that the message is
+# accepted at all (a filter that rejects it would measure nothing).
+rows="$out/rows.jsonl"
+: > "$rows"
+hz=$(getconf CLK_TCK)
+for s in $running; do
+  use_setup "$s"
+  source_run 2 20 > /dev/null || { log "$s: warm-up failed; setup dropped"; running=${running/ $s/}; }
+done
+log "setups: $running; $rounds rounds of $messages messages, $sessions sessions; $serial serial"
+for ((r = 1; r <= rounds; r++)); do
+  for s in $running; do
+    use_setup "$s"
+    c0=$(cpu_ticks "$s")
+    t=$(source_run "$sessions" "$messages") || { log "$s round $r failed"; continue; }
+    c1=$(cpu_ticks "$s")
+    t1=$(source_run 1 "$serial") || { log "$s serial round $r failed"; continue; }
+    printf '{"setup":"%s","round":%d,"messages":%d,"seconds":%s,"cpu_ticks":%d,"hz":%d,"serial_messages":%d,"serial_seconds":%s}\n' \
+      "$s" "$r" "$messages" "$t" $((c1 - c0)) "$hz" "$serial" "$t1" >> "$rows"
+    log "$s round $r: $(echo "scale=1; $messages / $t" | bc) msg/s, $(echo "scale=2; 1000 * $t1 / $serial" | bc) ms/msg serial"
+  done
+done
+machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r)"
+python3 "$here/bench/report.py" "$rows" "$out" "$machine" "smtp-source -s $sessions -m $messages (and -s 1 -m $serial), $rounds rounds, milters on $transport sockets" || exit 1
+cat "$out/results.md"
+if ((smoke)); then
+  # The smoke run's test: every setup reported a number (rspamd only where it is installed).
+  for s in $setups; do
+    [[ $s == rspamd ]] && ! command -v rspamd > /dev/null && continue
+    grep -q "\"setup\":\"$s\"" "$rows" || { echo "FAIL: $s reported nothing"; exit 1; }
+  done
+  echo "ok: smoke run: every setup ran and reported ($running)"
+fi
