@@ -133,7 +133,8 @@ python3 "$here/reliability/smtp_load.py" --port "$SMTP_PORT" --messages 10000000
 load_pid=$!
 # Warm-up: the first 50 messages accepted (a cold resolver on a busy machine can take seconds).
 for ((i = 0; i < 600; i++)); do
-  (( $(grep -c '"kind": "accepted"' "$TB_DIR/messages.jsonl" 2>/dev/null) >= 50 )) && break
+  n=$(grep -c '"kind": "accepted"' "$TB_DIR/messages.jsonl" 2>/dev/null)
+  ((${n:-0} >= 50)) && break
   sleep 0.1
 done
 fault dns_stop rdns 'stop_nsd' 'nsd_back'

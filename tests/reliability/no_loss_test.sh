@@ -58,13 +58,12 @@ load() {
     > "$TB_DIR/$1.json" 2> "$TB_DIR/$1.err" &
   LOAD_PID=$!
 }
-# wait_progress RUN COUNT: until the load has started COUNT messages (or it ended).
+# wait_progress RUN COUNT: until the load has started COUNT messages; fails if it ended first.
 wait_progress() {
   local n
-  for ((i = 0; i < 600; i++)); do
+  while kill -0 "$LOAD_PID" 2>/dev/null; do
     n=$(cat "$TB_DIR/$1.progress" 2>/dev/null || echo 0)
     ((${n:-0} >= $2)) && return 0
-    kill -0 "$LOAD_PID" 2>/dev/null || return 1
     sleep 0.05
   done
   return 1
