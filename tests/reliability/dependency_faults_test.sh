@@ -106,8 +106,8 @@ now() { date +%s.%N; }
 fault() {
   local name=$1 stage=$2 before t0 t1
   before=$(metric "$stage")
-  t0=$(now)
   eval "$3"
+  t0=$(now)  # once the fault is in place (stopping nsd takes a moment)
   sleep "$FAULT_S"
   t1=$(now)
   eval "$4"
