@@ -104,15 +104,16 @@ PHASES="$TB_DIR/phases"
 now() { date +%s.%N; }
 # fault NAME STAGE BREAK-COMMAND RESTORE-COMMAND: one fault, its recovery, and their timestamps.
 fault() {
-  local name=$1 stage=$2 before t0 t1
+  local name=$1 stage=$2 before tb t0 t1
   before=$(metric "$stage")
+  tb=$(now)  # the log window opens here: breaking it can fail transactions at once
   eval "$3"
-  t0=$(now)  # once the fault is in place (stopping nsd takes a moment)
+  t0=$(now)  # messages count as inside once the fault is in place (stopping nsd takes a moment)
   sleep "$FAULT_S"
   t1=$(now)
   eval "$4"
   sleep "$RECOVER_S"
-  echo "$name $stage $t0 $t1 $(now) $before $(metric "$stage")" >> "$PHASES"
+  echo "$name $stage $tb $t0 $t1 $(now) $before $(metric "$stage")" >> "$PHASES"
 }
 nsd_back() { stop_slow_dns; start_nsd > /dev/null || bad "nsd did not restart"; }
 slow_dns() {
@@ -172,8 +173,8 @@ out(not bad_kinds, "%d messages, none unanswered or 5xx%s" % (len(msgs), "" if n
 first = float(phases[0][2])
 base = [m for m in msgs if m["end"] < first]
 out(base and all(m["kind"] == "accepted" for m in base), "before any fault: %d messages, all accepted" % len(base))
-for name, stage, t0, t1, t2, m0, m1 in phases:
-    t0, t1, t2 = float(t0), float(t1), float(t2)
+for name, stage, tb, t0, t1, t2, m0, m1 in phases:
+    tb, t0, t1, t2 = float(tb), float(t0), float(t1), float(t2)
     pattern, bound = expect[name]
     inside = [m for m in msgs if m["start"] >= t0 + 0.2 and m["end"] <= t1]
     wrong = [m for m in inside if m["kind"] != "tempfail" or not re.fullmatch(pattern, m["line"])]
@@ -205,7 +206,7 @@ for name, stage, t0, t1, t2, m0, m1 in phases:
         return calendar.timegm(time.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ"))
     import math
     stamped = [(stamp(l), l) for l in log if l[:4].isdigit()]
-    started = [l for t, l in stamped if math.floor(t0) <= t <= math.ceil(t1) and
+    started = [l for t, l in stamped if math.floor(tb) <= t <= math.ceil(t1) and
                ("warning: %s: " % stage) in l and "[dependency incident started]" in l]
     ended = [l for t, l in stamped if math.floor(t1) <= t <= math.ceil(t2) and
              ("info: %s: dependency recovered" % stage) in l]
