@@ -132,6 +132,8 @@ python3 "$here/reliability/smtp_load.py" --port "$SMTP_PORT" --messages 10000000
   --rcpt "user@$TB_MAIL_DOMAIN" --timeout 60 --log "$TB_DIR/messages.jsonl" \
   > "$TB_DIR/load.json" 2> "$TB_DIR/load.err" &
 load_pid=$!
+stop_load() { kill "$load_pid" 2>/dev/null; }
+TB_CLEANUP_HOOKS+=(stop_load)
 # Warm-up: the first 50 messages accepted (a cold resolver on a busy machine can take seconds).
 for ((i = 0; i < 600; i++)); do
   n=$(grep -c '"kind": "accepted"' "$TB_DIR/messages.jsonl" 2>/dev/null)

@@ -58,6 +58,8 @@ load() {
     > "$TB_DIR/$1.json" 2> "$TB_DIR/$1.err" &
   LOAD_PID=$!
 }
+stop_load() { [[ -n "${LOAD_PID:-}" ]] && kill "$LOAD_PID" 2>/dev/null; }
+TB_CLEANUP_HOOKS+=(stop_load)
 # wait_progress RUN COUNT: until the load has started COUNT messages; fails if it ended first.
 wait_progress() {
   local n
