@@ -108,13 +108,4 @@ size_t forEachTransaction(const std::string& path,
   return count;
 }
 
-std::vector<TransactionRecord> readTransactionLog(const std::string& path,
-                                                  std::vector<std::string>* errors) {
-  std::vector<TransactionRecord> out;
-  forEachTransaction(
-      path, [&](const TransactionRecord& r) { out.push_back(r); },
-      [&](const std::string& e) { errors->push_back(e); });
-  return out;
-}
-
 }  // namespace mxguard::app

@@ -7,7 +7,6 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "core/transaction_record.h"
 
@@ -37,8 +36,5 @@ std::string toJsonLine(const TransactionRecord& r);  // one line, no newline
 size_t forEachTransaction(const std::string& path,
                           const std::function<void(const TransactionRecord&)>& each,
                           const std::function<void(const std::string&)>& error);
-// The same, collected (for small files and tests).
-std::vector<TransactionRecord> readTransactionLog(const std::string& path,
-                                                  std::vector<std::string>* errors);
 
 }  // namespace mxguard::app

@@ -79,13 +79,6 @@ void Replayer::add(const TransactionRecord& rec) {
         {rec, before.verdict, before.reason, now.verdict, now.reason, now.reply});
 }
 
-ReplayReport replay(const std::vector<TransactionRecord>& records, PolicySharedPtr newPolicy,
-                    PolicySharedPtr oldPolicy, const std::string& ourHostname) {
-  Replayer r(std::move(newPolicy), std::move(oldPolicy), ourHostname);
-  for (const auto& rec : records) r.add(rec);
-  return r.report();
-}
-
 std::string formatReplay(const ReplayReport& r, const std::string& file, const std::string& newName,
                          const std::string& oldName) {
   std::string out = "replay: " + std::to_string(r.total) + " transactions from " + file + "\n";

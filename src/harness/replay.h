@@ -44,9 +44,6 @@ class Replayer {
   ReplayReport report_;
 };
 
-ReplayReport replay(const std::vector<TransactionRecord>& records, PolicySharedPtr newPolicy,
-                    PolicySharedPtr oldPolicy, const std::string& ourHostname);
-
 std::string formatReplay(const ReplayReport& r, const std::string& file, const std::string& newName,
                          const std::string& oldName);
 

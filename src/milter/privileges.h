@@ -1,7 +1,6 @@
 // privileges.h - what the daemon does between binding its sockets and serving: give the unix
 // socket its configured owner and mode, drop root, and refuse to go on as root unless told to.
-// Must not: be called after libmilter's threads start (setuid applies to the calling thread's
-// process only when no other threads exist yet).
+// Must not: run after smfi_main has started (connections would be served as root until then).
 #pragma once
 
 #include <sys/types.h>

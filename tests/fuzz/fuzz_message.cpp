@@ -12,6 +12,8 @@
 
 #include "app/policy_loader.h"
 #include "dns/resolver.h"
+#include "fuzz/fuzz_check.h"
+#include "fuzz/fuzz_check.h"
 #include "harness/dialogue.h"
 #include "store/memory_store.h"
 
@@ -37,16 +39,8 @@ PolicySharedPtr makePolicy() {
                              o);
 }
 
-[[noreturn]] void fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "%s: '%s'\n", what, detail.c_str());
-  std::abort();
-}
-
-bool printable(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x7f) return false;
-  return true;
-}
+using fuzz::fail;
+using fuzz::printable;
 
 }  // namespace
 

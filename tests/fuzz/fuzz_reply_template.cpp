@@ -11,21 +11,14 @@
 
 #include "core/reply.h"
 #include "core/reply_template.h"
+#include "fuzz/fuzz_check.h"
 
 using mxguard::Reply;
 
 namespace {
 
-[[noreturn]] void fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "%s: '%s'\n", what, detail.c_str());
-  std::abort();
-}
-
-bool printable(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x7f) return false;
-  return true;
-}
+using fuzz::fail;
+using fuzz::printable;
 
 void checkReply(const Reply& r) {
   if (r.code() < 400 || r.code() > 599) fail("reply code out of range", std::to_string(r.code()));
