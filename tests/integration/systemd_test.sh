@@ -205,10 +205,14 @@ def step(cmd, data):
     send(cmd, data)
     return read()
 send(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)); assert read()[0] == b"O"
-# Postfix's default connect macros. KNOWN DEFECT (open, see the 2026-12-02 note): with
-# "{client_addr}" in this packet, about 1 connection in 10 crashes the daemon (SEGV inside
-# libmilter's smfi_getsymval); Postfix sends it too, yet >150,000 Postfix transactions never did.
-send(b"D", b"C" + b"j\0mx.example.net\0{daemon_name}\0mx\0v\0Postfix 3.7.11\0")
+# The connect macros contrib/postfix/main.cf recommends, joined with NULs: a literal like
+# b"{client_addr}\0192.0.2.1" is an octal escape (\01), which leaves a name without its value,
+# and libmilter's smfi_getsymval then reads past the end of its macro array (that crashed this test).
+macros = [b"j", b"mx.example.net", b"{daemon_name}", b"mx", b"{daemon_addr}", b"127.0.0.1",
+          b"{client_addr}", b"192.0.2.1", b"{client_name}", b"client.example.net",
+          b"{client_ptr}", b"client.example.net", b"v", b"Postfix 3.7.11",
+          b"_", b"client.example.net [192.0.2.1]"]
+send(b"D", b"C" + b"\0".join(macros) + b"\0")
 assert step(b"C", b"client.example.net\0" + b"4" + struct.pack(">H", 4321) + b"192.0.2.1\0")[0] == b"c"
 assert step(b"H", helo + b"\0")[0] == b"c"
 assert step(b"M", b"<sender@example.org>\0")[0] == b"c"
