@@ -35,6 +35,7 @@ while (($#)); do
 done
 here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/tests/testbed/testbed.sh"
+source "$here/bench/fixtures.sh"
 tb_init
 tb_require smtp-source postconf ip dkimsign openssl python3
 [[ $(id -u) -eq 0 ]] || tb_skip "the benchmark needs root (network namespace, private Postfix)"
@@ -42,46 +43,7 @@ out=${out:-$TB_DIR/results}
 mkdir -p "$out"
 log() { echo "bench: $*" >&2; }
 
-# ---- zones: the test bed's, plus the blocklists the policies name (each lists 192.0.2.2 only) ----
-zones="$TB_DIR/zones"
-mkdir -p "$zones"
-cp "$here"/tests/testbed/zones/*.zone "$zones/"
-blocklist_zone() {  # NAME
-  cat > "$zones/$1.zone" <<EOF
-\$ORIGIN $1.
-\$TTL 300
-@          SOA  ns.example.net. hostmaster.example.net. 1 3600 600 86400 60
-@          NS   ns.example.net.
-2.2.0.192  A    127.0.0.2
-2.2.0.192  TXT  "listed for the benchmark"
-EOF
-}
-bench_zone_names="zen.spamhaus.org"
-for i in 1 2 3 4 5; do bench_zone_names+=" bl$i.bench.example"; done
-for z in $bench_zone_names; do blocklist_zone "$z"; done
-TB_ZONES_DIR="$zones"
-
-# A 2048-bit DKIM key for spfpass.example.net, and SPF for the callout sender's domain.
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TB_DIR/dkim.key" 2>/dev/null
-pub=$(openssl pkey -in "$TB_DIR/dkim.key" -pubout 2>/dev/null | grep -v '^-----' | tr -d '\n')
-txt="v=DKIM1; k=rsa; p=$pub"
-record="bench._domainkey.spfpass  TXT "
-for ((i = 0; i < ${#txt}; i += 250)); do record+=" \"${txt:i:250}\""; done
-{ echo "$record"; echo 'sender              TXT   "v=spf1 ip4:198.18.0.1 -all"'; } > "$TB_DIR/extra.zone"
-export TB_EXTRA_RECORDS="$TB_DIR/extra.zone"
-start_nsd || exit 1
-
-# The message smtp-source sends (-F: verbatim), signed by an independent signer (dkimpy).
-sender=bench@sender.example.net
-rcpt="user@$TB_MAIL_DOMAIN"
-{
-  printf 'From: Bench <bench@spfpass.example.net>\r\nTo: <%s>\r\nSubject: benchmark\r\n' "$rcpt"
-  printf 'Date: %s\r\nMessage-ID: <bench.%s@spfpass.example.net>\r\n' "$(date -R)" "$$"
-  printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n'
-  for i in $(seq 30); do printf 'Line %02d of a benchmark message body, about seventy characters.\r\n' "$i"; done
-} > "$TB_DIR/plain.eml"
-dkimsign --hcanon relaxed --bcanon relaxed bench spfpass.example.net "$TB_DIR/dkim.key" \
-  < "$TB_DIR/plain.eml" | tr -d '\r' > "$TB_DIR/message.eml" || { log "dkimsign failed"; exit 1; }
+bench_fixtures || exit 1
 
 # ---- the client's network namespace: 198.18.0.1 (client) <-> 198.18.0.254 (Postfix) ----
 # Not 192.0.2.0/24: the test zones use it, but it can be a real network (here: eth0's and its
@@ -118,21 +80,6 @@ postfix_socket() {  # libmilter "inet:PORT@HOST" -> Postfix "inet:HOST:PORT"
   case $1 in unix:*) echo "$1" ;; inet:*) local p=${1#inet:}; echo "inet:${p#*@}:${p%@*}" ;; esac
 }
 declare -A SOCKET PIDS
-all_policy() {  # the everything-on policy
-  cat <<EOF
-[engine]
-stages = rbl helo rdns behaviour ratelimit spf callout headers dkim
-whitelist_clients =
-[rbl]
-$(for i in 1 2 3 4 5; do echo "zone = bl$i.bench.example=127.0.0.[2..11]"; done)
-threshold = 1
-[ratelimit]
-limit = mail_per_ip key=client_ip count=messages rate=1000000/min burst=1000000
-[callout]
-port = $PROBE_PORT
-allow_private = yes
-EOF
-}
 all_policy > "$TB_DIR/all.conf"
 # Postfix's smtpd (user postfix) must reach the unix sockets: through the temp dir, by group.
 chmod 711 "$TB_DIR"

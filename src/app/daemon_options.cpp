@@ -51,6 +51,8 @@ std::vector<OptionSpec> dnsSpecs() {
        "a built-in local zone of libunbound (e.g. 10.in-addr.arpa) to ask the forwarders about"},
       {"forward_private_reverse", OptionKind::Bool, "yes", false, 0, 0,
        "with forwarders: ask them for private and documentation reverse zones (10/8, ...)"},
+      {"cache_entries", OptionKind::Int, "20000", false, 0, 10000000,
+       "answers kept in mxguard's own cache for their TTL (at most 1 h); 0 = off"},
   };
 }
 
@@ -167,6 +169,7 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   }
   for (const auto& v : dns.getAll("pass_local_zone")) options.dns.passLocalZones.push_back(v.text);
   options.dns.forwardPrivateReverse = dns.getBool("forward_private_reverse");
+  options.dns.cacheEntries = static_cast<size_t>(dns.getInt("cache_entries"));
 
   auto store = file.section("store", storeSpecs());
   options.store.backend = store.getString("backend");

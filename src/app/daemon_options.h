@@ -18,6 +18,7 @@ struct DnsOptions {
   std::vector<std::string> forward;         // "host@port"; empty = embedded recursion
   std::vector<std::string> passLocalZones;  // built-in local zones to hand to the forwarders
   bool forwardPrivateReverse = true;        // with forwarders: private/documentation PTR zones too
+  size_t cacheEntries = 20000;              // dns::CachingResolver in front of libunbound; 0 = off
 };
 
 struct StoreOptions {

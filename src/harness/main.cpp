@@ -26,7 +26,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: mxguard-check [--config FILE] [--policy FILE] [--dns HOST@PORT]... --client-ip IP\n"
     "                     [--client-name NAME] [--helo NAME] [--from ADDR] [--rcpt ADDR]...\n"
-    "                     [--message FILE] [--hostname NAME] [--json] [--explain]\n"
+    "                     [--message FILE] [--hostname NAME] [--json] [--explain] [--repeat N]\n"
     "       mxguard-check --sender-check --client-ip IP --helo NAME --from ADDR [--policy FILE]\n"
     "                     [--config FILE] [--dns HOST@PORT]... [--message FILE] [--json]\n"
     "       mxguard-check --replay FILE --policy NEW [--policy OLD] [--config FILE] [--dns ...]\n";
@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
       "message", po::value<std::string>(), "RFC 5322 message file to send as DATA")(
       "hostname", po::value<std::string>(), "this server's host name (default: system name)")(
       "json", po::bool_switch(), "print one JSON object instead of the dialogue")(
+      "repeat", po::value<unsigned>()->default_value(1),
+      "run the transaction N times through one engine (warm caches) and print the last "
+      "outcome: per-transaction CPU for benchmarks (bench/callgrind.sh)")(
       "explain", po::bool_switch(),
       "for every check that failed or would fail: what it means, the evidence, what to do")(
       "sender-check", po::bool_switch(),
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   app::DaemonOptions options;
   harness::Transcript t;
   bool json = false, explain = false, senderCheck = false;
+  unsigned repeat = 1;
   std::string replayFile;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -105,6 +109,9 @@ int main(int argc, char** argv) {
       t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
       if (t.recipients.empty()) t.recipients.push_back(kDefaultRecipient);
       json = vm["json"].as<bool>();
+      repeat = vm["repeat"].as<unsigned>();
+      if (repeat == 0) throw po::error("--repeat must be at least 1");
+      if (repeat > 1 && senderCheck) throw po::error("--repeat does not go with --sender-check");
       if (vm.count("message")) {
         std::ifstream in(vm["message"].as<std::string>(), std::ios::binary);
         if (!in)
@@ -167,6 +174,7 @@ int main(int argc, char** argv) {
     policy = all;
   }
   harness::Outcome outcome = harness::runDialogue(policy, t);
+  for (unsigned i = 1; i < repeat; ++i) outcome = harness::runDialogue(policy, t);
   std::vector<harness::Finding> found;
   if (explain) found = harness::findings(outcome, t);
   if (json) {

@@ -1,0 +1,96 @@
+// caching_resolver.cpp - see caching_resolver.h.
+#include "dns/caching_resolver.h"
+
+#include <algorithm>
+
+namespace mxguard::dns {
+
+namespace {
+
+std::string keyOf(const Query& q) {
+  std::string key = q.name;
+  // DNS names compare case-insensitively: Example.NET and example.net share an entry.
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  key += '/';
+  key += std::to_string(static_cast<unsigned>(q.type));
+  return key;
+}
+
+bool cacheable(const LookupResult& r) {
+  return r.ttl > 0 && (r.status == LookupStatus::Ok || r.status == LookupStatus::NoData ||
+                       r.status == LookupStatus::NotFound);
+}
+
+}  // namespace
+
+CachingResolver::CachingResolver(ResolverSharedPtr inner, size_t maxEntries, Clock clock)
+    : inner_(std::move(inner)), maxEntries_(maxEntries), clock_(std::move(clock)) {}
+
+size_t CachingResolver::size() const {
+  std::lock_guard guard(mutex_);
+  return entries_.size();
+}
+
+bool CachingResolver::find(const std::string& key, std::chrono::steady_clock::time_point now,
+                           LookupResult& out) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  if (it->second.expires <= now) {
+    lru_.erase(it->second.age);
+    entries_.erase(it);
+    return false;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second.age);
+  out = it->second.result;
+  auto left = std::chrono::ceil<std::chrono::seconds>(it->second.expires - now).count();
+  out.ttl = static_cast<uint32_t>(std::max<long long>(left, 1));
+  return true;
+}
+
+void CachingResolver::store(const std::string& key, const LookupResult& r,
+                            std::chrono::steady_clock::time_point now) {
+  auto expires = now + std::chrono::seconds(std::min(r.ttl, kMaxTtl));
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    it->second.result = r;
+    it->second.expires = expires;
+    lru_.splice(lru_.begin(), lru_, it->second.age);
+    return;
+  }
+  while (entries_.size() >= maxEntries_ && !lru_.empty()) {
+    entries_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  lru_.push_front(key);
+  entries_.emplace(key, Entry{r, expires, lru_.begin()});
+}
+
+std::vector<LookupResult> CachingResolver::lookupAll(const std::vector<Query>& queries,
+                                                     std::chrono::milliseconds timeout) {
+  std::vector<LookupResult> out(queries.size());
+  std::vector<std::string> keys(queries.size());
+  std::vector<size_t> missing;
+  {
+    std::lock_guard guard(mutex_);
+    auto now = clock_();
+    for (size_t i = 0; i < queries.size(); ++i) {
+      keys[i] = keyOf(queries[i]);
+      if (!find(keys[i], now, out[i])) missing.push_back(i);
+    }
+  }
+  if (missing.empty()) return out;
+  std::vector<Query> ask;
+  ask.reserve(missing.size());
+  for (size_t i : missing) ask.push_back(queries[i]);
+  auto answers = inner_->lookupAll(ask, timeout);
+  std::lock_guard guard(mutex_);
+  auto now = clock_();
+  for (size_t j = 0; j < missing.size() && j < answers.size(); ++j) {
+    out[missing[j]] = answers[j];
+    if (maxEntries_ > 0 && cacheable(answers[j])) store(keys[missing[j]], answers[j], now);
+  }
+  return out;
+}
+
+}  // namespace mxguard::dns

@@ -1,0 +1,129 @@
+// caching_resolver_test.cpp - what CachingResolver keeps, for how long, and what it asks again.
+#include "dns/caching_resolver.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace mxguard::dns {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Answers from a table and counts every query it is asked.
+class TableResolver : public Resolver {
+ public:
+  std::map<std::string, LookupResult> table;
+  std::vector<std::string> asked;
+  std::vector<LookupResult> lookupAll(const std::vector<Query>& qs,
+                                      std::chrono::milliseconds) override {
+    std::vector<LookupResult> out;
+    for (const auto& q : qs) {
+      asked.push_back(q.name);
+      out.push_back(table.count(q.name) ? table[q.name] : LookupResult{});
+    }
+    return out;
+  }
+};
+
+struct CachingResolverTest : ::testing::Test {
+  std::shared_ptr<TableResolver> inner = std::make_shared<TableResolver>();
+  std::chrono::steady_clock::time_point now{};
+  CachingResolver cache{inner, 3, [this] { return now; }};
+  LookupResult ask(const std::string& name, RrType type = RrType::A) {
+    return cache.lookup(name, type, 100ms);
+  }
+};
+
+TEST_F(CachingResolverTest, OkAnswerIsServedFromTheCacheUntilItsTtlEnds) {
+  inner->table["a.example"] = {LookupStatus::Ok, {"192.0.2.1"}, 60, ""};
+  EXPECT_EQ(ask("a.example").records, std::vector<std::string>{"192.0.2.1"});
+  now += 59s;
+  auto second = ask("a.example");
+  EXPECT_EQ(second.status, LookupStatus::Ok);
+  EXPECT_EQ(second.ttl, 1u);  // the remaining TTL
+  EXPECT_EQ(inner->asked.size(), 1u);
+  now += 1s;
+  ask("a.example");
+  EXPECT_EQ(inner->asked.size(), 2u);
+}
+
+TEST_F(CachingResolverTest, NegativeAnswersAreKeptTemporaryAndPermanentFailuresAreNot) {
+  inner->table["nx.example"] = {LookupStatus::NotFound, {}, 30, ""};
+  inner->table["nodata.example"] = {LookupStatus::NoData, {}, 30, ""};
+  inner->table["fail.example"] = {LookupStatus::TempFail, {}, 30, "SERVFAIL"};
+  inner->table["refused.example"] = {LookupStatus::PermFail, {}, 30, "rcode 5"};
+  for (int i = 0; i < 2; ++i)
+    for (auto n : {"nx.example", "nodata.example", "fail.example", "refused.example"}) ask(n);
+  EXPECT_EQ(inner->asked,
+            (std::vector<std::string>{"nx.example", "nodata.example", "fail.example",
+                                      "refused.example", "fail.example", "refused.example"}));
+  EXPECT_EQ(ask("fail.example").error, "SERVFAIL");
+}
+
+TEST_F(CachingResolverTest, ZeroTtlIsNotKept) {
+  inner->table["zero.example"] = {LookupStatus::Ok, {"192.0.2.2"}, 0, ""};
+  ask("zero.example");
+  ask("zero.example");
+  EXPECT_EQ(inner->asked.size(), 2u);
+}
+
+TEST_F(CachingResolverTest, TtlIsCappedAtOneHour) {
+  inner->table["long.example"] = {LookupStatus::Ok, {"192.0.2.3"}, 86400, ""};
+  ask("long.example");
+  EXPECT_EQ(ask("long.example").ttl, CachingResolver::kMaxTtl);
+  now += std::chrono::seconds(CachingResolver::kMaxTtl);
+  ask("long.example");
+  EXPECT_EQ(inner->asked.size(), 2u);
+}
+
+TEST_F(CachingResolverTest, TypeIsPartOfTheKeyAndCaseIsNot) {
+  inner->table["Mixed.Example"] = {LookupStatus::Ok, {"x"}, 60, ""};
+  ask("Mixed.Example", RrType::A);
+  ask("mixed.example", RrType::A);
+  ask("Mixed.Example", RrType::TXT);
+  EXPECT_EQ(inner->asked, (std::vector<std::string>{"Mixed.Example", "Mixed.Example"}));
+}
+
+TEST_F(CachingResolverTest, LeastRecentlyUsedIsEvictedAtTheBound) {
+  for (auto n : {"1.example", "2.example", "3.example", "4.example"})
+    inner->table[n] = {LookupStatus::Ok, {"192.0.2.9"}, 60, ""};
+  ask("1.example");
+  ask("2.example");
+  ask("3.example");
+  ask("1.example");  // 1 is now the most recently used; 2 the least
+  ask("4.example");  // evicts 2
+  EXPECT_EQ(cache.size(), 3u);
+  inner->asked.clear();
+  ask("1.example");
+  ask("3.example");
+  ask("4.example");
+  EXPECT_TRUE(inner->asked.empty());
+  ask("2.example");
+  EXPECT_EQ(inner->asked, std::vector<std::string>{"2.example"});
+}
+
+TEST_F(CachingResolverTest, ABatchAsksOnlyForWhatIsMissingAndKeepsTheOrder) {
+  inner->table["a.example"] = {LookupStatus::Ok, {"192.0.2.1"}, 60, ""};
+  inner->table["b.example"] = {LookupStatus::Ok, {"192.0.2.2"}, 60, ""};
+  ask("a.example");
+  inner->asked.clear();
+  auto r = cache.lookupAll({{"b.example", RrType::A}, {"a.example", RrType::A}}, 100ms);
+  EXPECT_EQ(inner->asked, std::vector<std::string>{"b.example"});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].records, std::vector<std::string>{"192.0.2.2"});
+  EXPECT_EQ(r[1].records, std::vector<std::string>{"192.0.2.1"});
+}
+
+TEST(CachingResolverOff, ZeroEntriesKeepsNothing) {
+  auto inner = std::make_shared<TableResolver>();
+  inner->table["a.example"] = {LookupStatus::Ok, {"192.0.2.1"}, 60, ""};
+  CachingResolver cache(inner, 0);
+  cache.lookup("a.example", RrType::A, 100ms);
+  cache.lookup("a.example", RrType::A, 100ms);
+  EXPECT_EQ(inner->asked.size(), 2u);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+}  // namespace
+}  // namespace mxguard::dns
