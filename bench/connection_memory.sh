@@ -2,9 +2,8 @@
 # connection_memory.sh - the daemon's memory per open connection: mxguard with the everything-on
 # policy (bench/fixtures.sh, DNS from the test bed's nsd), then N connections held open
 # mid-transaction (bench/hold_connections.py: CONNECT, HELO and MAIL FROM done, as Postfix leaves
-# them while its client is slow). Samples VmRSS and the thread count idle (after one warm-up
-# round of N connections opened and closed), with N held, and after they closed.
-# Per connection = (RSS held - RSS idle) / N. Debian's libmilter runs a pool of workers (a thread
+# them while its client is slow). Samples VmRSS and the thread count after one connection, with
+# N held, after they closed, and the same again. Per connection = (RSS held - RSS before) / N. Debian's libmilter runs a pool of workers (a thread
 # per command being handled, not per connection), so an idle connection holds no thread stack.
 # Usage: bench/connection_memory.sh BUILD_DIR [--connections 500] [--out DIR]
 # Writes DIR/connection_memory.md and .json (default DIR: $TB_DIR/results).
@@ -55,29 +54,36 @@ release() {
   sleep 2  # libmilter's pool closes the sessions
 }
 
-hold "$n" && release || exit 1  # warm-up: caches, the pool, the allocator's arenas
-idle=$(rss_kb) idle_threads=$(threads)
-hold "$n" || exit 1
-held=$(cat "$TB_DIR/ready")
-[[ $held == "held=$n failed=0" ]] || { echo "FAIL: $held: $(head -3 "$TB_DIR/hold.err")"; exit 1; }
-sleep 1
-busy=$(rss_kb) busy_threads=$(threads)
-release
-after=$(rss_kb) after_threads=$(threads)
-per=$(((busy - idle) * 1024 / n))
+# One connection first (DNS and answer caches, the first worker threads), then N held twice:
+# the first time shows what N connections cost, the second that nothing stays behind.
+hold 1 && release || exit 1
+start=$(rss_kb) start_threads=$(threads)
+declare -a held_kb held_threads after_kb after_threads
+for i in 0 1; do
+  hold "$n" || exit 1
+  got=$(cat "$TB_DIR/ready")
+  [[ $got == "held=$n failed=0" ]] || { echo "FAIL: $got: $(head -3 "$TB_DIR/hold.err")"; exit 1; }
+  sleep 1
+  held_kb[i]=$(rss_kb) held_threads[i]=$(threads)
+  release
+  after_kb[i]=$(rss_kb) after_threads[i]=$(threads)
+done
+per=$(((held_kb[0] - start) * 1024 / n))
 {
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'): mxguard (everything-on policy), $n milter connections held"
-  echo "open after CONNECT, HELO and MAIL FROM (bench/hold_connections.py)."
+  echo "open after CONNECT, HELO and MAIL FROM (bench/hold_connections.py), twice."
   echo
   echo "| state | VmRSS | threads |"
   echo "|---|---:|---:|"
-  echo "| idle (after a warm-up round) | $idle KB | $idle_threads |"
-  echo "| $n connections held | $busy KB | $busy_threads |"
-  echo "| after they closed | $after KB | $after_threads |"
+  echo "| after one connection | $start KB | $start_threads |"
+  echo "| $n connections held | ${held_kb[0]} KB | ${held_threads[0]} |"
+  echo "| after they closed | ${after_kb[0]} KB | ${after_threads[0]} |"
+  echo "| $n held again | ${held_kb[1]} KB | ${held_threads[1]} |"
+  echo "| after they closed | ${after_kb[1]} KB | ${after_threads[1]} |"
   echo
-  echo "Per connection: $per bytes ($(((busy - idle) / n)) KB)."
+  echo "Per connection (first $n, warm-up included): $per bytes. Growth from the first $n to the second: $((held_kb[1] - held_kb[0])) KB."
 } > "$out/connection_memory.md"
-printf '{"connections":%d,"idle_kb":%d,"held_kb":%d,"after_kb":%d,"per_connection_bytes":%d,"threads":[%d,%d,%d]}\n' \
-  "$n" "$idle" "$busy" "$after" "$per" "$idle_threads" "$busy_threads" "$after_threads" > "$out/connection_memory.json"
+printf '{"connections":%d,"start_kb":%d,"held_kb":[%d,%d],"after_kb":[%d,%d],"per_connection_bytes":%d,"threads":[%d,%d,%d]}\n' \
+  "$n" "$start" "${held_kb[0]}" "${held_kb[1]}" "${after_kb[0]}" "${after_kb[1]}" "$per" "$start_threads" "${held_threads[0]}" "${held_threads[1]}" > "$out/connection_memory.json"
 cat "$out/connection_memory.md"
 stop_mxguard

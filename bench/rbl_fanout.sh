@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # rbl_fanout.sh - what the number of blocklist zones costs in latency when every DNS answer takes
-# DELAY ms (tests/testbed/slow_dns.py: each query answered on its own thread after the delay).
+# DELAY ms (bench/delayed_dns.py: one asyncio timer per query, so 20 queries at once all come back
+# after one delay; NXDOMAIN without SOA, nothing cached).
 # `mxguard-check --replay` runs N transactions from N different clients (so no answer comes from
 # a cache) through a policy with only the rbl stage on K zones; the per-transaction latency of K
 # zones is (wall(K) - wall(no stage)) / N, the median over interleaved rounds. The rbl stage sends
@@ -32,15 +33,14 @@ check="$build/mxguard-check"
 out=${out:-$TB_DIR/results}
 mkdir -p "$out"
 
-# Nothing is listed: every query is NXDOMAIN after the delay (no SOA, so nothing is cached).
-: > "$TB_DIR/zone"
-python3 "$here/tests/testbed/slow_dns.py" --zone-file "$TB_DIR/zone" --delay-ms "$delay" > "$TB_DIR/port" &
+# Nothing is listed: every query is NXDOMAIN after the delay.
+python3 "$here/bench/delayed_dns.py" --delay-ms "$delay" > "$TB_DIR/port" &
 dns_pid=$!
 stop_dns() { kill "$dns_pid" 2>/dev/null; }
 TB_CLEANUP_HOOKS+=(stop_dns)
 for _ in $(seq 50); do [[ -s "$TB_DIR/port" ]] && break; sleep 0.1; done
 dns_port=$(head -n 1 "$TB_DIR/port")
-[[ -n "$dns_port" ]] || { echo "FAIL: slow_dns.py did not start"; exit 1; }
+[[ -n "$dns_port" ]] || { echo "FAIL: delayed_dns.py did not start"; exit 1; }
 
 # policy K: the rbl stage alone on K zones (0: no stage at all, the baseline).
 for k in 0 $counts; do
@@ -88,7 +88,7 @@ for _ in range(rounds):
 base = statistics.median(walls[0])
 per = {k: (statistics.median(walls[k]) - base) / n * 1000 for k in counts}
 lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: rbl stage alone, every DNS answer "
-         f"after {delay} ms (slow_dns.py), {n} transactions from different clients per run, "
+         f"after {delay} ms (delayed_dns.py), {n} transactions from different clients per run, "
          f"median of {rounds} rounds.", "",
          "| zones | queries per transaction | ms per transaction (over no stage) | vs 1 zone |",
          "|---:|---:|---:|---:|"]

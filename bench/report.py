@@ -4,6 +4,10 @@ medians over rounds of msg/s, CPU seconds per 1,000 messages (the filter's proce
 message with one session; ratios to Postfix alone and to the null milter; and the targets of
 issue 8 as pass/miss lines. Writes results.md and results.json into the output directory.
 Usage: report.py ROWS.jsonl OUT_DIR "MACHINE" "LOAD"
+Ratios to the null milter are taken round by round (the setups of one round ran minutes apart),
+then their median: steal time on a shared machine drifts between rounds, not within one.
+When run.sh saved a setup's metrics (metrics-SETUP.txt), a second table gives the time spent
+inside mxguard's callbacks per message, per phase (what mxguard adds to each message's latency).
 Must not: average across setups or rounds (medians only: these machines are noisy).
 """
 import json
@@ -29,12 +33,20 @@ for s in order:
               "serial_ms_per_msg": round(serial, 2), "rounds": len(rs),
               "msg_per_s_rounds": [round(r["messages"] / r["seconds"], 1) for r in rs]}
 base, null = res.get("postfix"), res.get("null")
+def per_round(s, other, f):
+    """median over the rounds both ran of f(row of s, row of other)"""
+    pairs = [(a, b) for a in rows if a["setup"] == s for b in rows
+             if b["setup"] == other and b["round"] == a["round"]]
+    return statistics.median(f(a, b) for a, b in pairs) if pairs else None
+rate_of = lambda r: r["messages"] / r["seconds"]
+serial_of = lambda r: 1000 * r["serial_seconds"] / r["serial_messages"]
 for s, v in res.items():
     if base:
-        v["vs_postfix"] = round(v["msg_per_s"] / base["msg_per_s"], 3)
+        v["vs_postfix"] = round(per_round(s, "postfix", lambda a, b: rate_of(a) / rate_of(b)), 3)
     if null:
-        v["vs_null"] = round(v["msg_per_s"] / null["msg_per_s"], 3)
-        v["serial_added_ms_vs_null"] = round(v["serial_ms_per_msg"] - null["serial_ms_per_msg"], 2)
+        v["vs_null"] = round(per_round(s, "null", lambda a, b: rate_of(a) / rate_of(b)), 3)
+        v["serial_added_ms_vs_null"] = round(
+            per_round(s, "null", lambda a, b: serial_of(a) - serial_of(b)), 2)
 
 targets = []
 def target(name, ok, text):
@@ -52,7 +64,7 @@ if null:
 if "rspamd" in res:
     for s in ("mxguard-all-redis", "mxguard-all"):
         if s in res:
-            t = res[s]["msg_per_s"] / res["rspamd"]["msg_per_s"]
+            t = per_round(s, "rspamd", lambda a, b: rate_of(a) / rate_of(b))
             target("%s >= 1.7x rspamd's throughput" % s, t >= 1.7, "%.2fx" % t)
             c = res[s]["cpu_s_per_1000"] / res["rspamd"]["cpu_s_per_1000"] if res["rspamd"]["cpu_s_per_1000"] else 0
             target("%s <= 0.5x rspamd's CPU per 1,000 messages" % s, c <= 0.5, "%.2fx" % c)
@@ -76,3 +88,34 @@ with open(out + "/results.md", "w") as f:
         f.write("\n| target | measured | met |\n|---|---:|---|\n")
         for t in targets:
             f.write("| %s | %s | %s |\n" % (t["target"], t["measured"], "yes" if t["met"] else "**no**"))
+
+# Time inside mxguard's callbacks (mxguard_phase_duration_seconds), all rounds and warm-ups.
+import glob, os, re
+phase_rows = []
+for s in order:
+    path = "%s/metrics-%s.txt" % (out, s)
+    if not os.path.exists(path):
+        continue
+    sums, count = {}, 0
+    for line in open(path):
+        m = re.match(r'mxguard_phase_duration_seconds_(sum|count)\{phase="(\w+)"\} (\S+)', line)
+        if not m:
+            continue
+        if m.group(1) == "sum":
+            sums[m.group(2)] = float(m.group(3))
+        elif m.group(2) == "connect":
+            count = int(float(m.group(3)))
+    if count:
+        phase_rows.append((s, count, {p: 1000 * v / count for p, v in sums.items()}))
+if phase_rows:
+    phases = ["connect", "helo", "mail", "rcpt", "header", "eoh", "body", "eom"]
+    with open(out + "/results.md", "a") as f:
+        f.write("\nms inside mxguard's callbacks per message (mxguard_phase_duration_seconds over "
+                "every message of the run, with and without load):\n\n")
+        f.write("| setup | messages | " + " | ".join(phases) + " | total |\n")
+        f.write("|---|---:|" + "---:|" * (len(phases) + 1) + "\n")
+        for s, count, ms in phase_rows:
+            f.write("| %s | %d | %s | %.3f |\n" % (s, count, " | ".join("%.3f" % ms.get(p, 0) for p in phases),
+                                                   sum(ms.values())))
+    doc["callback_ms_per_message"] = {s: ms for s, _, ms in phase_rows}
+    json.dump(doc, open(out + "/results.json", "w"), indent=1, sort_keys=True)

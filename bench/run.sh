@@ -79,7 +79,7 @@ socket_for() {  # SETUP -> the milter socket it listens on
 postfix_socket() {  # libmilter "inet:PORT@HOST" -> Postfix "inet:HOST:PORT"
   case $1 in unix:*) echo "$1" ;; inet:*) local p=${1#inet:}; echo "inet:${p#*@}:${p%@*}" ;; esac
 }
-declare -A SOCKET PIDS
+declare -A SOCKET PIDS METRICS_PORT
 all_policy > "$TB_DIR/all.conf"
 # Postfix's smtpd (user postfix) must reach the unix sockets: through the temp dir, by group.
 chmod 711 "$TB_DIR"
@@ -101,6 +101,10 @@ start_filter() {  # SETUP
       local policy=$TB_DIR/all.conf conf=$TB_DIR/memory.conf
       [[ $s == mxguard-default ]] && policy=$here/policies/default.conf
       [[ $s == mxguard-all-redis ]] && conf=$TB_DIR/redis.conf
+      # Its metrics (latency per phase and per dependency) are saved at the end: $out/metrics-SETUP.txt
+      METRICS_PORT[$s]=$(free_port)
+      { cat "$conf"; printf '[metrics]\nlisten = 127.0.0.1:%s\n' "${METRICS_PORT[$s]}"; } > "$TB_DIR/$s.conf"
+      conf=$TB_DIR/$s.conf
       "$build/mxguard" --foreground --allow-root --socket "$sock" --policy "$policy" \
         --config "$conf" --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net \
         2> "$TB_DIR/$s.log" &
@@ -203,6 +207,10 @@ for ((r = 1; r <= rounds; r++)); do
       "$s" "$r" "$messages" "$t" $((c1 - c0)) "$hz" "$serial" "$t1" >> "$rows"
     log "$s round $r: $(echo "scale=1; $messages / $t" | bc) msg/s, $(echo "scale=2; 1000 * $t1 / $serial" | bc) ms/msg serial"
   done
+done
+for s in "${!METRICS_PORT[@]}"; do
+  python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://127.0.0.1:${METRICS_PORT[$s]}/metrics" > "$out/metrics-$s.txt" 2> /dev/null || log "$s: no metrics"
 done
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r)"
 python3 "$here/bench/report.py" "$rows" "$out" "$machine" "smtp-source -s $sessions -m $messages (and -s 1 -m $serial), $rounds rounds, milters on $transport sockets" || exit 1
