@@ -34,11 +34,7 @@ grep -q "__asan_init" "$check" && { echo "FAIL: $check is built with ASan; use a
 out=${out:-$TB_DIR/results}
 mkdir -p "$out"
 bench_fixtures || exit 1
-PROBE_PORT=$(free_port)
-python3 "$here/tests/testbed/scripted_smtp.py" --port "$PROBE_PORT" --mode accept-all > /dev/null 2>&1 &
-probe_pid=$!
-stop_probe() { kill "$probe_pid" 2>/dev/null; }
-TB_CLEANUP_HOOKS+=(stop_probe)
+start_callout_target || exit 1
 all_policy > "$TB_DIR/all.conf"
 
 # policy_for NAME: none, all, or one stage of the everything-on policy (its sections unchanged).

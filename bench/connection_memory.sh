@@ -28,11 +28,7 @@ out=${out:-$TB_DIR/results}
 mkdir -p "$out"
 ulimit -n $((n * 2 + 256)) 2> /dev/null || { echo "FAIL: cannot raise the open-files limit for $n connections"; exit 1; }
 bench_fixtures || exit 1
-PROBE_PORT=$(free_port)
-python3 "$here/tests/testbed/scripted_smtp.py" --port "$PROBE_PORT" --mode accept-all > /dev/null 2>&1 &
-probe_pid=$!
-stop_probe() { kill "$probe_pid" 2>/dev/null; }
-TB_CLEANUP_HOOKS+=(stop_probe)
+start_callout_target || exit 1
 all_policy > "$TB_DIR/all.conf"
 start_mxguard "$build/mxguard" "$TB_DIR/all.conf" || exit 1
 

@@ -2,8 +2,10 @@
 #   bench_fixtures  the test zones plus the blocklists the policies name, a DKIM key, the SPF
 #                   records, nsd started on them; the DKIM-signed message smtp-source sends
 #                   ($TB_DIR/message.eml, LF line ends) from $sender to $rcpt
-#   all_policy      the everything-on policy on stdout (uses $PROBE_PORT, the callout target)
-# Must not: start anything but nsd, or write outside $TB_DIR.
+#   start_callout_target  an SMTP server that accepts every recipient, on $PROBE_PORT (stopped
+#                   at exit), for the callout stage
+#   all_policy      the everything-on policy on stdout (uses $PROBE_PORT)
+# Must not: start anything but nsd and the callout target, or write outside $TB_DIR.
 
 bench_fixtures() {
   # ---- zones: the test bed's, plus the blocklists the policies name (each lists 192.0.2.2 only) ----
@@ -46,6 +48,14 @@ EOF
   } > "$TB_DIR/plain.eml"
   dkimsign --hcanon relaxed --bcanon relaxed bench spfpass.example.net "$TB_DIR/dkim.key" \
     < "$TB_DIR/plain.eml" | tr -d '\r' > "$TB_DIR/message.eml" || { echo "bench: dkimsign failed" >&2; return 1; }
+}
+
+start_callout_target() {
+  PROBE_PORT=$(free_port)
+  python3 "$here/tests/testbed/scripted_smtp.py" --port "$PROBE_PORT" --mode accept-all > /dev/null 2>&1 &
+  probe_pid=$!
+  stop_probe() { kill "$probe_pid" 2>/dev/null; }
+  TB_CLEANUP_HOOKS+=(stop_probe)
 }
 
 all_policy() {  # the everything-on policy

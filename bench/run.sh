@@ -67,11 +67,7 @@ ip link add "vh$$" type veth peer name "vc$$" &&
 # ---- the filters ----
 REDIS_PORT=$(free_port)
 start_redis || exit 1
-PROBE_PORT=$(free_port)
-python3 "$here/tests/testbed/scripted_smtp.py" --port "$PROBE_PORT" --mode accept-all > /dev/null 2>&1 &
-probe_pid=$!
-stop_probe() { kill "$probe_pid" 2>/dev/null; }
-TB_CLEANUP_HOOKS+=(stop_probe)
+start_callout_target || exit 1
 
 socket_for() {  # SETUP -> the milter socket it listens on
   if [[ $transport == unix ]]; then echo "unix:$TB_DIR/$1.sock"; else echo "inet:$(free_port)@127.0.0.1"; fi

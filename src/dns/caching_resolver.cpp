@@ -2,6 +2,7 @@
 #include "dns/caching_resolver.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace mxguard::dns {
 

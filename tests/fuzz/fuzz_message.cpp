@@ -13,7 +13,6 @@
 #include "app/policy_loader.h"
 #include "dns/resolver.h"
 #include "fuzz/fuzz_check.h"
-#include "fuzz/fuzz_check.h"
 #include "harness/dialogue.h"
 #include "store/memory_store.h"
 
