@@ -80,18 +80,26 @@ std::vector<std::string> splitList(std::string_view text) {
   return out;
 }
 
+namespace {
+// A duration in the largest unit that shows it whole: 600000 -> "10m", 1500 -> "1500ms".
+std::string wholeDuration(long ms) {
+  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+}  // namespace
+
 bool checkBounds(long value, long min, long max, const char* unit, std::string* error) {
   if (min == 0 && max == 0) return true;
+  auto shown = [unit](long v) {
+    return std::string_view(unit) == "ms" ? wholeDuration(v) : std::to_string(v) + unit;
+  };
   if (value < min) {
-    if (error)
-      *error = "value " + std::to_string(value) + unit + " is below the minimum " +
-               std::to_string(min) + unit;
+    if (error) *error = "value " + shown(value) + " is below the minimum " + shown(min);
     return false;
   }
   if (max != 0 && value > max) {
-    if (error)
-      *error = "value " + std::to_string(value) + unit + " is above the maximum " +
-               std::to_string(max) + unit;
+    if (error) *error = "value " + shown(value) + " is above the maximum " + shown(max);
     return false;
   }
   return true;

@@ -43,6 +43,8 @@ struct EngineSettings {
   // fields that carry this authserv-id already are forgeries and are removed (section 5).
   bool addAuthenticationResults = true;
   std::string authservId;  // empty: the MTA's host name (Connection::ourHostname)
+  // The most one message waits for DNS over all stages (DnsBudget); 0 = only each stage's own.
+  std::chrono::milliseconds dnsBudget{0};
 };
 
 struct Policy {

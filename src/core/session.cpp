@@ -50,7 +50,9 @@ Reply fallbackReply() {
 
 }  // namespace
 
-Session::Session(PolicySharedPtr policy) : policy_(std::move(policy)) {}
+Session::Session(PolicySharedPtr policy) : policy_(std::move(policy)) {
+  tx_.dnsBudget.setLimit(policy_->engine.dnsBudget);
+}
 
 bool Session::skipsStages() {
   const auto& c = tx_.connection;
@@ -213,6 +215,7 @@ Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
 void Session::startMessageIfNeeded() {
   if (messageOpen_) return;
   tx_.resetMessage();
+  if (anyTransaction_) tx_.dnsBudget.restart();  // the first one also paid for connect/HELO
   authResultsSeen_ = 0;
   // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
   std::erase_if(tx_.trace, [](const TraceEntry& t) { return t.phase >= Phase::Mail; });

@@ -1,5 +1,6 @@
 // stage.cpp - the per-transaction DNS answer cache that lets the Session prefetch a phase's
-// queries in one batch while each stage keeps simple "look this up" code.
+// queries in one batch while each stage keeps simple "look this up" code; it also charges the
+// message's DNS budget for the time spent waiting.
 // Must not: cache across transactions (answers are per client; the resolver has its own cache).
 #include "core/stage.h"
 
@@ -11,8 +12,11 @@ std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& r
   std::vector<dns::Query> misses;
   for (const auto& q : qs)
     if (!tx.dnsAnswers.count({q.name, q.type})) misses.push_back(q);
-  if (!misses.empty()) {
-    auto results = resolver.lookupAll(misses, timeout);
+  auto allowed = tx.dnsBudget.allow(timeout);
+  if (!misses.empty() && allowed.count() > 0) {
+    auto started = DnsBudget::Clock::now();
+    auto results = resolver.lookupAll(misses, allowed);
+    tx.dnsBudget.charge(DnsBudget::Clock::now() - started);
     for (size_t i = 0; i < misses.size() && i < results.size(); ++i)
       tx.dnsAnswers[{misses[i].name, misses[i].type}] = results[i];
   }
@@ -23,8 +27,9 @@ std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& r
     if (it != tx.dnsAnswers.end()) {
       out.push_back(it->second);
     } else {
+      // Budget spent: not remembered, so the next message on this connection asks again.
       dns::LookupResult r;
-      r.error = "resolver returned no result";
+      r.error = allowed.count() > 0 ? "resolver returned no result" : tx.dnsBudget.spentError();
       out.push_back(r);
     }
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/auth_results.h"
+#include "core/dns_budget.h"
 #include "core/ip_address.h"
 #include "core/phase.h"
 #include "dns/resolver.h"
@@ -88,6 +89,8 @@ class Transaction {
   // Answers prefetched by the Session for the current phase (every stage's queries issued at
   // once). Stages read them through cachedLookup(); misses are resolved live.
   std::map<std::pair<std::string, dns::RrType>, dns::LookupResult> dnsAnswers;
+  // What this message may still wait for DNS ([engine] dns_budget); cachedLookup() charges it.
+  DnsBudget dnsBudget;
 
   template <class T>
   T& messageState(const void* owner) {

@@ -160,17 +160,26 @@ std::optional<Decision> SpfStage::onMail(Transaction& tx) const {
 
   // The HELO identity: checked first (2.3), and for the null sender it is the identity (2.4).
   // One deadline for the stage; a slow HELO domain may use at most half of it.
+  // The message's DNS budget may cut that deadline (a cut that runs out is named in the result).
+  auto timeout = tx.dnsBudget.allow(timeout_);
   auto start = std::chrono::steady_clock::now();
   std::optional<SpfEvaluation> helo;
   if (checkHelo_ || sender.empty())
-    helo = heloEvaluation(tx, *c.clientIp, sender.empty() ? timeout_ : timeout_ / 2);
+    helo = heloEvaluation(
+        tx, *c.clientIp,
+        std::max(sender.empty() ? timeout : timeout / 2, std::chrono::milliseconds(1)));
   std::optional<SpfEvaluation> mailfrom;
   if (!sender.empty()) {
-    auto left = timeout_ - std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now() - start);
+    auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start);
     mailfrom = evaluator_->checkMailFrom(*c.clientIp, c.helo, sender,
                                          std::max(left, std::chrono::milliseconds(1)));
   }
+  tx.dnsBudget.charge(std::chrono::steady_clock::now() - start);
+  if (timeout < timeout_ && tx.dnsBudget.spent())
+    for (auto* e : {helo ? &*helo : nullptr, mailfrom ? &*mailfrom : nullptr})
+      if (e && e->result == SpfResult::Temperror)
+        e->problem += " (" + tx.dnsBudget.spentError() + ")";
 
   if (helo && (sender.empty() || helo->result != SpfResult::None))
     tx.envelope.authResults.push_back(

@@ -37,12 +37,14 @@ TEST(PolicyLoader, BuildsEngineSettingsAndStagesInOrder) {
   auto p = loadPolicyText(
       "[engine]\nstages = rdns helo\ndelay_reject = no\nsoft_bounce = yes\n"
       "exempt_recipients = Postmaster hostmaster\nwhitelist_clients = 10.0.0.0/8, 2001:db8::/32\n"
-      "whitelist_authenticated = no\n[helo]\nmode = observe\non_failure = accept\ntimeout = "
+      "whitelist_authenticated = no\ndns_budget = 3s\n[helo]\nmode = observe\non_failure = "
+      "accept\ntimeout = "
       "750ms\n",
       "p.conf", options());
   EXPECT_FALSE(p->engine.delayReject);
   EXPECT_TRUE(p->engine.softBounce);
   EXPECT_FALSE(p->engine.whitelistAuthenticated);
+  EXPECT_EQ(p->engine.dnsBudget, std::chrono::milliseconds(3000));
   EXPECT_EQ(p->engine.exemptLocalParts, (std::vector<std::string>{"postmaster", "hostmaster"}));
   ASSERT_EQ(p->engine.whitelistClients.size(), 2u);
   EXPECT_TRUE(p->engine.whitelistClients[0].contains(*IpAddress::parse("10.1.2.3")));
@@ -73,6 +75,8 @@ TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
             "p.conf:4: helo.on_failure: invalid value 'maybe' (use tempfail or accept)");
   EXPECT_EQ(loadError("[engine]\nstages = helo\n[helo]\ntimeout = 5ms\n"),
             "p.conf:4: helo.timeout: value 5ms is below the minimum 10ms");
+  EXPECT_EQ(loadError("[engine]\ndns_budget = 11m\n"),
+            "p.conf:2: engine.dns_budget: value 11m is above the maximum 10m");
   EXPECT_EQ(loadError("[engine]\nwhitelist_clients = 10.0.0.0/8 nonsense\n"),
             "p.conf:2: engine.whitelist_clients: invalid address or CIDR 'nonsense' (use e.g. "
             "192.0.2.0/24 or 2001:db8::/32)");

@@ -76,6 +76,8 @@ TEST(ConfigFile, ErrorsNameFileLineAndOption) {
             "p.conf:2: s.timeout: invalid duration 'soon' (use e.g. 500ms, 5s, 2m)");
   EXPECT_EQ(errorOf("[s]\ntimeout = 5ms\n"),
             "p.conf:2: s.timeout: value 5ms is below the minimum 10ms");
+  EXPECT_EQ(errorOf("[s]\ntimeout = 61s\n"),  // durations in the largest whole unit
+            "p.conf:2: s.timeout: value 61s is above the maximum 1m");
   EXPECT_EQ(errorOf(std::string("[s]\nname = a\0b\n", 14)),
             "p.conf:2: NUL byte in configuration line");
 }
