@@ -139,6 +139,11 @@ std::shared_ptr<UnboundResolver> UnboundResolver::create(const UnboundOptions& o
     // than wait out libunbound's back-off (60 s outage, 2026-12-02: the last deferral came 3.97 s
     // after nsd was back without this, 2.81 s with it; tests/reliability/README.md).
     check(ub_ctx_set_option(r->ctx_, "infra-keep-probing:", "yes"), "infra-keep-probing");
+    // Still, after a long outage libunbound's backed-off timeout kept mail deferred for more
+    // than 9 s after the forwarder was back (60 s outage, 50 sessions). Forgetting a server's
+    // round-trip state after 3 s makes it try afresh: recovered at once in the same test.
+    // (infra-cache-max-rtt 2000 instead made libunbound never use the forwarder again.)
+    check(ub_ctx_set_option(r->ctx_, "infra-host-ttl:", "3"), "infra-host-ttl");
   }
   std::vector<std::string> zones = options.passLocalZones;
   if (!options.forwarders.empty() && options.forwardPrivateReverse)
