@@ -15,7 +15,6 @@ class DnsBudget {
   using Clock = std::chrono::steady_clock;
 
   void setLimit(std::chrono::milliseconds limit) { limit_ = limit; }  // 0: no budget
-  std::chrono::milliseconds limit() const { return limit_; }
 
   // What a lookup with this stage deadline may wait now: the deadline, cut to what is left.
   std::chrono::milliseconds allow(std::chrono::milliseconds timeout) const;

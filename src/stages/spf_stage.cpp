@@ -146,7 +146,9 @@ struct HeloCache : StageState {
 const SpfEvaluation& SpfStage::heloEvaluation(Transaction& tx, const IpAddress& ip,
                                               std::chrono::milliseconds timeout) const {
   auto& cache = tx.connectionState<HeloCache>(this);
-  if (!cache.evaluation || cache.helo != tx.connection.helo) {
+  // A temperror is not kept: the next message (with its own DNS budget) tries again.
+  if (!cache.evaluation || cache.helo != tx.connection.helo ||
+      cache.evaluation->result == SpfResult::Temperror) {
     cache.helo = tx.connection.helo;
     cache.evaluation = evaluator_->checkHelo(ip, tx.connection.helo, timeout);
   }

@@ -101,6 +101,27 @@ TEST_F(SpfStageTest, TemperrorIs451DependencyFailure) {
             "later\r\n");
 }
 
+// [engine] dns_budget: a spent budget is a temperror that names it; the HELO result is not
+// kept for the connection, so the next message (budget restarted) evaluates it again.
+TEST_F(SpfStageTest, SpentDnsBudgetIsATemperrorThatIsNotKept) {
+  dns->answer("mail.client.example.org", RrType::TXT, {"v=spf1 ip4:192.0.2.10 -all"});
+  tx.dnsBudget.setLimit(std::chrono::milliseconds(100));
+  tx.dnsBudget.charge(std::chrono::milliseconds(100));
+  auto stage = buildStage("spf", "", dns);
+  tx.envelope.senderSeen = true;
+  auto d = stage->onMail(tx);
+  EXPECT_EQ(d->reason, "spf.temperror");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "451 4.7.24 <>: Sender address rejected: SPF temperror: DNS lookup for "
+            "mail.client.example.org failed (TXT mail.client.example.org: SPF evaluation deadline "
+            "(DNS budget of 100 ms for this message spent)); try again later\r\n");
+  tx.dnsBudget.restart();
+  tx.envelope = {};
+  tx.envelope.senderSeen = true;
+  d = stage->onMail(tx);
+  EXPECT_EQ(d->reason, "spf.pass");
+}
+
 TEST_F(SpfStageTest, PermerrorAcceptedByDefaultRejectedWith5724) {
   dns->answer("example.org", RrType::TXT, {"v=spf1 ip4:192.0.2.300 -all"});
   auto d = run("alice@example.org");
