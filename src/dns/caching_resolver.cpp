@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/counters.h"
+
 namespace mxguard::dns {
 
 namespace {
@@ -33,29 +35,46 @@ size_t CachingResolver::size() const {
   return entries_.size();
 }
 
-bool CachingResolver::find(const std::string& key, std::chrono::steady_clock::time_point now,
-                           LookupResult& out) {
+CachingResolver::Found CachingResolver::find(const std::string& key,
+                                             std::chrono::steady_clock::time_point now,
+                                             LookupResult& out) {
   auto it = entries_.find(key);
-  if (it == entries_.end()) return false;
+  if (it == entries_.end()) return Found::None;
   if (it->second.expires <= now) {
+    if (it->second.staleUntil > now) return Found::Stale;  // asked again; kept for serveStale
     lru_.erase(it->second.age);
     entries_.erase(it);
-    return false;
+    return Found::None;
   }
   lru_.splice(lru_.begin(), lru_, it->second.age);
   out = it->second.result;
   auto left = std::chrono::ceil<std::chrono::seconds>(it->second.expires - now).count();
   out.ttl = static_cast<uint32_t>(std::max<long long>(left, 1));
+  return Found::Fresh;
+}
+
+bool CachingResolver::serveStale(const std::string& key, std::chrono::steady_clock::time_point now,
+                                 LookupResult& out) {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.staleUntil <= now) return false;
+  // Served as it was, for kStaleTtl: the lookups in between do not wait for a failing server.
+  it->second.result.stale = true;
+  it->second.result.ttl = kStaleTtl;
+  it->second.expires = std::min(now + std::chrono::seconds(kStaleTtl), it->second.staleUntil);
+  lru_.splice(lru_.begin(), lru_, it->second.age);
+  out = it->second.result;
   return true;
 }
 
 void CachingResolver::store(const std::string& key, const LookupResult& r,
                             std::chrono::steady_clock::time_point now) {
   auto expires = now + std::chrono::seconds(std::min(r.ttl, kMaxTtl));
+  auto staleUntil = expires + std::chrono::seconds(kMaxStale);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     it->second.result = r;
     it->second.expires = expires;
+    it->second.staleUntil = staleUntil;
     lru_.splice(lru_.begin(), lru_, it->second.age);
     return;
   }
@@ -64,7 +83,7 @@ void CachingResolver::store(const std::string& key, const LookupResult& r,
     lru_.pop_back();
   }
   lru_.push_front(key);
-  entries_.emplace(key, Entry{r, expires, lru_.begin()});
+  entries_.emplace(key, Entry{r, expires, staleUntil, lru_.begin()});
 }
 
 std::vector<LookupResult> CachingResolver::lookupAll(const std::vector<Query>& queries,
@@ -77,7 +96,7 @@ std::vector<LookupResult> CachingResolver::lookupAll(const std::vector<Query>& q
     auto now = clock_();
     for (size_t i = 0; i < queries.size(); ++i) {
       keys[i] = keyOf(queries[i]);
-      if (!find(keys[i], now, out[i])) missing.push_back(i);
+      if (find(keys[i], now, out[i]) != Found::Fresh) missing.push_back(i);
     }
   }
   if (missing.empty()) return out;
@@ -88,8 +107,13 @@ std::vector<LookupResult> CachingResolver::lookupAll(const std::vector<Query>& q
   std::lock_guard guard(mutex_);
   auto now = clock_();
   for (size_t j = 0; j < missing.size() && j < answers.size(); ++j) {
-    out[missing[j]] = answers[j];
-    if (maxEntries_ > 0 && cacheable(answers[j])) store(keys[missing[j]], answers[j], now);
+    auto& slot = out[missing[j]];
+    slot = answers[j];
+    if (maxEntries_ == 0) continue;
+    if (cacheable(answers[j]))
+      store(keys[missing[j]], answers[j], now);
+    else if (answers[j].status == LookupStatus::TempFail && serveStale(keys[missing[j]], now, slot))
+      countEvent("dns.stale_answer");
   }
   return out;
 }

@@ -82,6 +82,8 @@ struct LookupResult {
   std::vector<std::string> records;
   uint32_t ttl = 0;   // smallest TTL of the answer (or of the SOA minimum for negative answers)
   std::string error;  // why, for TempFail/PermFail: "timed out after 200 ms", "SERVFAIL", ...
+  // An expired answer served because the servers failed (RFC 8767; dns::CachingResolver).
+  bool stale = false;
 };
 
 class Resolver {

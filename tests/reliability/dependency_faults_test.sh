@@ -119,11 +119,16 @@ fault() {
   sleep "$RECOVER_S"
   echo "$name $stage $tb $t0 $t1 $(now) $before $(metric "$stage")" >> "$PHASES"
 }
-nsd_back() { stop_slow_dns; start_nsd > /dev/null || bad "nsd did not restart"; }
+nsd_back() { stop_slow_dns; stop_nsd; start_nsd > /dev/null || bad "nsd did not restart"; }
+# DNS answers after 5 s: nsd moves to a port of its own, and a proxy on mxguard's DNS port hands
+# on its answers 5 s late (right answers, only slow, as from an overloaded resolver).
 slow_dns() {
+  local port=$NSD_PORT upstream
   stop_nsd
-  echo "x.example.net 300 A 192.0.2.1" > "$TB_DIR/slow.zone"
-  python3 "$here/testbed/slow_dns.py" --port "$NSD_PORT" --zone-file "$TB_DIR/slow.zone" \
+  NSD_PORT=$(free_port)
+  start_nsd > /dev/null || bad "nsd did not start behind the delaying proxy"
+  upstream=$NSD_PORT NSD_PORT=$port
+  python3 "$here/testbed/delaying_dns_proxy.py" --port "$NSD_PORT" --upstream "127.0.0.1:$upstream" \
     --delay-ms 5000 > /dev/null 2>&1 &
   slow_pid=$!
 }

@@ -51,6 +51,7 @@ async def read_reply(reader, timeout, waits):
 
 async def one_message(a, n, stats):
     waits = []
+    connect_ms = 0.0
     start = time.monotonic()
     wall_start = time.time()
     writer = None
@@ -59,6 +60,7 @@ async def one_message(a, n, stats):
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(a.host, a.port), a.timeout)
+            connect_ms = (time.monotonic() - start) * 1000
         except (OSError, asyncio.TimeoutError) as e:
             raise Outcome("error", "connect: %s" % e)
 
@@ -119,7 +121,11 @@ async def one_message(a, n, stats):
     if a.log_file:
         a.log_file.write(json.dumps({"n": n, "start": round(wall_start, 3),
                                      "end": round(time.time(), 3), "kind": kind, "line": line,
-                                     "max_wait_ms": round(max(waits) if waits else 0, 1)}) + "\n")
+                                     "max_wait_ms": round(max(waits) if waits else 0, 1),
+                                     # Where a slow message spent its time: TCP connect, then
+                                     # each reply in order (banner, EHLO, [XCLIENT, EHLO], ...).
+                                     "connect_ms": round(connect_ms, 1),
+                                     "waits_ms": [round(w) for w in waits]}) + "\n")
         a.log_file.flush()
     if kind != "accepted":
         stats["replies"][line] = stats["replies"].get(line, 0) + 1
@@ -181,7 +187,7 @@ def main():
     p.add_argument("--stop-file", default="",
                    help="stop starting messages once this file exists")
     p.add_argument("--log", default="", help="one JSON line per message: n, start, end (epoch "
-                   "seconds), kind, line (the final reply), max_wait_ms")
+                   "seconds), kind, line (the final reply), max_wait_ms, connect_ms, waits_ms")
     p.add_argument("--progress", type=int, default=0,
                    help="every N finished messages, write the count started to --progress-file")
     p.add_argument("--progress-file", default="")

@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "core/counters.h"
+
 namespace mxguard::dns {
 namespace {
 
@@ -113,6 +115,64 @@ TEST_F(CachingResolverTest, ABatchAsksOnlyForWhatIsMissingAndKeepsTheOrder) {
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].records, std::vector<std::string>{"192.0.2.2"});
   EXPECT_EQ(r[1].records, std::vector<std::string>{"192.0.2.1"});
+}
+
+TEST_F(CachingResolverTest, ExpiredAnswerIsServedStaleWhileTheServersFail) {
+  inner->table["mx.example"] = {LookupStatus::Ok, {"10 smtp.mx.example"}, 60, ""};
+  ask("mx.example");
+  now += 61s;
+  inner->table["mx.example"] = {LookupStatus::TempFail, {}, 0, "timed out after 100 ms"};
+  uint64_t servedBefore = counterValue("dns.stale_answer");
+  auto stale = ask("mx.example");  // asked again first: an answer that expired is not trusted
+  EXPECT_EQ(inner->asked.size(), 2u);
+  EXPECT_EQ(stale.status, LookupStatus::Ok);
+  EXPECT_EQ(stale.records, std::vector<std::string>{"10 smtp.mx.example"});
+  EXPECT_TRUE(stale.stale);
+  EXPECT_EQ(stale.ttl, CachingResolver::kStaleTtl);
+  EXPECT_EQ(counterValue("dns.stale_answer"), servedBefore + 1);
+  now += 29s;  // the failing server is not asked again for 30 s
+  EXPECT_TRUE(ask("mx.example").stale);
+  EXPECT_EQ(inner->asked.size(), 2u);
+  now += 1s;  // then it is, and once it answers the answer is fresh again
+  inner->table["mx.example"] = {LookupStatus::Ok, {"20 new.mx.example"}, 60, ""};
+  auto fresh = ask("mx.example");
+  EXPECT_EQ(inner->asked.size(), 3u);
+  EXPECT_FALSE(fresh.stale);
+  EXPECT_EQ(fresh.records, std::vector<std::string>{"20 new.mx.example"});
+  EXPECT_EQ(fresh.ttl, 60u);
+}
+
+TEST_F(CachingResolverTest, NegativeAnswersAreServedStaleToo) {
+  inner->table["1.2.0.192.bl.example"] = {LookupStatus::NotFound, {}, 60, ""};
+  ask("1.2.0.192.bl.example");
+  now += 60s;
+  inner->table["1.2.0.192.bl.example"] = {LookupStatus::TempFail, {}, 0, "SERVFAIL"};
+  auto r = ask("1.2.0.192.bl.example");
+  EXPECT_EQ(r.status, LookupStatus::NotFound);
+  EXPECT_TRUE(r.stale);
+}
+
+TEST_F(CachingResolverTest, APermanentFailureIsNotHiddenByAStaleAnswer) {
+  inner->table["a.example"] = {LookupStatus::Ok, {"192.0.2.1"}, 60, ""};
+  ask("a.example");
+  now += 61s;
+  inner->table["a.example"] = {LookupStatus::PermFail, {}, 0, "REFUSED"};
+  auto r = ask("a.example");
+  EXPECT_EQ(r.status, LookupStatus::PermFail);
+  EXPECT_FALSE(r.stale);
+}
+
+TEST_F(CachingResolverTest, StaleAnswersEndADayAfterTheyExpired) {
+  inner->table["a.example"] = {LookupStatus::Ok, {"192.0.2.1"}, 60, ""};
+  ask("a.example");
+  inner->table["a.example"] = {LookupStatus::TempFail, {}, 0, "SERVFAIL"};
+  now += 60s + std::chrono::seconds(CachingResolver::kMaxStale) - 10s;
+  EXPECT_TRUE(ask("a.example").stale);  // kept 30 s more, but not past the day
+  now += 10s;
+  auto r = ask("a.example");
+  EXPECT_EQ(r.status, LookupStatus::TempFail);
+  EXPECT_EQ(r.error, "SERVFAIL");
+  EXPECT_EQ(cache.size(), 0u);
 }
 
 TEST(CachingResolverOff, ZeroEntriesKeepsNothing) {
