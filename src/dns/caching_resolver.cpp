@@ -35,22 +35,21 @@ size_t CachingResolver::size() const {
   return entries_.size();
 }
 
-CachingResolver::Found CachingResolver::find(const std::string& key,
-                                             std::chrono::steady_clock::time_point now,
-                                             LookupResult& out) {
+bool CachingResolver::find(const std::string& key, std::chrono::steady_clock::time_point now,
+                           LookupResult& out) {
   auto it = entries_.find(key);
-  if (it == entries_.end()) return Found::None;
+  if (it == entries_.end()) return false;
   if (it->second.expires <= now) {
-    if (it->second.staleUntil > now) return Found::Stale;  // asked again; kept for serveStale
+    if (it->second.staleUntil > now) return false;  // asked again; kept for serveStale
     lru_.erase(it->second.age);
     entries_.erase(it);
-    return Found::None;
+    return false;
   }
   lru_.splice(lru_.begin(), lru_, it->second.age);
   out = it->second.result;
   auto left = std::chrono::ceil<std::chrono::seconds>(it->second.expires - now).count();
   out.ttl = static_cast<uint32_t>(std::max<long long>(left, 1));
-  return Found::Fresh;
+  return true;
 }
 
 bool CachingResolver::serveStale(const std::string& key, std::chrono::steady_clock::time_point now,
@@ -96,7 +95,7 @@ std::vector<LookupResult> CachingResolver::lookupAll(const std::vector<Query>& q
     auto now = clock_();
     for (size_t i = 0; i < queries.size(); ++i) {
       keys[i] = keyOf(queries[i]);
-      if (find(keys[i], now, out[i]) != Found::Fresh) missing.push_back(i);
+      if (!find(keys[i], now, out[i])) missing.push_back(i);
     }
   }
   if (missing.empty()) return out;

@@ -45,13 +45,13 @@ class CachingResolver : public Resolver {
   struct Entry {
     LookupResult result;
     std::chrono::steady_clock::time_point expires;
-    std::chrono::steady_clock::time_point
-        staleUntil;                        // expiry of the last fresh answer + kMaxStale
+    // Until when serveStale may use it: the last fresh answer's expiry + kMaxStale.
+    std::chrono::steady_clock::time_point staleUntil;
     std::list<std::string>::iterator age;  // position in lru_ (front = most recently used)
   };
 
-  enum class Found { Fresh, Stale, None };
-  Found find(const std::string& key, std::chrono::steady_clock::time_point now, LookupResult& out);
+  // A fresh answer into out; false when there is none (an expired one may stay for serveStale).
+  bool find(const std::string& key, std::chrono::steady_clock::time_point now, LookupResult& out);
   bool serveStale(const std::string& key, std::chrono::steady_clock::time_point now,
                   LookupResult& out);
   void store(const std::string& key, const LookupResult& r,
