@@ -17,9 +17,10 @@ import time
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out, machine, load = sys.argv[2], sys.argv[3], sys.argv[4]
-order = ["postfix", "null", "null-header", "mxguard-default", "mxguard-all", "mxguard-all-redis", "rspamd"]
+order = ["postfix", "null", "null-header", "dkim-floor", "mxguard-default", "mxguard-all", "mxguard-all-redis", "rspamd"]
 labels = {"postfix": "Postfix alone (discard)", "null": "+ null milter",
           "null-header": "+ null milter adding one header",
+          "dkim-floor": "+ null milter verifying DKIM (libopendkim), adding one header",
           "mxguard-default": "+ mxguard, default policy", "mxguard-all": "+ mxguard, every stage (memory)",
           "mxguard-all-redis": "+ mxguard, every stage (Redis)", "rspamd": "+ rspamd 3.4 (milter)"}
 res = {}

@@ -5,6 +5,8 @@
 #   null             + a null milter (libmilter, every callback, each "continue")
 #   null-header      + the null milter also inserting one Authentication-Results field, as
 #                    mxguard does: what applying that edit costs the MTA, in the baseline
+#   dkim-floor       + the null milter verifying each message's DKIM signature with libopendkim
+#                    (and adding the same field): the floor for any filter built on that library
 #   mxguard-default  + mxguard, policies/default.conf
 #   mxguard-all      + mxguard, every stage (rbl on 5 zones, helo, rdns, behaviour, ratelimit in
 #                    memory, spf, callout answered from its cache, headers, dkim)
@@ -97,6 +99,12 @@ start_filter() {  # SETUP
       PIDS[$s]=$!
       for _ in $(seq 100); do grep -q listening "$TB_DIR/$s.log" && break; sleep 0.05; done
       grep -q listening "$TB_DIR/$s.log" || { log "$s did not start: $(cat "$TB_DIR/$s.log")"; return 1; } ;;
+    dkim-floor)
+      printf '%s\n' "$txt" > "$TB_DIR/key.record"  # bench_fixtures' key record
+      "$build/mxguard-dkim-floor-milter" "$sock" "$TB_DIR/key.record" 2> "$TB_DIR/$s.log" &
+      PIDS[$s]=$!
+      for _ in $(seq 100); do grep -q listening "$TB_DIR/$s.log" && break; sleep 0.05; done
+      grep -q listening "$TB_DIR/$s.log" || { log "$s did not start: $(cat "$TB_DIR/$s.log")"; return 1; } ;;
     mxguard-*)
       local policy=$TB_DIR/all.conf conf=$TB_DIR/memory.conf
       [[ $s == mxguard-default ]] && policy=$here/policies/default.conf
@@ -140,7 +148,7 @@ cpu_ticks() {
   echo "$total"
 }
 
-setups="postfix null null-header mxguard-default mxguard-all mxguard-all-redis rspamd"
+setups="postfix null null-header dkim-floor mxguard-default mxguard-all mxguard-all-redis rspamd"
 [[ -n "$only" ]] && setups=$only
 running=""
 for s in $setups; do
