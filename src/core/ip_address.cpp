@@ -47,17 +47,21 @@ std::string IpAddress::toString() const {
 }
 
 std::string IpAddress::reversedName() const {
+  // Built by hand, not with snprintf: every connection asks for it (rbl, rdns, spf).
   std::string out;
-  char buf[8];
   if (v4_) {
+    out.reserve(15);
     for (int i = 3; i >= 0; --i) {
-      std::snprintf(buf, sizeof buf, "%u", bytes_[i]);
-      out += buf;
+      unsigned v = bytes_[i];
+      if (v >= 100) out += static_cast<char>('0' + v / 100);
+      if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
+      out += static_cast<char>('0' + v % 10);
       if (i) out += '.';
     }
     return out;
   }
   static const char* kHex = "0123456789abcdef";
+  out.reserve(63);
   for (int i = 15; i >= 0; --i) {
     out += kHex[bytes_[i] & 0xf];
     out += '.';

@@ -7,9 +7,9 @@
 namespace mxguard {
 
 std::string sanitize(std::string_view outside) {
-  std::string out;
-  out.reserve(outside.size());
-  for (unsigned char c : outside) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  std::string out(outside);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
   return out;
 }
 

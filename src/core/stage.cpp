@@ -6,39 +6,55 @@
 
 namespace mxguard {
 
-std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& resolver,
-                                               const std::vector<dns::Query>& qs,
-                                               std::chrono::milliseconds timeout) {
+namespace {
+
+using AnswerKey = std::pair<std::string_view, dns::RrType>;
+
+// Asks the resolver for the queries tx.dnsAnswers lacks, within the DNS budget, and remembers
+// the answers. Returns whether any time was left to ask in.
+bool resolveMissing(Transaction& tx, dns::Resolver& resolver, const dns::Query* qs, size_t n,
+                    std::chrono::milliseconds timeout) {
   std::vector<dns::Query> misses;
-  for (const auto& q : qs)
-    if (!tx.dnsAnswers.count({q.name, q.type})) misses.push_back(q);
+  for (size_t i = 0; i < n; ++i)
+    if (tx.dnsAnswers.find(AnswerKey{qs[i].name, qs[i].type}) == tx.dnsAnswers.end())
+      misses.push_back(qs[i]);
   auto allowed = tx.dnsBudget.allow(timeout);
   if (!misses.empty() && allowed.count() > 0) {
     auto started = DnsBudget::Clock::now();
     auto results = resolver.lookupAll(misses, allowed);
     tx.dnsBudget.charge(DnsBudget::Clock::now() - started);
     for (size_t i = 0; i < misses.size() && i < results.size(); ++i)
-      tx.dnsAnswers[{misses[i].name, misses[i].type}] = results[i];
+      tx.dnsAnswers.insert_or_assign({std::move(misses[i].name), misses[i].type},
+                                     std::move(results[i]));
   }
+  return allowed.count() > 0;
+}
+
+dns::LookupResult answerFor(const Transaction& tx, const dns::Query& q, bool hadTime) {
+  auto it = tx.dnsAnswers.find(AnswerKey{q.name, q.type});
+  if (it != tx.dnsAnswers.end()) return it->second;
+  // Budget spent: not remembered, so the next message on this connection asks again.
+  dns::LookupResult r;
+  r.error = hadTime ? "resolver returned no result" : tx.dnsBudget.spentError();
+  return r;
+}
+
+}  // namespace
+
+std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& resolver,
+                                               const std::vector<dns::Query>& qs,
+                                               std::chrono::milliseconds timeout) {
+  bool hadTime = resolveMissing(tx, resolver, qs.data(), qs.size(), timeout);
   std::vector<dns::LookupResult> out;
   out.reserve(qs.size());
-  for (const auto& q : qs) {
-    auto it = tx.dnsAnswers.find({q.name, q.type});
-    if (it != tx.dnsAnswers.end()) {
-      out.push_back(it->second);
-    } else {
-      // Budget spent: not remembered, so the next message on this connection asks again.
-      dns::LookupResult r;
-      r.error = allowed.count() > 0 ? "resolver returned no result" : tx.dnsBudget.spentError();
-      out.push_back(r);
-    }
-  }
+  for (const auto& q : qs) out.push_back(answerFor(tx, q, hadTime));
   return out;
 }
 
 dns::LookupResult cachedLookup(Transaction& tx, dns::Resolver& resolver, const dns::Query& q,
                                std::chrono::milliseconds timeout) {
-  return cachedLookupAll(tx, resolver, {q}, timeout).front();
+  bool hadTime = resolveMissing(tx, resolver, &q, 1, timeout);
+  return answerFor(tx, q, hadTime);
 }
 
 }  // namespace mxguard

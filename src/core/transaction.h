@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,17 @@ struct StageState {
   virtual ~StageState() = default;
 };
 
+// Orders dnsAnswers by (name, type) and finds them by a string_view name too, so a lookup does
+// not copy the name (several per message, each a heap allocation past 15 characters).
+struct DnsAnswerOrder {
+  using is_transparent = void;
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    std::string_view an = a.first, bn = b.first;
+    return an < bn || (an == bn && a.second < b.second);
+  }
+};
+
 class Transaction {
  public:
   Connection connection;
@@ -88,7 +100,7 @@ class Transaction {
 
   // Answers prefetched by the Session for the current phase (every stage's queries issued at
   // once). Stages read them through cachedLookup(); misses are resolved live.
-  std::map<std::pair<std::string, dns::RrType>, dns::LookupResult> dnsAnswers;
+  std::map<std::pair<std::string, dns::RrType>, dns::LookupResult, DnsAnswerOrder> dnsAnswers;
   // What this message may still wait for DNS ([engine] dns_budget); cachedLookup() charges it.
   DnsBudget dnsBudget;
 

@@ -28,6 +28,7 @@ TEST(IpAddress, FoldsIpv4MappedToIpv4) {
 TEST(IpAddress, DnsblAndPtrNames) {
   EXPECT_EQ(IpAddress::parse("192.0.2.1")->reversedName(), "1.2.0.192");
   EXPECT_EQ(IpAddress::parse("192.0.2.1")->ptrName(), "1.2.0.192.in-addr.arpa");
+  EXPECT_EQ(IpAddress::parse("10.0.99.250")->reversedName(), "250.99.0.10");
   EXPECT_EQ(IpAddress::parse("2001:db8::567:89ab")->ptrName(),
             "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
 }
