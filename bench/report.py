@@ -8,6 +8,8 @@ Ratios to the null milter are taken round by round (the setups of one round ran 
 then their median: steal time on a shared machine drifts between rounds, not within one.
 When run.sh saved a setup's metrics (metrics-SETUP.txt), a second table gives the time spent
 inside mxguard's callbacks per message, per phase (what mxguard adds to each message's latency).
+With run.sh --callgrind (rows carry "instructions"), the table is instructions per message
+instead, the only number worth reading from a run under valgrind.
 Must not: average across setups or rounds (medians only: these machines are noisy).
 """
 import json
@@ -23,6 +25,25 @@ labels = {"postfix": "Postfix alone (discard)", "null": "+ null milter",
           "dkim-floor": "+ null milter verifying DKIM (libopendkim), adding one header",
           "mxguard-default": "+ mxguard, default policy", "mxguard-all": "+ mxguard, every stage (memory)",
           "mxguard-all-redis": "+ mxguard, every stage (Redis)", "rspamd": "+ rspamd 3.4 (milter)"}
+
+if any(r.get("instructions") is not None for r in rows):
+    # run.sh --callgrind: instructions per message (load and serial run), and over the null milter.
+    per = {}
+    for s in order:
+        rs = [r for r in rows if r["setup"] == s and r.get("instructions") is not None]
+        if rs:
+            per[s] = statistics.median(r["instructions"] / (r["messages"] + r["serial_messages"]) for r in rs)
+    doc = {"machine": machine, "load": load, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "instructions_per_message": {s: round(v) for s, v in per.items()}}
+    json.dump(doc, open(out + "/results.json", "w"), indent=1, sort_keys=True)
+    with open(out + "/results.md", "w") as f:
+        f.write("%s, %s; %s.\n\n" % (doc["date"], machine, load))
+        f.write("| setup | instructions / message | over the null milter |\n|---|---:|---:|\n")
+        for s, v in per.items():
+            f.write("| %s | %s | %s |\n" % (labels[s], format(round(v), ","),
+                    format(round(v - per["null"]), "+,") if "null" in per and s != "null" else ""))
+    sys.exit(0)
+
 res = {}
 for s in order:
     rs = [r for r in rows if r["setup"] == s]
