@@ -1,5 +1,6 @@
 // dkim_floor_milter.cpp - the benchmark's floor for a filter that verifies DKIM with libopendkim:
-// the null milter (bench/null_milter.cpp) plus libopendkim's verification of every message, the
+// the null milter (bench/null_milter.cpp, as --no-reply: header and body chunks unanswered, as
+// mxguard negotiates) plus libopendkim's verification of every message, the
 // least any libopendkim-based filter does: one verify handle per message, dkim_header for each
 // field, dkim_eoh, dkim_body for each chunk, dkim_eom; the key record comes from memory (no DNS),
 // and decoded keys from mxguard's own key cache (src/stages/dkim_public_key_cache.cpp, linked
@@ -61,13 +62,15 @@ sfsistat onEnvFrom(SMFICTX* ctx, char**) {
 sfsistat onEnvRcpt(SMFICTX*, char**) {
   return SMFIS_CONTINUE;
 }
+// Header and body chunks go unanswered (negotiated as mxguard does); without a message, end of
+// headers answers tempfail.
 sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
   Message* m = messageOf(ctx);
-  if (!m) return SMFIS_TEMPFAIL;
+  if (!m) return SMFIS_NOREPLY;
   // Postfix strips the one space after the colon; relaxed canonicalization does not see it.
   m->buffer.assign(name).append(": ").append(value);
   dkim_header(m->handle, reinterpret_cast<u_char*>(m->buffer.data()), m->buffer.size());
-  return SMFIS_CONTINUE;
+  return SMFIS_NOREPLY;
 }
 sfsistat onEoh(SMFICTX* ctx) {
   Message* m = messageOf(ctx);
@@ -77,9 +80,9 @@ sfsistat onEoh(SMFICTX* ctx) {
 }
 sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t size) {
   Message* m = messageOf(ctx);
-  if (!m) return SMFIS_TEMPFAIL;
+  if (!m) return SMFIS_NOREPLY;
   dkim_body(m->handle, chunk, size);  // Postfix sends CRLF line ends
-  return SMFIS_CONTINUE;
+  return SMFIS_NOREPLY;
 }
 sfsistat onEom(SMFICTX* ctx) {
   Message* m = messageOf(ctx);
@@ -93,6 +96,13 @@ sfsistat onEom(SMFICTX* ctx) {
     return SMFIS_TEMPFAIL;
   }
   insertAuthenticationResults(ctx);
+  return SMFIS_CONTINUE;
+}
+sfsistat onNegotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsigned long,
+                     unsigned long, unsigned long* wantActions, unsigned long* wantSteps,
+                     unsigned long*, unsigned long*) {
+  *wantActions = actions & SMFIF_ADDHDRS;
+  *wantSteps = steps & (SMFIP_NR_HDR | SMFIP_NR_BODY);
   return SMFIS_CONTINUE;
 }
 sfsistat onPhase(SMFICTX*) {
@@ -146,5 +156,6 @@ int main(int argc, char** argv) {
   desc.xxfi_close = onClose;
   desc.xxfi_unknown = onUnknown;
   desc.xxfi_data = onPhase;
+  desc.xxfi_negotiate = onNegotiate;
   return listenAndRun(desc, argv[1]);
 }

@@ -1,11 +1,15 @@
 // null_milter.cpp - the benchmark's ceiling for any milter that sees every phase: libmilter with
 // every callback registered, each answering "continue", and the same transport tuning as mxguard
 // (TCP_NODELAY on the listener, inherited by accepted sockets), so the difference to mxguard is
-// mxguard's own work. Usage: mxguard-null-milter inet:PORT@127.0.0.1 | unix:/path [--add-header]
+// mxguard's own work.
+// Usage: mxguard-null-milter inet:PORT@127.0.0.1 | unix:/path [--add-header] [--no-reply]
 // --add-header: also inserts one Authentication-Results field (mxguard's, for the benchmark's
 // message) at end of message, as any filter that reports its results does: the ceiling for those,
-// since the MTA's work to apply a header edit is then counted in the baseline as well. Must not:
-// inspect or change anything else (it is the baseline).
+// since the MTA's work to apply a header edit is then counted in the baseline as well.
+// --no-reply: also asks the MTA not to wait for a reply to each header and body chunk
+// (SMFIP_NR_HDR, SMFIP_NR_BODY, when offered), as mxguard does: the ceiling for a milter that
+// answers only where an answer can change what the SMTP client is told. Must not: inspect or
+// change anything else (it is the baseline).
 #include <libmilter/mfapi.h>
 
 #include <cstdio>
@@ -25,8 +29,10 @@ sfsistat onHelo(SMFICTX*, char*) {
 sfsistat onEnvelope(SMFICTX*, char**) {
   return SMFIS_CONTINUE;
 }
+bool gNoReply = false;
+
 sfsistat onHeader(SMFICTX*, char*, char*) {
-  return SMFIS_CONTINUE;
+  return gNoReply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 sfsistat onPhase(SMFICTX*) {
   return SMFIS_CONTINUE;
@@ -36,6 +42,15 @@ sfsistat onEomAddHeader(SMFICTX* ctx) {
   return SMFIS_CONTINUE;
 }
 sfsistat onBody(SMFICTX*, unsigned char*, size_t) {
+  return gNoReply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+// Only with --no-reply (without it libmilter negotiates as before): every callback stays, header
+// and body chunks go unanswered when the MTA offers that.
+sfsistat onNegotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsigned long,
+                     unsigned long, unsigned long* wantActions, unsigned long* wantSteps,
+                     unsigned long*, unsigned long*) {
+  *wantActions = actions & SMFIF_ADDHDRS;
+  *wantSteps = steps & (SMFIP_NR_HDR | SMFIP_NR_BODY);
   return SMFIS_CONTINUE;
 }
 sfsistat onUnknown(SMFICTX*, const char*) {
@@ -45,9 +60,19 @@ sfsistat onUnknown(SMFICTX*, const char*) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool addHeader = argc == 3 && std::string(argv[2]) == "--add-header";
-  if (argc != 2 && !addHeader) {
-    std::fprintf(stderr, "usage: %s inet:PORT@HOST | unix:/path [--add-header]\n", argv[0]);
+  bool addHeader = false, usage = argc < 2;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--add-header")
+      addHeader = true;
+    else if (a == "--no-reply")
+      gNoReply = true;
+    else
+      usage = true;
+  }
+  if (usage) {
+    std::fprintf(stderr, "usage: %s inet:PORT@HOST | unix:/path [--add-header] [--no-reply]\n",
+                 argv[0]);
     return 64;
   }
   smfiDesc desc{};
@@ -66,5 +91,6 @@ int main(int argc, char** argv) {
   desc.xxfi_close = onPhase;
   desc.xxfi_unknown = onUnknown;
   desc.xxfi_data = onPhase;
+  if (gNoReply) desc.xxfi_negotiate = onNegotiate;
   return listenAndRun(desc, argv[1]);
 }

@@ -5,6 +5,9 @@
 #   null             + a null milter (libmilter, every callback, each "continue")
 #   null-header      + the null milter also inserting one Authentication-Results field, as
 #                    mxguard does: what applying that edit costs the MTA, in the baseline
+#   null-noreply     + the null milter, told by the MTA it need not answer each header and body
+#                    chunk (SMFIP_NR_HDR, SMFIP_NR_BODY), as mxguard asks: the protocol's ceiling
+#                    for a milter that answers only where an answer can change the SMTP reply
 #   dkim-floor       + the null milter verifying each message's DKIM signature with libopendkim
 #                    (and adding the same field): the floor for any filter built on that library
 #   mxguard-default  + mxguard, policies/default.conf
@@ -122,9 +125,10 @@ start_filter() {  # SETUP
   SOCKET[$s]=$sock
   case $s in
     postfix) SOCKET[$s]="" ;;
-    null | null-header)
+    null | null-header | null-noreply)
       local extra=""
       [[ $s == null-header ]] && extra=--add-header
+      [[ $s == null-noreply ]] && extra=--no-reply
       (under "$s" "$build/mxguard-null-milter" "$sock" $extra) 2> "$TB_DIR/$s.log" &
       PIDS[$s]=$!
       wait_listening "$s" listening || return 1 ;;
@@ -176,8 +180,8 @@ cpu_ticks() {
   echo "$total"
 }
 
-setups="postfix null null-header dkim-floor mxguard-default mxguard-all mxguard-all-redis rspamd"
-((callgrind)) && setups="null null-header dkim-floor mxguard-default mxguard-all mxguard-all-redis"
+setups="postfix null null-header null-noreply dkim-floor mxguard-default mxguard-all mxguard-all-redis rspamd"
+((callgrind)) && setups="null null-header null-noreply dkim-floor mxguard-default mxguard-all mxguard-all-redis"
 [[ -n "$only" ]] && setups=$only
 running=""
 for s in $setups; do

@@ -142,6 +142,34 @@ m = connect("mail.client.example.net", "192.0.2.10", b"mail.client.example.net")
 cmd, text = rcpt_reply(m, b"<user@example.org>")
 report(cmd == b"c", "raw: clean client still accepted afterwards (got %r %r)" % (cmd, text))
 m.close()
+
+# (e) header and body chunks go unanswered (SMFIP_NR_HDR, SMFIP_NR_BODY, asked for because the
+# client hears nothing before the final dot); end of headers and end of message are answered.
+import select
+def silent(m):
+    return not select.select([m.s], [], [], 0.5)[0]
+m = connect("mail.client.example.net", "192.0.2.10", b"mail.client.example.net")
+report(m.proto & 0x80080 == 0x80080 and m.proto & 0x100000,
+       "raw: negotiated no reply for headers and body, values with their leading space (0x%x)" % m.proto)
+cmd, text = rcpt_reply(m, b"<user@example.org>")
+m.send(b"T")  # DATA
+cmd, _ = m.read()
+report(cmd == b"c", "raw: DATA answered continue (got %r)" % cmd)
+for name, value in ((b"From", b" <sender@client.example.net>"), (b"Subject", b" unanswered")):
+    m.send(b"L", name + b"\0" + value + b"\0")
+report(silent(m), "raw: no reply to the header fields")
+cmd, _ = m.step(b"N", b"")
+report(cmd == b"c", "raw: end of headers answered continue (got %r)" % cmd)
+m.send(b"B", b"first chunk\r\n")
+m.send(b"B", b"second chunk\r\n")
+report(silent(m), "raw: no reply to the body chunks")
+m.send(b"E", b"")
+replies = []
+while not replies or replies[-1] not in (b"c", b"a", b"r", b"t", b"y", b"d"):
+    replies.append(m.read()[0])
+report(replies[-1] == b"c" and silent(m),
+       "raw: end of message answered continue, nothing after it (got %r)" % replies)
+m.close()
 PY
 python3 "$TB_DIR/raw_milter_client.py" "$TB_DIR/mxguard.sock" > "$TB_DIR/raw.out" 2>&1
 raw_rc=$?
