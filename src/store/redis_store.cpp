@@ -201,6 +201,53 @@ StoreResult RedisStore::get(const std::string& key) {
   return out;
 }
 
+std::vector<StoreResult> RedisStore::getMany(const std::vector<std::string>& keys) {
+  if (keys.size() < 2) {
+    std::vector<StoreResult> out;
+    for (const auto& k : keys) out.push_back(get(k));
+    return out;
+  }
+  metrics::Timer timer(metrics::Dependency::Redis);
+  std::string error;
+  auto unavailable = [&](const std::string& why) {
+    return std::vector<StoreResult>(keys.size(), StoreResult{StoreStatus::Unavailable, "", why});
+  };
+  ContextPtr c = acquire(&error);
+  if (!c) return unavailable(error);
+  std::vector<std::string> prefixed;
+  std::vector<const char*> argv{"MGET"};
+  std::vector<size_t> argl{4};
+  prefixed.reserve(keys.size());
+  for (const auto& k : keys) {
+    prefixed.push_back(options_.keyPrefix + k);
+    argv.push_back(prefixed.back().data());
+    argl.push_back(prefixed.back().size());
+  }
+  ReplyPtr r(static_cast<redisReply*>(
+      redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), argl.data())));
+  std::vector<StoreResult> out;
+  if (!r) {
+    out = unavailable(contextError(c.get()));
+  } else if (r->type == REDIS_REPLY_ARRAY && r->elements == keys.size()) {
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* e = r->element[i];
+      if (e->type == REDIS_REPLY_STRING)
+        out.push_back({StoreStatus::Ok, std::string(e->str, e->len), ""});
+      else
+        out.push_back({StoreStatus::NotFound, "", ""});  // nil: absent, expired, or not a string
+    }
+  } else {
+    out = unavailable(r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
+                                                   : "unexpected reply");
+  }
+  release(std::move(c));
+  if (out.front().status == StoreStatus::Unavailable)
+    markDown(out.front().error);
+  else
+    markUp();
+  return out;
+}
+
 StoreResult RedisStore::set(const std::string& key, const std::string& value,
                             std::chrono::seconds ttl) {
   metrics::Timer timer(metrics::Dependency::Redis);

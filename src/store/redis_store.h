@@ -35,6 +35,7 @@ class RedisStore : public Store {
   ~RedisStore() override;
 
   StoreResult get(const std::string& key) override;
+  std::vector<StoreResult> getMany(const std::vector<std::string>& keys) override;  // MGET
   StoreResult set(const std::string& key, const std::string& value,
                   std::chrono::seconds ttl) override;
   TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mxguard::store {
 
@@ -35,6 +36,14 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual StoreResult get(const std::string& key) = 0;
+  // Result i answers keys[i]. One round trip on a networked store (a phase that needs several
+  // keys pays one wait, not one per key); here, one get after the other.
+  virtual std::vector<StoreResult> getMany(const std::vector<std::string>& keys) {
+    std::vector<StoreResult> out;
+    out.reserve(keys.size());
+    for (const auto& k : keys) out.push_back(get(k));
+    return out;
+  }
   // ttl >= 1 s. Returns Ok, or Unavailable with the reason.
   virtual StoreResult set(const std::string& key, const std::string& value,
                           std::chrono::seconds ttl) = 0;

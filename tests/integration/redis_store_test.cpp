@@ -110,6 +110,36 @@ TEST_F(RedisStoreTest, GetSetTtlAndNamespacedKeys) {
   EXPECT_EQ(store.get("addr:a@example.net").status, StoreStatus::NotFound);
 }
 
+// The callout stage reads an address and its domain together: one MGET, each key answered in
+// its place, absent and non-string keys as NotFound.
+TEST_F(RedisStoreTest, GetManyAnswersEachKeyInOneRoundTrip) {
+  RedisStore store(options());
+  ASSERT_EQ(
+      store.set("addr:b@example.net", std::string("x\0y", 3), std::chrono::seconds(60)).status,
+      StoreStatus::Ok);
+  ASSERT_EQ(store.takeToken("bucket", 10, 1).status, StoreStatus::Ok);  // a hash, not a string
+  redisContext* raw = redisConnect("127.0.0.1", server->port());
+  freeReplyObject(redisCommand(raw, "CONFIG RESETSTAT"));
+  auto r = store.getMany({"domain:example.net", "addr:b@example.net", "bucket"});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].status, StoreStatus::NotFound);
+  EXPECT_EQ(r[1].status, StoreStatus::Ok);
+  EXPECT_EQ(r[1].value, std::string("x\0y", 3));
+  EXPECT_EQ(r[2].status, StoreStatus::NotFound);
+  auto* stats = static_cast<redisReply*>(redisCommand(raw, "INFO commandstats"));
+  std::string info(stats->str, stats->len);
+  freeReplyObject(stats);
+  redisFree(raw);
+  EXPECT_NE(info.find("cmdstat_mget:calls=1,"), std::string::npos) << info;
+  EXPECT_EQ(info.find("cmdstat_get:"), std::string::npos) << info;
+  server->stop();
+  auto down = store.getMany({"a", "b"});
+  ASSERT_EQ(down.size(), 2u);
+  EXPECT_EQ(down[0].status, StoreStatus::Unavailable);
+  EXPECT_EQ(down[1].status, StoreStatus::Unavailable);
+  EXPECT_FALSE(down[1].error.empty());
+}
+
 TEST_F(RedisStoreTest, TwoStoresOnOneRedisShareResultsAndBuckets) {
   RedisStore first(options()), second(options());
   first.set("domain:example.net", "accept-all", std::chrono::seconds(60));

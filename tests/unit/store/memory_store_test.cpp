@@ -32,6 +32,16 @@ TEST(MemoryStore, GetSetAndExpiry) {
   EXPECT_EQ(store.size(), 0u);
 }
 
+TEST(MemoryStore, GetManyAnswersEachKeyInItsPlace) {
+  MemoryStore store;
+  store.set("b", "2", std::chrono::seconds(60));
+  auto r = store.getMany({"a", "b"});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].status, StoreStatus::NotFound);
+  EXPECT_EQ(r[1].status, StoreStatus::Ok);
+  EXPECT_EQ(r[1].value, "2");
+}
+
 TEST(MemoryStore, OverwriteResetsTtl) {
   FakeClock clock;
   MemoryStore store(1000, clock.fn());
