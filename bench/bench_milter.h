@@ -41,6 +41,12 @@ inline void insertAuthenticationResults(SMFICTX* ctx) {
   smfi_insheader(ctx, 0, name, value);
 }
 
+// Whether DATA goes unanswered (SMFIP_NR_DATA), as mxguard decides it: on a unix socket only
+// (over TCP, Postfix's separate DATA write would wait ~40 ms for a delayed ACK).
+inline bool unansweredDataOn(const std::string& conn) {
+  return conn.rfind("unix:", 0) == 0 || conn.rfind("local:", 0) == 0 || conn.rfind('/', 0) == 0;
+}
+
 // Registers desc, listens on conn ("unix:/path" or "inet:PORT@HOST") and runs libmilter's loop;
 // the exit status for main.
 inline int listenAndRun(const smfiDesc& desc, const char* conn) {

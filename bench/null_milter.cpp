@@ -6,10 +6,10 @@
 // --add-header: also inserts one Authentication-Results field (mxguard's, for the benchmark's
 // message) at end of message, as any filter that reports its results does: the ceiling for those,
 // since the MTA's work to apply a header edit is then counted in the baseline as well.
-// --no-reply: also asks the MTA not to wait for a reply to each header and body chunk
-// (SMFIP_NR_HDR, SMFIP_NR_BODY, when offered), as mxguard does: the ceiling for a milter that
-// answers only where an answer can change what the SMTP client is told. Must not: inspect or
-// change anything else (it is the baseline).
+// --no-reply: also asks the MTA not to wait for a reply to each header and body chunk, and on a
+// unix socket to DATA (SMFIP_NR_HDR, SMFIP_NR_BODY, SMFIP_NR_DATA), as mxguard does: the ceiling
+// for a milter that answers only where an answer can change what the SMTP client is told. Must not:
+// inspect or change anything else (it is the baseline).
 #include <libmilter/mfapi.h>
 
 #include <cstdio>
@@ -30,12 +30,16 @@ sfsistat onEnvelope(SMFICTX*, char**) {
   return SMFIS_CONTINUE;
 }
 bool gNoReply = false;
+bool gNoDataReply = false;  // --no-reply on a unix socket
 
 sfsistat onHeader(SMFICTX*, char*, char*) {
   return gNoReply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 sfsistat onPhase(SMFICTX*) {
   return SMFIS_CONTINUE;
+}
+sfsistat onData(SMFICTX*) {
+  return gNoDataReply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 sfsistat onEomAddHeader(SMFICTX* ctx) {
   insertAuthenticationResults(ctx);
@@ -45,12 +49,12 @@ sfsistat onBody(SMFICTX*, unsigned char*, size_t) {
   return gNoReply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 // Only with --no-reply (without it libmilter negotiates as before): every callback stays, header
-// and body chunks go unanswered when the MTA offers that.
+// and body chunks (and DATA on a unix socket) go unanswered.
 sfsistat onNegotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsigned long,
                      unsigned long, unsigned long* wantActions, unsigned long* wantSteps,
                      unsigned long*, unsigned long*) {
   *wantActions = actions & SMFIF_ADDHDRS;
-  *wantSteps = steps & (SMFIP_NR_HDR | SMFIP_NR_BODY);
+  *wantSteps = steps & (SMFIP_NR_HDR | SMFIP_NR_BODY | (gNoDataReply ? SMFIP_NR_DATA : 0));
   return SMFIS_CONTINUE;
 }
 sfsistat onUnknown(SMFICTX*, const char*) {
@@ -75,6 +79,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 64;
   }
+  gNoDataReply = gNoReply && unansweredDataOn(argv[1]);
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("null-milter");
   desc.xxfi_version = SMFI_VERSION;
@@ -90,7 +95,7 @@ int main(int argc, char** argv) {
   desc.xxfi_abort = onPhase;
   desc.xxfi_close = onPhase;
   desc.xxfi_unknown = onUnknown;
-  desc.xxfi_data = onPhase;
+  desc.xxfi_data = onData;
   if (gNoReply) desc.xxfi_negotiate = onNegotiate;
   return listenAndRun(desc, argv[1]);
 }

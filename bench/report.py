@@ -22,7 +22,7 @@ out, machine, load = sys.argv[2], sys.argv[3], sys.argv[4]
 order = ["postfix", "null", "null-header", "null-noreply", "dkim-floor", "mxguard-default", "mxguard-all", "mxguard-all-redis", "rspamd"]
 labels = {"postfix": "Postfix alone (discard)", "null": "+ null milter",
           "null-header": "+ null milter adding one header",
-          "null-noreply": "+ null milter, headers and body unanswered",
+          "null-noreply": "+ null milter, headers, body (and DATA on a unix socket) unanswered",
           "dkim-floor": "+ null milter verifying DKIM (libopendkim), adding one header, unanswered",
           "mxguard-default": "+ mxguard, default policy", "mxguard-all": "+ mxguard, every stage (memory)",
           "mxguard-all-redis": "+ mxguard, every stage (Redis)", "rspamd": "+ rspamd 3.4 (milter)"}

@@ -6,7 +6,8 @@
 #   null-header      + the null milter also inserting one Authentication-Results field, as
 #                    mxguard does: what applying that edit costs the MTA, in the baseline
 #   null-noreply     + the null milter, told by the MTA it need not answer each header and body
-#                    chunk (SMFIP_NR_HDR, SMFIP_NR_BODY), as mxguard asks: the protocol's ceiling
+#                    chunk, nor DATA on a unix socket (SMFIP_NR_HDR, _BODY, _DATA), as mxguard
+#                    asks: the protocol's ceiling
 #                    for a milter that answers only where an answer can change the SMTP reply
 #   dkim-floor       + the null milter verifying each message's DKIM signature with libopendkim
 #                    (and adding the same field): the floor for any filter built on that library

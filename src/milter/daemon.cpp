@@ -132,6 +132,7 @@ int runDaemon(const app::DaemonOptions& options) {
   }
   setPolicyHolder(holder.get());
   setDefaultHostname(options.hostname);
+  setUnansweredData(isUnixSocketSpec(options.socket));
 
   if (!options.pidfile.empty()) {
     std::ofstream pid(options.pidfile);

@@ -25,6 +25,7 @@ std::string gDefaultHostname = "localhost";
 // Whether the MTA agreed to send header values with their leading space (per MTA, but one
 // daemon serves one MTA; a mixed fleet would at worst make DKIM "simple" headers fail).
 std::atomic<bool> gLeadingSpace{false};
+std::atomic<bool> gUnansweredData{false};  // see setUnansweredData
 
 struct MilterConnection {
   explicit MilterConnection(PolicySharedPtr p) : session(std::move(p)) {}
@@ -211,11 +212,19 @@ sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
 }
 
 sfsistat onData(SMFICTX* ctx) {
-  // Registered so Postfix's DATA macros get an answer at once (avoids a 40 ms delayed-ACK stall).
-  return withConnection(ctx, "data", [&](MilterConnection& c) {
-    refreshQueueId(ctx, c.session.transaction());
-    return SMFIS_CONTINUE;
-  });
+  // Registered, and answered over TCP, so Postfix's DATA macros get an answer at once (without
+  // it they met a 40 ms delayed-ACK stall). On a unix socket negotiated without a reply
+  // (SMFIP_NR_DATA, setUnansweredData): no stage decides at DATA, so the wait bought nothing.
+  // SMFIS_NOREPLY for a step negotiated with a reply would send nothing: the MTA would wait.
+  const sfsistat reply =
+      gUnansweredData.load(std::memory_order_relaxed) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  MilterConnection* c = connectionOf(ctx);
+  if (c)
+    guarded("data", [&]() -> sfsistat {
+      refreshQueueId(ctx, c->session.transaction());
+      return reply;
+    });
+  return reply;  // a missing connection answers at end of headers (tempfail)
 }
 
 sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
@@ -280,7 +289,9 @@ sfsistat onNegotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsig
                      unsigned long, unsigned long* wantActions, unsigned long* wantSteps,
                      unsigned long*, unsigned long*) {
   *wantActions = actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-  *wantSteps = steps & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY);
+  unsigned long unanswered = SMFIP_NR_HDR | SMFIP_NR_BODY;
+  if (gUnansweredData.load(std::memory_order_relaxed)) unanswered |= SMFIP_NR_DATA;
+  *wantSteps = steps & (SMFIP_HDR_LEADSPC | unanswered);
   gLeadingSpace.store((steps & SMFIP_HDR_LEADSPC) != 0, std::memory_order_relaxed);
   return SMFIS_CONTINUE;
 }
@@ -309,6 +320,12 @@ void setPolicyHolder(app::PolicyHolder* holder) {
 }
 void setDefaultHostname(const std::string& name) {
   gDefaultHostname = name;
+}
+void setUnansweredData(bool unanswered) {
+  gUnansweredData.store(unanswered, std::memory_order_relaxed);
+}
+bool isUnixSocketSpec(const std::string& spec) {
+  return spec.rfind("unix:", 0) == 0 || spec.rfind("local:", 0) == 0 || spec.rfind('/', 0) == 0;
 }
 
 smfiDesc makeFilterDescription() {

@@ -16,6 +16,14 @@ void setPolicyHolder(app::PolicyHolder* holder);
 // Our own host name, used when the MTA does not send macro j.
 void setDefaultHostname(const std::string& name);
 
+// Whether the MTA may send DATA without waiting for our answer (SMFIP_NR_DATA). Only on a unix
+// socket: over TCP, Postfix's separate DATA write then waits ~40 ms for a delayed ACK (Nagle on
+// its side, which TCP_NODELAY on ours cannot change). Set once before smfi_main.
+void setUnansweredData(bool unanswered);
+// Whether a libmilter socket spec ("unix:/path", "local:/path", "/path", "inet:...") is a unix
+// socket.
+bool isUnixSocketSpec(const std::string& spec);
+
 // The filter description to pass to smfi_register.
 smfiDesc makeFilterDescription();
 

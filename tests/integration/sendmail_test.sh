@@ -193,10 +193,11 @@ if [[ "$first" == "Authentication-Results" || "$first" == "Received-SPF" ]]; the
 else bad "clean: first header after the From_ line is '$first'"; fi
 
 # mxguard asked for ADDHDRS|CHGHDRS|QUARANTINE and SMFIP_HDR_LEADSPC, and Sendmail agreed.
-# pflags: SMFIP_HDR_LEADSPC 0x100000, SMFIP_NR_BODY 0x80000, SMFIP_NR_HDR 0x80 (headers and body
-# chunks go unanswered).
+# pflags: SMFIP_HDR_LEADSPC 0x100000, SMFIP_NR_BODY 0x80000, SMFIP_NR_HDR 0x80 (header fields and
+# body chunks go unanswered). Not SMFIP_NR_DATA 0x10000: the milter listens on TCP here, where
+# DATA stays answered (src/milter/milter_adapter.h, setUnansweredData).
 if grep -qF "milter_negotiate(mxguard): received: version 6, fflags 0x31, pflags 0x180080" "$SENDMAIL_OUT"; then
-  ok "Sendmail negotiated fflags 0x31, SMFIP_HDR_LEADSPC and no replies to headers and body (pflags 0x180080) with mxguard"
+  ok "Sendmail negotiated fflags 0x31, SMFIP_HDR_LEADSPC and no replies to headers and body (pflags 0x180080, DATA answered over TCP) with mxguard"
 else bad "negotiation: $(grep -m1 'milter_negotiate(mxguard): received' "$SENDMAIL_OUT")"; fi
 
 # Sendmail must not have had trouble talking to the milter.
