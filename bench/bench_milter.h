@@ -41,10 +41,11 @@ inline void insertAuthenticationResults(SMFICTX* ctx) {
   smfi_insheader(ctx, 0, name, value);
 }
 
-// Whether DATA goes unanswered (SMFIP_NR_DATA), as mxguard decides it: on a unix socket only
-// (over TCP, Postfix's separate DATA write would wait ~40 ms for a delayed ACK).
-inline bool unansweredDataOn(const std::string& conn) {
-  return conn.rfind("unix:", 0) == 0 || conn.rfind("local:", 0) == 0 || conn.rfind('/', 0) == 0;
+// "unix:/path" or "local:/path", as mxguard reads it (src/milter/privileges.cpp,
+// unixSocketPath). DATA goes unanswered (SMFIP_NR_DATA) only there, as in mxguard: over TCP,
+// Postfix's separate DATA write would wait ~40 ms for a delayed ACK.
+inline bool isUnixSocket(const std::string& conn) {
+  return conn.rfind("unix:", 0) == 0 || conn.rfind("local:", 0) == 0;
 }
 
 // Registers desc, listens on conn ("unix:/path" or "inet:PORT@HOST") and runs libmilter's loop;
@@ -59,8 +60,7 @@ inline int listenAndRun(const smfiDesc& desc, const char* conn) {
   }
   setNoDelayOnListeners();
   // The MTA runs as another user: a unix socket must be writable for it.
-  if (c.rfind("unix:", 0) == 0 || c.rfind("local:", 0) == 0)
-    chmod(c.substr(c.find(':') + 1).c_str(), 0666);
+  if (isUnixSocket(c)) chmod(c.substr(c.find(':') + 1).c_str(), 0666);
   std::fprintf(stderr, "%s listening on %s\n", desc.xxfi_name, conn);
   return smfi_main() == MI_SUCCESS ? 0 : 71;
 }

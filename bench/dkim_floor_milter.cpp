@@ -1,15 +1,16 @@
 // dkim_floor_milter.cpp - the benchmark's floor for a filter that verifies DKIM with libopendkim:
-// the null milter (bench/null_milter.cpp, as --no-reply: header and body chunks, and DATA on a unix
-// socket, unanswered, as mxguard negotiates) plus libopendkim's verification of every message, the
-// least any libopendkim-based filter does: one verify handle per message, dkim_header for each
-// field, dkim_eoh, dkim_body for each chunk, dkim_eom; the key record comes from memory (no DNS),
-// and decoded keys from mxguard's own key cache (src/stages/dkim_public_key_cache.cpp, linked in),
-// so nothing is paid that mxguard does not pay too. It inserts the same Authentication-Results
-// field as null_milter --add-header. What it costs over that setup is the library's share of
-// mxguard's cost, which no change in mxguard's own code can remove. Usage:
-// mxguard-dkim-floor-milter inet:PORT@127.0.0.1 | unix:/path KEY_RECORD_FILE Must not: accept a
-// message whose signature did not verify (it answers tempfail, so the benchmark's delivery count
-// fails instead of measuring a cheaper path), or add any other work.
+// the null milter (bench/null_milter.cpp, as --no-reply: header and body chunks, and DATA on a
+// unix socket, unanswered, as mxguard negotiates) plus libopendkim's verification of every
+// message, the least any libopendkim-based filter does: one verify handle per message,
+// dkim_header for each field, dkim_eoh, dkim_body for each chunk, dkim_eom; the key record comes
+// from memory (no DNS), and decoded keys from mxguard's own key cache
+// (src/stages/dkim_public_key_cache.cpp, linked in), so nothing is paid that mxguard does not pay
+// too. It inserts the same Authentication-Results field as null_milter --add-header. What it
+// costs over that setup is the library's share of mxguard's cost, which no change in mxguard's
+// own code can remove.
+// Usage: mxguard-dkim-floor-milter inet:PORT@127.0.0.1 | unix:/path KEY_RECORD_FILE
+// Must not: accept a message whose signature did not verify (it answers tempfail, so the
+// benchmark's delivery count fails instead of measuring a cheaper path), or add any other work.
 #include <libmilter/mfapi.h>
 
 #include <cstdio>
@@ -145,7 +146,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dkim-floor: libopendkim did not initialise\n");
     return 70;
   }
-  gNoDataReply = unansweredDataOn(argv[1]);
+  gNoDataReply = isUnixSocket(argv[1]);
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("dkim-floor-milter");
   desc.xxfi_version = SMFI_VERSION;

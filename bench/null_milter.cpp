@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 64;
   }
-  gNoDataReply = gNoReply && unansweredDataOn(argv[1]);
+  gNoDataReply = gNoReply && isUnixSocket(argv[1]);
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("null-milter");
   desc.xxfi_version = SMFI_VERSION;

@@ -132,7 +132,7 @@ int runDaemon(const app::DaemonOptions& options) {
   }
   setPolicyHolder(holder.get());
   setDefaultHostname(options.hostname);
-  setUnansweredData(isUnixSocketSpec(options.socket));
+  setUnansweredData(!unixSocketPath(options.socket).empty());
 
   if (!options.pidfile.empty()) {
     std::ofstream pid(options.pidfile);

@@ -324,9 +324,6 @@ void setDefaultHostname(const std::string& name) {
 void setUnansweredData(bool unanswered) {
   gUnansweredData.store(unanswered, std::memory_order_relaxed);
 }
-bool isUnixSocketSpec(const std::string& spec) {
-  return spec.rfind("unix:", 0) == 0 || spec.rfind("local:", 0) == 0 || spec.rfind('/', 0) == 0;
-}
 
 smfiDesc makeFilterDescription() {
   smfiDesc d{};

@@ -20,9 +20,6 @@ void setDefaultHostname(const std::string& name);
 // socket: over TCP, Postfix's separate DATA write then waits ~40 ms for a delayed ACK (Nagle on
 // its side, which TCP_NODELAY on ours cannot change). Set once before smfi_main.
 void setUnansweredData(bool unanswered);
-// Whether a libmilter socket spec ("unix:/path", "local:/path", "/path", "inet:...") is a unix
-// socket.
-bool isUnixSocketSpec(const std::string& spec);
 
 // The filter description to pass to smfi_register.
 smfiDesc makeFilterDescription();
