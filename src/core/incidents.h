@@ -5,18 +5,45 @@
 // Must not: take a lock on the success path while no stage is failing (every decision calls it).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "core/clock.h"
+
 namespace mxguard {
 
-// `message` describes this failure ("rdns: rdns.dns_failure (PTR: timed out): on_failure =
-// tempfail, deferring"); logged only when it opens an incident or as the minute's reminder.
-void noteDependencyFailure(const std::string& stage, std::string_view message);
-void noteDependencySuccess(const std::string& stage);
+class Incidents {
+ public:
+  explicit Incidents(const Clock& clock = systemClock()) : clock_(clock) {}
 
-// Tests: how long a stage must see only successes before it counts as recovered.
-void setRecoveryQuietPeriod(std::chrono::milliseconds period);
+  // `message` describes this failure ("rdns: rdns.dns_failure (PTR: timed out): on_failure =
+  // tempfail, deferring"); logged only when it opens an incident or as the minute's reminder.
+  void noteFailure(const std::string& stage, std::string_view message);
+  void noteSuccess(const std::string& stage);
+
+  // How long a stage must see only successes before it counts as recovered (default 5 s).
+  void setRecoveryQuietPeriod(std::chrono::milliseconds period) { quietMs_ = period.count(); }
+
+ private:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  struct Incident {
+    TimePoint started, lastFailure, lastReminder;
+    size_t failures = 0;       // since the incident started
+    size_t sinceReminder = 0;  // since the last line logged
+  };
+  const Clock& clock_;
+  std::mutex mutex_;
+  std::map<std::string, Incident> open_;  // stage -> its open incident
+  std::atomic<int> openCount_{0};
+  std::atomic<long long> quietMs_{5000};
+};
+
+// The daemon's and the harness's incidents (one per process); policies point at it unless a
+// test gives them their own.
+Incidents& processIncidents();
 
 }  // namespace mxguard

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/incidents.h"
 #include "core/ip_address.h"
 #include "core/phase.h"
 #include "core/reply.h"
@@ -53,6 +54,10 @@ struct Policy {
   std::vector<StageEntry> stages;
   dns::ResolverSharedPtr resolver;        // shared with stages; never null in a built policy
   TransactionRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
+  // Where the engine reports dependency outages, and the time its connections read; the
+  // process's own unless a test injects its own (so tests share nothing and run in any order).
+  Incidents* incidents = &processIncidents();
+  const Clock* clock = &systemClock();
 };
 
 using PolicySharedPtr = std::shared_ptr<const Policy>;

@@ -36,7 +36,8 @@ bool validEnhanced(std::string_view e, int code, std::string* error) {
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
-  if (parts != 3)
+  // RFC 3463 section 2: the class is one digit; subject and detail one to three.
+  if (parts != 3 || e.find('.') != 1)
     return fail("invalid enhanced status code '" + sanitize(e) + "' (use e.g. 5.7.1)");
   if (e[0] - '0' != code / 100)
     return fail("enhanced status code " + std::string(e) + " does not match reply code " +

@@ -52,6 +52,7 @@ Reply fallbackReply() {
 
 Session::Session(PolicySharedPtr policy) : policy_(std::move(policy)) {
   tx_.dnsBudget.setLimit(policy_->engine.dnsBudget);
+  tx_.setClock(*policy_->clock);
 }
 
 bool Session::skipsStages() {
@@ -88,13 +89,30 @@ void Session::clearHeldFrom(Phase earliest) {
   if (deferred_.active && deferred_.phase >= earliest) deferred_ = Held{};
 }
 
+// A would-be reply that is only logged: a check in warn mode or a stage in observe mode
+// (Postfix's warn_if_reject). One log and trace shape for both.
+void Session::warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
+                   TraceEntry t) {
+  std::string name(entry.stage->name());
+  std::string why = d.mode == CheckMode::Warn
+                        ? (d.check.empty() ? std::string("warn") : d.check + " = warn")
+                        : std::string("observe mode");
+  t.effect = std::string(toString(d.action)) + "_warning";
+  countEvent(name + (d.mode == CheckMode::Warn ? ".warned" : ".observed"));
+  logMessage(LogLevel::Warning, name + ": " + t.effect + " (" + why + "): would reply: " +
+                                    sanitize(replyText) + " (" + d.reason + ")");
+  record(tx_.trace, std::move(t));
+}
+
 Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop) {
+  // Stages skip their off checks (and their lookups); one that reports one anyway is ignored.
+  if (d.mode == CheckMode::Off) return Verdict::pass(phase);
   std::string name(entry.stage->name());
   std::string outcome = d.reason;
   if (outcome.rfind(name + ".", 0) == 0) outcome = outcome.substr(name.size() + 1);
   TraceEntry t{phase, name, outcome, d.detail, "none"};
   // A decision made without the dependency failing ends that stage's incident ("skip" used none).
-  if (!d.dependencyFailure && outcome != "skip") noteDependencySuccess(name);
+  if (!d.dependencyFailure && outcome != "skip") policy_->incidents->noteSuccess(name);
 
   if (d.action == Action::Pass || d.action == Action::AddHeader) {
     if (d.action == Action::AddHeader) {
@@ -129,29 +147,29 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
     t.effect = "accepted_on_failure";
     record(tx_.trace, std::move(t));
     // One incident per outage: an outage must not write a warning per message.
-    noteDependencyFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
+    policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
                                     "): on_failure = accept, continuing");
     return Verdict::pass(phase);
   }
 
-  if (entry.mode == StageMode::Observe && d.action != Action::Accept) {
-    t.effect = std::string(toString(d.action)) + "_warning";
-    countEvent(name + ".observed");
-    logMessage(LogLevel::Warning, name + ": " + t.effect + " (observe mode): would reply: " +
-                                      sanitize(replyText) + " (" + d.reason + ")");
-    record(tx_.trace, std::move(t));
+  // A check that cannot reject cannot defer either: warn and observe only log.
+  if ((d.mode == CheckMode::Warn || entry.mode == StageMode::Observe) &&
+      d.action != Action::Accept) {
+    if (d.dependencyFailure) metrics::countDependencyFailure(name);
+    warn(entry, d, replyText, std::move(t));
     return Verdict::pass(phase);
   }
 
   if (d.dependencyFailure) {
     countEvent(name + ".dependency_failure");
     metrics::countDependencyFailure(name);
-    noteDependencyFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
+    policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
                                     "): on_failure = tempfail, deferring");
     // defer_if_permit: keep the first reason, let a later definite rejection win.
     t.effect = "defer_if_permit";
     record(tx_.trace, std::move(t));
-    if (!deferred_.active) deferred_ = Held{true, phase, v};
+    Held& held = phase == Phase::Rcpt ? rcptDeferral_ : deferred_;
+    if (!held.active) held = Held{true, phase, v};
     return Verdict::pass(phase);
   }
 
@@ -160,6 +178,14 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
     record(tx_.trace, std::move(t));
     acceptedAll_ = true;
     *stop = true;
+    return Verdict::pass(phase);
+  }
+
+  if (d.action == Action::Quarantine) {
+    // libmilter can quarantine only at end of message: kept until then.
+    t.effect = "quarantine_at_end_of_message";
+    record(tx_.trace, std::move(t));
+    if (!quarantine_) quarantine_ = v;
     return Verdict::pass(phase);
   }
 
@@ -198,23 +224,34 @@ Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
     queries.insert(queries.end(), qs.begin(), qs.end());
     deadline = std::max(deadline, entry.dnsTimeout);
   }
+  bool connectionPhase = phase == Phase::Connect || phase == Phase::Helo;
+  tx_.dnsAnswers.beginRound(connectionPhase ? DnsAnswers::Scope::Connection
+                                            : DnsAnswers::Scope::Message);
   if (!queries.empty() && policy_->resolver)
     cachedLookupAll(tx_, *policy_->resolver, queries, deadline);
 
+  Verdict result = Verdict::pass(phase);
   for (const auto& entry : policy_->stages) {
     if (!runs(entry)) continue;
-    std::optional<Decision> d = hook(*entry.stage);
-    if (!d) continue;
+    Findings findings = hook(*entry.stage);
     bool stop = false;
-    Verdict v = apply(entry, phase, *d, &stop);
-    if (stop || v.action != Action::Pass) return v;
+    for (const Decision& d : findings.items()) {
+      result = apply(entry, phase, d, &stop);
+      if (stop || result.action != Action::Pass) break;
+    }
+    if (stop || result.action != Action::Pass) break;
   }
-  return Verdict::pass(phase);
+  // A failed lookup is the answer of this round only: the next phase or message asks again.
+  tx_.dnsAnswers.endRound();
+  return result;
 }
 
 void Session::startMessageIfNeeded() {
   if (messageOpen_) return;
   tx_.resetMessage();
+  messageEnded_.reset();
+  quarantine_.reset();
+  headerEdits_.clear();
   if (anyTransaction_) tx_.dnsBudget.restart();  // the first one also paid for connect/HELO
   authResultsSeen_ = 0;
   // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
@@ -253,11 +290,28 @@ Verdict Session::mail(std::string_view sender) {
   ++tx_.counters.messages;
   if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
     return pending_.verdict;
+  dropHeldOnAuthentication();
   auto hook = [&](const Stage& s) { return s.onMail(tx_); };
   if (!pending_.active) return noteClosing(runPhase(Phase::Mail, hook));
   // Rejected already (held to RCPT): the counting stages still run, and a 421 closes now.
   Verdict v = runPhase(Phase::Mail, hook, Stages::WhileRejected);
   return closesSession(v) ? noteClosing(v) : Verdict::pass(Phase::Mail);
+}
+
+// Postfix's permit_sasl_authenticated ahead of the client restrictions: a client that
+// authenticated ({auth_authen} arrives with MAIL) is not refused for what its address or HELO
+// looked like, so verdicts held from connect and HELO are dropped (a 421 has closed already).
+void Session::dropHeldOnAuthentication() {
+  const auto& c = tx_.connection;
+  if (!policy_->engine.whitelistAuthenticated || c.authUser.empty()) return;
+  if (!pending_.active && !deferred_.active) return;
+  const Held& held = pending_.active ? pending_ : deferred_;
+  record(tx_.trace, {Phase::Mail, "engine", "authenticated",
+                     "sasl_username=" + sanitize(c.authUser) + " drops held " +
+                         held.verdict.reason,
+                     "drop_held"});
+  pending_ = Held{};
+  deferred_ = Held{};
 }
 
 // A 421 ends the session: the summary line says why even though no RCPT was refused.
@@ -291,6 +345,7 @@ Verdict Session::rcpt(std::string_view recipient) {
     return Verdict::pass(Phase::Rcpt);
   }
   auto hook = [&](const Stage& s) { return s.onRcpt(tx_, rcpt); };
+  rcptDeferral_ = Held{};  // defer_if_permit of a RCPT is that recipient's alone
   if (pending_.active) {
     // The counting stages (behaviour, ratelimit) still run: a client rejected at HELO must not
     // be able to harvest addresses or RSET without limit. Their 421 wins.
@@ -300,6 +355,7 @@ Verdict Session::rcpt(std::string_view recipient) {
   Verdict v = runPhase(Phase::Rcpt, hook);
   if (v.isRejection()) return remember(v);
   if (deferred_.active) return remember(deferred_.verdict);
+  if (rcptDeferral_.active) return remember(rcptDeferral_.verdict);
   tx_.envelope.recipients.push_back(rcpt);
   return v;
 }
@@ -331,6 +387,7 @@ void Session::addAuthenticationResults() {
 }
 
 Verdict Session::header(std::string_view name, std::string_view value, std::string_view leading) {
+  if (messageEnded_) return *messageEnded_;
   ++tx_.envelope.headerCount;
   if (lower(name) == "authentication-results") noteAuthenticationResults(value);
   Header h{std::string(name), std::string(value), std::string(leading)};
@@ -341,10 +398,12 @@ Verdict Session::header(std::string_view name, std::string_view value, std::stri
 }
 
 Verdict Session::endOfHeaders() {
+  if (messageEnded_) return *messageEnded_;
   return endMessageIfDecided(runPhase(Phase::Eoh, [&](const Stage& s) { return s.onEoh(tx_); }));
 }
 
 Verdict Session::body(std::string_view chunk) {
+  if (messageEnded_) return *messageEnded_;
   tx_.envelope.bodyBytes += chunk.size();
   return endMessageIfDecided(
       runPhase(Phase::Body, [&](const Stage& s) { return s.onBody(tx_, chunk); }));
@@ -354,6 +413,7 @@ Verdict Session::body(std::string_view chunk) {
 // log it now, with its reply, instead of as a disconnect later.
 Verdict Session::endMessageIfDecided(Verdict v) {
   if (!messageOpen_ || !(v.isRejection() || v.action == Action::Discard)) return v;
+  messageEnded_ = v;  // every later step of this message gives it again
   if (v.reply) {
     finalReply_ = v.reply->text();
     finalReason_ = v.reason;
@@ -363,16 +423,32 @@ Verdict Session::endMessageIfDecided(Verdict v) {
 }
 
 Verdict Session::endOfMessage() {
+  // Ended by a header or body verdict: already logged, and nothing else runs.
+  if (messageEnded_) return *messageEnded_;
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
   if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header)
     v = deferred_.verdict;
-  if (!v.isRejection()) addAuthenticationResults();
+  if (!v.isRejection() && v.action != Action::Discard && quarantine_) v = *quarantine_;
+  if (!v.isRejection() && v.action != Action::Discard) {
+    addAuthenticationResults();
+    prepareHeaderEdits();
+  }
   if (v.reply) {
     finalReply_ = v.reply->text();
     finalReason_ = v.reason;
   }
   finishTransaction(v.action == Action::Pass ? "accept" : toString(v.action));
   return v;
+}
+
+void Session::prepareHeaderEdits() {
+  auto removed = tx_.envelope.removedHeaders;
+  std::sort(removed.begin(), removed.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (auto& [name, index] : removed)
+    headerEdits_.push_back({HeaderEdit::Kind::Delete, name, index, {}});
+  for (const auto& h : tx_.envelope.addedHeaders)
+    headerEdits_.push_back({HeaderEdit::Kind::Insert, h.name, 0, h.value});
 }
 
 void Session::abort() {

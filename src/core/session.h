@@ -3,6 +3,7 @@
 // Must not: talk to an MTA; front doors (milter adapter, harness) translate to and from it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,9 @@ class Session {
   // Each step: the front door fills tx.connection first (address, names, auth user), then calls.
   // A connect verdict is never a rejection: like Postfix's smtpd_delay_reject, and because
   // libmilter cannot set a reply at connect time, it is held for a later step.
+  // Header and body steps are unanswered in the milter protocol: a verdict that ends the message
+  // there is kept by the Session and given again by every later step of the message (end of
+  // headers, body, end of message), whose stages no longer run. Both front doors rely on it.
   Verdict connect();
   Verdict helo(std::string_view name);
   Verdict mail(std::string_view sender);  // "" or "<>" = null sender; brackets are stripped
@@ -35,6 +39,17 @@ class Session {
   Verdict endOfMessage();
   void abort();  // RSET or aborted message: message state dropped, connection state kept
   void close();
+
+  // The header edits an accepted message gets at end of message, in the order a front door must
+  // make them: deletions first, highest index first (so one does not renumber the next), then
+  // insertions at the top. Empty for a refused or discarded message.
+  struct HeaderEdit {
+    enum class Kind { Delete, Insert } kind;
+    std::string name;
+    int index = 0;      // Delete: 1-based index among the fields of that name
+    std::string value;  // Insert
+  };
+  const std::vector<HeaderEdit>& headerEdits() const { return headerEdits_; }
 
   // One line per transaction (Haraka's collated results): queue id, client, helo, sender,
   // recipients, every stage's outcome, final action. Also logged by the Session itself at the
@@ -60,6 +75,10 @@ class Session {
   // What a stage's decision becomes; sets *stop when the phase must not run further stages.
   Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
   void startMessageIfNeeded();
+  void dropHeldOnAuthentication();
+  void warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
+            TraceEntry t);
+  void prepareHeaderEdits();
   void finishTransaction(const char* action);
   void recordTransaction() const;
   Verdict endMessageIfDecided(Verdict v);
@@ -70,8 +89,15 @@ class Session {
 
   PolicySharedPtr policy_;
   Transaction tx_;
-  Held pending_;   // a delayed rejection (connect/HELO/MAIL), delivered at RCPT
-  Held deferred_;  // defer_if_permit: the first dependency tempfail, delivered if nothing rejects
+  Held pending_;  // a delayed rejection (connect/HELO/MAIL), delivered at RCPT
+  // defer_if_permit: the first dependency tempfail of the connection (connect, HELO) or of the
+  // message (MAIL, DATA), delivered if nothing rejects. One of a RCPT phase is that recipient's
+  // alone (rcptDeferral_), as Postfix evaluates defer_if_permit per RCPT.
+  Held deferred_;
+  Held rcptDeferral_;
+  std::optional<Verdict> messageEnded_;  // a header/body verdict that ended the message
+  std::optional<Verdict> quarantine_;    // quarantine asked for: given at end of message
+  std::vector<HeaderEdit> headerEdits_;
   bool acceptedAll_ = false;  // a stage said Accept: no further checks on this connection
   bool whitelistTraced_ = false;
   bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged

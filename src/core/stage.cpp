@@ -1,14 +1,12 @@
-// stage.cpp - the per-transaction DNS answer cache that lets the Session prefetch a phase's
+// stage.cpp - the connection's DNS answers (DnsAnswers) that let the Session prefetch a phase's
 // queries in one batch while each stage keeps simple "look this up" code; it also charges the
 // message's DNS budget for the time spent waiting.
-// Must not: cache across transactions (answers are per client; the resolver has its own cache).
+// Must not: keep an answer past its scope (answers are per client; the resolver has its own cache).
 #include "core/stage.h"
 
 namespace mxguard {
 
 namespace {
-
-using AnswerKey = std::pair<std::string_view, dns::RrType>;
 
 // Asks the resolver for the queries tx.dnsAnswers lacks, within the DNS budget, and remembers
 // the answers. Returns whether any time was left to ask in.
@@ -16,23 +14,22 @@ bool resolveMissing(Transaction& tx, dns::Resolver& resolver, const dns::Query* 
                     std::chrono::milliseconds timeout) {
   std::vector<dns::Query> misses;
   for (size_t i = 0; i < n; ++i)
-    if (tx.dnsAnswers.find(AnswerKey{qs[i].name, qs[i].type}) == tx.dnsAnswers.end())
-      misses.push_back(qs[i]);
+    if (!tx.dnsAnswers.find(qs[i].name, qs[i].type, tx.clock().now())) misses.push_back(qs[i]);
   auto allowed = tx.dnsBudget.allow(timeout);
   if (!misses.empty() && allowed.count() > 0) {
-    auto started = DnsBudget::Clock::now();
+    auto started = tx.clock().now();
     auto results = resolver.lookupAll(misses, allowed);
-    tx.dnsBudget.charge(DnsBudget::Clock::now() - started);
+    auto now = tx.clock().now();
+    tx.dnsBudget.charge(now - started);
     for (size_t i = 0; i < misses.size() && i < results.size(); ++i)
-      tx.dnsAnswers.insert_or_assign({std::move(misses[i].name), misses[i].type},
-                                     std::move(results[i]));
+      tx.dnsAnswers.remember(std::move(misses[i].name), misses[i].type, std::move(results[i]),
+                             now);
   }
   return allowed.count() > 0;
 }
 
 dns::LookupResult answerFor(const Transaction& tx, const dns::Query& q, bool hadTime) {
-  auto it = tx.dnsAnswers.find(AnswerKey{q.name, q.type});
-  if (it != tx.dnsAnswers.end()) return it->second;
+  if (const auto* answer = tx.dnsAnswers.find(q.name, q.type, tx.clock().now())) return *answer;
   // Budget spent: not remembered, so the next message on this connection asks again.
   dns::LookupResult r;
   r.error = hadTime ? "resolver returned no result" : tx.dnsBudget.spentError();

@@ -25,20 +25,14 @@ class Stage {
   // phase together under one deadline and stores the answers in tx.dnsAnswers before the hooks run.
   virtual std::vector<dns::Query> prefetch(Phase, const Transaction&) const { return {}; }
 
-  virtual std::optional<Decision> onConnect(Transaction&) const { return std::nullopt; }
-  virtual std::optional<Decision> onHelo(Transaction&) const { return std::nullopt; }
-  virtual std::optional<Decision> onMail(Transaction&) const { return std::nullopt; }
-  virtual std::optional<Decision> onRcpt(Transaction&, const std::string&) const {
-    return std::nullopt;
-  }
-  virtual std::optional<Decision> onHeader(Transaction&, const Header&) const {
-    return std::nullopt;
-  }
-  virtual std::optional<Decision> onEoh(Transaction&) const { return std::nullopt; }
-  virtual std::optional<Decision> onBody(Transaction&, std::string_view) const {
-    return std::nullopt;
-  }
-  virtual std::optional<Decision> onEom(Transaction&) const { return std::nullopt; }
+  virtual Findings onConnect(Transaction&) const { return {}; }
+  virtual Findings onHelo(Transaction&) const { return {}; }
+  virtual Findings onMail(Transaction&) const { return {}; }
+  virtual Findings onRcpt(Transaction&, const std::string&) const { return {}; }
+  virtual Findings onHeader(Transaction&, const Header&) const { return {}; }
+  virtual Findings onEoh(Transaction&) const { return {}; }
+  virtual Findings onBody(Transaction&, std::string_view) const { return {}; }
+  virtual Findings onEom(Transaction&) const { return {}; }
   virtual void onAbort(Transaction&) const {}
   virtual void onClose(Transaction&) const {}
 };

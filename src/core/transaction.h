@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "core/auth_results.h"
+#include "core/clock.h"
+#include "core/dns_answers.h"
 #include "core/dns_budget.h"
 #include "core/ip_address.h"
 #include "core/phase.h"
@@ -80,17 +82,6 @@ struct StageState {
   virtual ~StageState() = default;
 };
 
-// Orders dnsAnswers by (name, type) and finds them by a string_view name too, so a lookup does
-// not copy the name (several per message, each a heap allocation past 15 characters).
-struct DnsAnswerOrder {
-  using is_transparent = void;
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const {
-    std::string_view an = a.first, bn = b.first;
-    return an < bn || (an == bn && a.second < b.second);
-  }
-};
-
 class Transaction {
  public:
   Connection connection;
@@ -99,10 +90,15 @@ class Transaction {
   std::vector<TraceEntry> trace;
 
   // Answers prefetched by the Session for the current phase (every stage's queries issued at
-  // once). Stages read them through cachedLookup(); misses are resolved live.
-  std::map<std::pair<std::string, dns::RrType>, dns::LookupResult, DnsAnswerOrder> dnsAnswers;
+  // once) and kept for their scope (DnsAnswers). Stages read them through cachedLookup();
+  // misses are resolved live.
+  DnsAnswers dnsAnswers;
   // What this message may still wait for DNS ([engine] dns_budget); cachedLookup() charges it.
   DnsBudget dnsBudget;
+
+  // What stages read the time from (tests inject their own).
+  const Clock& clock() const { return *clock_; }
+  void setClock(const Clock& c) { clock_ = &c; }
 
   template <class T>
   T& messageState(const void* owner) {
@@ -115,6 +111,7 @@ class Transaction {
   void resetMessage() {  // RSET / end of message: the connection stays
     envelope = Envelope{};
     messageState_.clear();
+    dnsAnswers.endMessage();
   }
 
  private:
@@ -127,6 +124,7 @@ class Transaction {
   }
   StateMap messageState_;
   StateMap connectionState_;
+  const Clock* clock_ = &systemClock();
 };
 
 }  // namespace mxguard

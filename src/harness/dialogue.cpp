@@ -115,28 +115,23 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
     std::vector<Header> headers;
     std::string body;
     splitMessage(*t.message, headers, body);
-    std::optional<Verdict> stop;
-    for (const auto& h : headers) {
-      Verdict v = session.header(h.name, h.value, h.leading);
-      if (v.isRejection() || v.action == Action::Accept) {
-        stop = v;
-        break;
-      }
+    // The milter's order: header and body steps are unanswered (a verdict that ends the message
+    // there is kept by the Session and given at end of headers or message); the MTA stops
+    // sending the message once end of headers is refused, and aborts after a refusal.
+    for (const auto& h : headers) session.header(h.name, h.value, h.leading);
+    Verdict end = session.endOfHeaders();
+    if (!end.isRejection()) {
+      for (size_t off = 0; off < body.size(); off += 65536)
+        session.body(std::string_view(body).substr(off, 65536));
+      end = session.endOfMessage();
     }
-    if (!stop) {
-      Verdict v = session.endOfHeaders();
-      if (v.isRejection() || v.action == Action::Accept) stop = v;
+    for (const auto& edit : session.headerEdits()) {
+      if (edit.kind == Session::HeaderEdit::Kind::Delete)
+        out.removedHeaders.push_back({edit.name, edit.index});
+      else
+        out.addedHeaders.push_back({edit.name, edit.value});
     }
-    for (size_t off = 0; !stop && off < body.size(); off += 65536) {
-      Verdict v = session.body(std::string_view(body).substr(off, 65536));
-      if (v.isRejection() || v.action == Action::Accept) stop = v;
-    }
-    Verdict end = (stop && stop->isRejection()) ? *stop : session.endOfMessage();
-    if (!end.isRejection() && end.action != Action::Discard) {
-      out.addedHeaders = session.transaction().envelope.addedHeaders;
-      out.removedHeaders = session.transaction().envelope.removedHeaders;
-    }
-    if (stop && stop->isRejection()) session.abort();
+    if (end.isRejection()) session.abort();
     record(out, "(end of data)", end, positive("(end of data)", 250, "2.0.0", "Ok: queued"));
   } else if (t.sender) {
     session.abort();  // what the MTA does at QUIT/RSET without DATA

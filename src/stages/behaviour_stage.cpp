@@ -1,6 +1,6 @@
 // behaviour_stage.cpp - each check compares one Session counter with its limit; at MAIL the RSET
-// check runs before the message check, a rejecting check ends the stage, warnings are collected
-// into one trace entry. Nothing is returned while every counter is within its limit, so a normal
+// check runs before the message check, an enforced refusal ends the stage, each check reported
+// with its mode. Nothing is returned while every counter is within its limit, so a normal
 // connection adds no trace entries (the stage runs at every HELO, MAIL and RCPT).
 // Must not: ship a 5xx default for a limit: only a 421 makes Postfix close the session.
 #include "stages/behaviour_stage.h"
@@ -31,25 +31,6 @@ config::OptionSpec limitSpec(const std::string& name, const std::string& def,
                              const std::string& doc) {
   return {name, config::OptionKind::Int, def, false, 1, kMaxLimit, doc};
 }
-
-// Runs checks in order: the first rejection wins; warnings are remembered and reported together
-// when nothing rejects (the same shape as the helo and headers stages).
-class Outcome {
- public:
-  std::optional<Decision> add(std::optional<Decision> d) {
-    if (!d) return std::nullopt;
-    if (d->action != Action::Pass) return d;
-    if (!first_)
-      first_ = std::move(d);
-    else
-      first_->detail += "; " + d->reason + " (" + d->detail + ")";
-    return std::nullopt;
-  }
-  std::optional<Decision> finish() { return std::move(first_); }
-
- private:
-  std::optional<Decision> first_;
-};
 
 }  // namespace
 
@@ -114,12 +95,12 @@ TemplateVars BehaviourStage::varsFor(const Transaction& tx, size_t limit, size_t
           {"count", std::to_string(count)}};
 }
 
-std::optional<Decision> BehaviourStage::onHelo(Transaction& tx) const {
-  if (heloChanged_.action == CheckAction::Off) return std::nullopt;
+Findings BehaviourStage::onHelo(Transaction& tx) const {
+  if (heloChanged_.off()) return {};
   const std::string& previous = tx.counters.previousHelo;
   // A repeated identical EHLO (after STARTTLS, RFC 3207 4.2) is the protocol working normally.
   if (previous.empty() || canonicalHelo(previous) == canonicalHelo(tx.connection.helo))
-    return std::nullopt;
+    return {};
   const size_t n = tx.counters.heloCommands;
   return failCheck(heloChanged_, "behaviour", varsFor(tx, 0, n),
                    "HELO <" + sanitize(shownHelo(tx.connection.helo)) + "> after <" +
@@ -127,27 +108,25 @@ std::optional<Decision> BehaviourStage::onHelo(Transaction& tx) const {
                        " HELO/EHLO commands");
 }
 
-std::optional<Decision> BehaviourStage::onMail(Transaction& tx) const {
+Findings BehaviourStage::onMail(Transaction& tx) const {
   const auto& n = tx.counters;
-  Outcome out;
-  if (tooManyRsets_.action != CheckAction::Off && n.abortedTransactions > maxRsets_)
-    if (auto d = out.add(
-            failCheck(tooManyRsets_, "behaviour", varsFor(tx, maxRsets_, n.abortedTransactions),
+  Findings out;
+  if (!tooManyRsets_.off() && n.abortedTransactions > maxRsets_) {
+    out.add(failCheck(tooManyRsets_, "behaviour", varsFor(tx, maxRsets_, n.abortedTransactions),
                       std::to_string(n.abortedTransactions) + " aborted transactions, limit " +
-                          std::to_string(maxRsets_))))
-      return d;
-  if (tooManyMessages_.action != CheckAction::Off && n.messages > maxMessages_)
-    if (auto d = out.add(failCheck(
-            tooManyMessages_, "behaviour", varsFor(tx, maxMessages_, n.messages),
-            std::to_string(n.messages) + " messages, limit " + std::to_string(maxMessages_))))
-      return d;
-  return out.finish();
+                          std::to_string(maxRsets_)));
+    if (out.refused()) return out;
+  }
+  if (!tooManyMessages_.off() && n.messages > maxMessages_)
+    out.add(failCheck(tooManyMessages_, "behaviour", varsFor(tx, maxMessages_, n.messages),
+                      std::to_string(n.messages) + " messages, limit " +
+                          std::to_string(maxMessages_)));
+  return out;
 }
 
-std::optional<Decision> BehaviourStage::onRcpt(Transaction& tx, const std::string&) const {
+Findings BehaviourStage::onRcpt(Transaction& tx, const std::string&) const {
   const size_t refused = tx.counters.rejectedRecipients;
-  if (tooManyRejectedRecipients_.action == CheckAction::Off || refused <= maxRejectedRecipients_)
-    return std::nullopt;
+  if (tooManyRejectedRecipients_.off() || refused <= maxRejectedRecipients_) return {};
   return failCheck(tooManyRejectedRecipients_, "behaviour",
                    varsFor(tx, maxRejectedRecipients_, refused),
                    std::to_string(refused) + " rejected recipients, limit " +

@@ -19,9 +19,9 @@ class BehaviourStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "behaviour"; }
-  std::optional<Decision> onHelo(Transaction& tx) const override;
-  std::optional<Decision> onMail(Transaction& tx) const override;
-  std::optional<Decision> onRcpt(Transaction& tx, const std::string& recipient) const override;
+  Findings onHelo(Transaction& tx) const override;
+  Findings onMail(Transaction& tx) const override;
+  Findings onRcpt(Transaction& tx, const std::string& recipient) const override;
 
  private:
   TemplateVars varsFor(const Transaction& tx, size_t limit, size_t count) const;

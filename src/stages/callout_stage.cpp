@@ -9,8 +9,10 @@
 #include <ctime>
 #include <random>
 
+#include "core/counters.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/reply.h"
 #include "stages/check_action.h"
 
 namespace mxguard::stages {
@@ -103,9 +105,10 @@ std::vector<config::OptionSpec> CalloutStage::options() {
        "allow probes to loopback, private, link-local and multicast addresses"},
       {"skip_domains", OptionKind::List, "", false, 0, 0,
        "sender domains never probed: our own domains and allow-listed ones"},
-      {"max_probes", OptionKind::Int, "20", false, 1, 10000, "probes in progress at most"},
+      {"max_probes", OptionKind::Int, "20", false, 1, 10000,
+       "probes in progress at most (counted process-wide, so across reloads)"},
       {"max_probes_per_domain", OptionKind::Int, "2", false, 1, 1000,
-       "probes in progress to one domain at most"},
+       "probes in progress to one domain at most (counted process-wide, so across reloads)"},
       {"max_probes_per_domain_per_minute", OptionKind::Int, "60", false, 1, 100000,
        "probes started to one domain per minute at most (token bucket in the store, so shared "
        "by a fleet on Redis); beyond it the transaction gets reply_unverified per on_failure"},
@@ -180,17 +183,23 @@ StageSharedPtr CalloutStage::create(const config::Section& section, const StageC
   s->nullSenderRefused_ = parseTemplate(section, "reply_null_sender_refused", kVars);
   s->probesPerDomainPerMinute_ =
       static_cast<double>(section.getInt("max_probes_per_domain_per_minute"));
-  s->coordinator_ = std::make_shared<ProbeCoordinator<Finding>>(
-      static_cast<size_t>(section.getInt("max_probes")),
-      static_cast<size_t>(section.getInt("max_probes_per_domain")));
+  s->probeLimits_.maxProbes = static_cast<size_t>(section.getInt("max_probes"));
+  s->probeLimits_.maxPerDomain = static_cast<size_t>(section.getInt("max_probes_per_domain"));
+  s->coordinator_ = context.calloutProbes ? context.calloutProbes : processProbes();
   return s;
+}
+
+std::shared_ptr<CalloutProbes> CalloutStage::processProbes() {
+  // Created on first use and kept to exit; each stage holds its own reference as well.
+  static const auto probes = std::make_shared<CalloutProbes>();
+  return probes;
 }
 
 bool CalloutStage::allowedTarget(const IpAddress& ip) const {
   return allowPrivate_ || isPublic(ip);
 }
 
-std::optional<Decision> CalloutStage::onMail(Transaction& tx) const {
+Findings CalloutStage::onMail(Transaction& tx) const {
   const std::string& sender = tx.envelope.sender;
   if (sender.empty()) return Decision::pass("callout.skip", "null sender: nothing to verify");
   auto at = sender.rfind('@');
@@ -247,12 +256,29 @@ std::optional<Decision> CalloutStage::onMail(Transaction& tx) const {
                                         "probe rate cap reached for " + domain);
   }
   auto wait = probeOptions_.totalTimeout + dnsTimeout_ * 3;
-  auto [status, finding] = coordinator_->run(key, domain, wait, [&] {
-    Finding f = probeFresh(tx, sender, domain);
-    remember(sender, domain, f);
-    return f;
-  });
-  if (status == ProbeCoordinator<Finding>::Status::TooMany) {
+  std::pair<CalloutProbes::Status, std::optional<Finding>> outcome;
+  try {
+    outcome = coordinator_->run(key, domain, probeLimits_, wait, [&] {
+      Finding f = probeFresh(tx, sender, domain);
+      remember(sender, domain, f);
+      return f;
+    });
+  } catch (const std::exception& e) {
+    // The probe this check ran threw (a bug, memory exhaustion). Answered like the checks that
+    // waited for it, as a dependency failure, so on_failure and observe mode still hold; the
+    // milter's exception firewall would tempfail the command whatever they say. Nothing is
+    // cached: nothing was learnt about the address.
+    std::string what = sanitize(e.what());
+    logOncePer("callout.internal_error", std::chrono::seconds(60), LogLevel::Error,
+               "callout: the probe of <" + sanitize(key) + "> failed internally: " + what);
+    countEvent("callout.internal_error");
+    return internalError(sender, "the probe of " + key + " failed internally: " + what);
+  }
+  const auto& [status, finding] = outcome;
+  if (status == CalloutProbes::Status::Failed)
+    return internalError(sender,
+                         "the probe of " + key + " this check waited for failed internally");
+  if (status == CalloutProbes::Status::TooMany) {
     TemplateVars vars{{"sender", sender}, {"why", "too many verification probes in progress"}};
     return Decision::dependencyTempfail(unverified_.render(vars), "callout.busy",
                                         "probe caps reached for " + domain);
@@ -262,6 +288,12 @@ std::optional<Decision> CalloutStage::onMail(Transaction& tx) const {
     return Decision::dependencyTempfail(unverified_.render(vars), "callout.timeout", key);
   }
   return decide(tx, sender, domain, *finding);
+}
+
+Decision CalloutStage::internalError(const std::string& sender, std::string detail) const {
+  TemplateVars vars{{"sender", sender}, {"why", "the verification probe failed internally"}};
+  return Decision::dependencyTempfail(unverified_.render(vars), "callout.internal_error",
+                                      std::move(detail));
 }
 
 CalloutStage::Finding CalloutStage::probeFresh(Transaction& tx, const std::string& sender,

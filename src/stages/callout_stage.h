@@ -20,27 +20,39 @@
 
 namespace mxguard::stages {
 
+// What one probe (or a cache hit) found; shared between concurrent checks of an address. At
+// namespace scope so StageContext can name the coordinator without including this header.
+struct CalloutFinding {
+  enum class Kind { Answer, AcceptAll, NullMx, DomainNotFound, Unverified } kind;
+  AddressRecord record;  // Answer: the remote's answer
+  std::string why;       // Unverified: the reason
+  std::string dialogue;  // the probe transcript, for the trace
+  bool cached = false;
+};
+
+// The callout probes in progress and their single-flight, shared by every callout stage built in
+// the process, across reloads (StageContext::calloutProbes).
+using CalloutProbes = ProbeCoordinator<CalloutFinding>;
+
 class CalloutStage : public Stage {
  public:
   static std::vector<config::OptionSpec> options();
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "callout"; }
-  std::optional<Decision> onMail(Transaction& tx) const override;
+  Findings onMail(Transaction& tx) const override;
 
-  // What one probe (or a cache hit) found; shared between concurrent checks of an address.
-  struct Finding {
-    enum class Kind { Answer, AcceptAll, NullMx, DomainNotFound, Unverified } kind;
-    AddressRecord record;  // Answer: the remote's answer
-    std::string why;       // Unverified: the reason
-    std::string dialogue;  // the probe transcript, for the trace
-    bool cached = false;
-  };
+  using Finding = CalloutFinding;
+
+  // The process-wide coordinator, used when StageContext::calloutProbes is null: a reload builds
+  // new stages, and they must count the probes the old policy's stages still have in flight.
+  static std::shared_ptr<CalloutProbes> processProbes();
 
  private:
   Finding probeFresh(Transaction& tx, const std::string& sender, const std::string& domain) const;
   Finding probeHosts(Transaction& tx, const std::vector<std::string>& hosts,
                      const std::string& sender, const std::string& domain) const;
+  Decision internalError(const std::string& sender, std::string detail) const;
   std::optional<Decision> decide(const Transaction& tx, const std::string& sender,
                                  const std::string& domain, const Finding& f) const;
   void remember(const std::string& sender, const std::string& domain, const Finding& f) const;
@@ -59,7 +71,8 @@ class CalloutStage : public Stage {
   std::string onNullSenderRefused_ = "accept";
   std::chrono::seconds acceptTtl_{86400}, rejectTtl_{7200}, domainTtl_{604800}, tempfailTtl_{300};
   ReplyTemplate rejected_, unverified_, nullMx_, domainNotFound_, nullSenderRefused_;
-  std::shared_ptr<ProbeCoordinator<Finding>> coordinator_;
+  CalloutProbes::Limits probeLimits_;  // this policy's caps, applied to the probes it starts
+  std::shared_ptr<CalloutProbes> coordinator_;
 };
 
 }  // namespace mxguard::stages

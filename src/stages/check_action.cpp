@@ -1,5 +1,5 @@
 // check_action.cpp - the reject/warn/off switch of Haraka's helo.checks, for every stage.
-// Must not: let a 4xx template make a DNS-independent check look temporary (the template decides).
+// Must not: format warnings or drop a warn check's outcome: the Session logs every would-be reply.
 #include "stages/check_action.h"
 
 namespace mxguard::stages {
@@ -28,11 +28,11 @@ Check parseCheck(const config::Section& section, const std::string& name,
   c.name = name;
   std::string action = section.getString(name);
   if (action == "reject")
-    c.action = CheckAction::Reject;
+    c.mode = CheckMode::Enforce;
   else if (action == "warn")
-    c.action = CheckAction::Warn;
+    c.mode = CheckMode::Warn;
   else if (action == "off")
-    c.action = CheckAction::Off;
+    c.mode = CheckMode::Off;
   else
     section.fail(name, "invalid value '" + action + "' (use reject, warn or off)");
   c.reply = parseTemplate(section, "reply_" + name, vars);
@@ -41,17 +41,21 @@ Check parseCheck(const config::Section& section, const std::string& name,
 
 std::optional<Decision> failCheck(const Check& check, const std::string& stage,
                                   const TemplateVars& vars, const std::string& detail) {
-  if (check.action == CheckAction::Off) return std::nullopt;
+  if (check.off()) return std::nullopt;
   Reply reply = check.reply.render(vars);
   std::string reason = stage + "." + check.name;
-  if (check.action == CheckAction::Warn) {
-    std::string smtp = reply.toSmtp();
-    while (!smtp.empty() && (smtp.back() == '\n' || smtp.back() == '\r')) smtp.pop_back();
-    return Decision::pass(reason,
-                          "warn: would reply " + smtp + (detail.empty() ? "" : "; " + detail));
-  }
-  if (reply.isPermanent()) return Decision::reject(std::move(reply), reason, detail);
-  return Decision::tempfail(std::move(reply), reason, detail);
+  // A 4xx template stays a policy tempfail (not a dependency failure): the template decides.
+  Decision d = reply.isPermanent() ? Decision::reject(std::move(reply), reason, detail)
+                                   : Decision::tempfail(std::move(reply), reason, detail);
+  return std::move(d).under(check.mode, check.name);
+}
+
+Decision undecided(Decision failure, std::initializer_list<const Check*> checks) {
+  const Check* decisive = nullptr;
+  for (const Check* c : checks)
+    if (!decisive || static_cast<int>(c->mode) < static_cast<int>(decisive->mode)) decisive = c;
+  if (!decisive) return failure;
+  return std::move(failure).under(decisive->mode, decisive->name);
 }
 
 }  // namespace mxguard::stages

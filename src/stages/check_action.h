@@ -1,7 +1,7 @@
-// check_action.h - what stages share: a check's action (reject | warn | off) with its reply
+// check_action.h - what stages share: a check's mode (reject | warn | off) with its reply
 // template, declared as two options "<check>" and "reply_<check>", and template parsing that
 // turns a TemplateError into a config error on the right line.
-// Must not: decide anything about a transaction; it only turns a failed check into a Decision.
+// Must not: apply the mode (the Session does); it only turns a failed check into a Decision.
 #pragma once
 
 #include <optional>
@@ -15,12 +15,12 @@
 
 namespace mxguard::stages {
 
-enum class CheckAction { Reject, Warn, Off };
-
 struct Check {
   std::string name;  // "non_fqdn"
-  CheckAction action = CheckAction::Off;
+  CheckMode mode = CheckMode::Off;
   ReplyTemplate reply;
+
+  bool off() const { return mode == CheckMode::Off; }
 };
 
 void declareCheck(std::vector<config::OptionSpec>& specs, const std::string& name,
@@ -31,9 +31,14 @@ Check parseCheck(const config::Section& section, const std::string& name,
 ReplyTemplate parseTemplate(const config::Section& section, const std::string& option,
                             const std::set<std::string>& vars);
 
-// A failed check: Reject -> a rejection with the rendered reply; Warn -> a pass whose detail
-// says what would have been replied; Off -> nullopt (the caller skips Off checks anyway).
+// A failed check: its rendered reply as a rejection (or tempfail, by the reply's class) under
+// the check's mode, which the Session applies; Off -> nullopt (callers skip Off checks anyway).
 std::optional<Decision> failCheck(const Check& check, const std::string& stage,
                                   const TemplateVars& vars, const std::string& detail);
+
+// A dependency failure leaves undecided every check that needed the failed lookup: it takes the
+// mode of the strongest of them (the first among equals names it), so a failure that only warn
+// checks needed is logged, never deferred.
+Decision undecided(Decision failure, std::initializer_list<const Check*> checks);
 
 }  // namespace mxguard::stages

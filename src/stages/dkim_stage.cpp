@@ -221,7 +221,7 @@ std::vector<dns::Query> DkimStage::prefetch(Phase phase, const Transaction& tx) 
   return out;
 }
 
-std::optional<Decision> DkimStage::onHeader(Transaction& tx, const Header& h) const {
+Findings DkimStage::onHeader(Transaction& tx, const Header& h) const {
   auto& st = state(tx);
   if (iequals(h.name, "DKIM-Signature")) {
     // Fields past the cap are not even parsed by libopendkim: their cost stays zero. (A
@@ -279,12 +279,12 @@ void DkimStage::runEoh(Transaction& tx, MessageState& st) const {
   }
 }
 
-std::optional<Decision> DkimStage::onEoh(Transaction& tx) const {
+Findings DkimStage::onEoh(Transaction& tx) const {
   runEoh(tx, state(tx));
   return std::nullopt;
 }
 
-std::optional<Decision> DkimStage::onBody(Transaction& tx, std::string_view chunk) const {
+Findings DkimStage::onBody(Transaction& tx, std::string_view chunk) const {
   auto& st = state(tx);
   runEoh(tx, st);
   // Unsigned mail is not hashed at all.
@@ -299,7 +299,7 @@ std::optional<Decision> DkimStage::onBody(Transaction& tx, std::string_view chun
   return std::nullopt;
 }
 
-std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
+Findings DkimStage::onEom(Transaction& tx) const {
   auto& st = state(tx);
   runEoh(tx, st);
   std::vector<SignatureOutcome> outcomes;
@@ -397,7 +397,7 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
   for (const auto& o : outcomes)
     if (o.result == "pass") outcome = "pass";
 
-  if (requireFrom_.empty() || noValidSignature_.action == CheckAction::Off)
+  if (requireFrom_.empty() || noValidSignature_.off())
     return Decision::pass("dkim." + outcome, summary);
   for (const auto& fromDomain : fromDomains(st.from)) {
     auto boundary = coveringDomain(fromDomain, requireFrom_);
@@ -435,13 +435,9 @@ std::optional<Decision> DkimStage::onEom(Transaction& tx) const {
     std::string detail = summary + "; " + fromDomain + " requires a valid signature";
     if (temporary) {
       // A key lookup that may succeed later: never a 5xx (the engine's on_failure applies).
-      Reply reply = temperrorReply_.render(vars);
-      if (noValidSignature_.action == CheckAction::Warn) {
-        std::string smtp = reply.toSmtp();
-        while (!smtp.empty() && (smtp.back() == '\n' || smtp.back() == '\r')) smtp.pop_back();
-        return Decision::pass("dkim.temperror", "warn: would reply " + smtp + "; " + detail);
-      }
-      return Decision::dependencyTempfail(std::move(reply), "dkim.temperror", detail);
+      return undecided(Decision::dependencyTempfail(temperrorReply_.render(vars),
+                                                    "dkim.temperror", detail),
+                       {&noValidSignature_});
     }
     bool otherPassed = std::any_of(outcomes.begin(), outcomes.end(),
                                    [](const auto& o) { return o.result == "pass"; });

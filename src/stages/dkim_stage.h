@@ -24,10 +24,10 @@ class DkimStage : public Stage {
 
   std::string_view name() const override { return "dkim"; }
   std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  std::optional<Decision> onHeader(Transaction& tx, const Header& header) const override;
-  std::optional<Decision> onEoh(Transaction& tx) const override;
-  std::optional<Decision> onBody(Transaction& tx, std::string_view chunk) const override;
-  std::optional<Decision> onEom(Transaction& tx) const override;
+  Findings onHeader(Transaction& tx, const Header& header) const override;
+  Findings onEoh(Transaction& tx) const override;
+  Findings onBody(Transaction& tx, std::string_view chunk) const override;
+  Findings onEom(Transaction& tx) const override;
   void onAbort(Transaction& tx) const override;
   void onClose(Transaction& tx) const override;
 

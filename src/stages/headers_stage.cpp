@@ -1,6 +1,6 @@
 // headers_stage.cpp - onHeader only records (counts, first offending field, the values of Date,
-// From and Message-ID); onEoh decides, checks in the order of the options, first rejection wins,
-// warnings are collected into the trace.
+// From and Message-ID); onEoh decides, checks in the order of the options, each reported with
+// its mode; checking stops at the first enforced refusal (the Session logs the warnings).
 // Must not: reject on anything the shipped default does not name in its reply.
 #include "stages/headers_stage.h"
 
@@ -119,7 +119,7 @@ StageSharedPtr HeadersStage::create(const config::Section& section, const StageC
   return h;
 }
 
-std::optional<Decision> HeadersStage::onHeader(Transaction& tx, const Header& h) const {
+Findings HeadersStage::onHeader(Transaction& tx, const Header& h) const {
   auto& st = tx.messageState<HeaderState>(this);
   bool nameOk = !h.name.empty();
   for (unsigned char c : h.name) nameOk = nameOk && c > 32 && c < 127 && c != ':';
@@ -155,52 +155,48 @@ std::optional<Decision> HeadersStage::onHeader(Transaction& tx, const Header& h)
         st.eightBit = h.name;
         break;
       }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Decision> HeadersStage::onEoh(Transaction& tx) const {
+Findings HeadersStage::onEoh(Transaction& tx) const {
   auto& st = tx.messageState<HeaderState>(this);
-  std::vector<std::string> warnings;
+  Findings out;
   TemplateVars base{{"client_address", tx.connection.clientAddress},
                     {"sender", tx.envelope.sender}};
-  auto check = [&](const Check& c, TemplateVars extra,
-                   const std::string& detail) -> std::optional<Decision> {
-    if (c.action == CheckAction::Off) return std::nullopt;
+  // Reports one failed check; true when it refuses (checking stops there).
+  auto check = [&](const Check& c, TemplateVars extra, const std::string& detail) {
+    if (c.off()) return false;
     for (auto& [k, v] : base) extra.emplace(k, v);
-    auto d = failCheck(c, "headers", extra, detail);
-    if (d && d->action == Action::Pass) {
-      warnings.push_back(c.name + " (" + d->detail + ")");
-      return std::nullopt;
-    }
-    return d;
+    out.add(failCheck(c, "headers", extra, detail));
+    return out.refused();
   };
 
   if (!st.nul.empty())
-    if (auto d = check(nul_, {{"header_name", st.nul}}, "NUL in " + st.nul)) return d;
+    if (check(nul_, {{"header_name", st.nul}}, "NUL in " + st.nul)) return out;
   if (!st.badName.empty())
-    if (auto d = check(fieldName_, {{"header_name", st.badName}}, "field name " + st.badName))
-      return d;
+    if (check(fieldName_, {{"header_name", st.badName}}, "field name " + st.badName))
+      return out;
   if (!st.counts.count("date"))
-    if (auto d = check(missingDate_, {}, "no Date")) return d;
+    if (check(missingDate_, {}, "no Date")) return out;
   if (!st.counts.count("from"))
-    if (auto d = check(missingFrom_, {}, "no From")) return d;
+    if (check(missingFrom_, {}, "no From")) return out;
   for (const char* name : kUnique) {
     auto it = st.counts.find(name);
     if (it != st.counts.end() && it->second > 1)
-      if (auto d = check(duplicate_, {{"header_name", canonical(name)}},
+      if (check(duplicate_, {{"header_name", canonical(name)}},
                          std::to_string(it->second) + " " + canonical(name) + " fields"))
-        return d;
+        return out;
   }
   if (st.counts.count("date")) {
     std::string problem;
     auto when = parseRfc5322Date(st.date, &problem);
     if (!when) {
-      if (auto d = check(dateSyntax_, {{"header_value", shown(st.date)}, {"problem", problem}},
+      if (check(dateSyntax_, {{"header_value", shown(st.date)}, {"problem", problem}},
                          "Date: " + problem))
-        return d;
+        return out;
     } else {
       int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
+                        tx.clock().wallNow().time_since_epoch())
                         .count();
       std::string range;
       if (*when < now - maxAge_.count())
@@ -208,37 +204,34 @@ std::optional<Decision> HeadersStage::onEoh(Transaction& tx) const {
       else if (*when > now + maxFuture_.count())
         range = "more than " + std::to_string(maxFuture_.count() / 3600) + " hours in the future";
       if (!range.empty())
-        if (auto d = check(dateRange_, {{"header_value", shown(st.date)}, {"problem", range}},
+        if (check(dateRange_, {{"header_value", shown(st.date)}, {"problem", range}},
                            "Date " + range))
-          return d;
+          return out;
     }
   }
   if (st.counts.count("message-id")) {
     std::string problem;
     if (!isMsgId(st.messageId, &problem))
-      if (auto d = check(messageId_, {{"header_value", shown(st.messageId)}, {"problem", problem}},
+      if (check(messageId_, {{"header_value", shown(st.messageId)}, {"problem", problem}},
                          "Message-ID: " + problem))
-        return d;
+        return out;
   }
   if (!st.longLine.empty())
-    if (auto d = check(lineLength_, {{"header_name", st.longLine}}, "long line in " + st.longLine))
-      return d;
+    if (check(lineLength_, {{"header_name", st.longLine}}, "long line in " + st.longLine))
+      return out;
   if (!st.eightBit.empty())
-    if (auto d = check(eightBit_, {{"header_name", st.eightBit}}, "8-bit in " + st.eightBit))
-      return d;
+    if (check(eightBit_, {{"header_name", st.eightBit}}, "8-bit in " + st.eightBit))
+      return out;
   if (st.counts.count("from")) {
     std::string problem;
     if (!isMailboxList(st.from, tx.envelope.smtputf8, &problem))
-      if (auto d = check(fromSyntax_, {{"header_value", shown(st.from)}, {"problem", problem}},
+      if (check(fromSyntax_, {{"header_value", shown(st.from)}, {"problem", problem}},
                          "From: " + problem))
-        return d;
+        return out;
   }
-  if (warnings.empty())
+  if (out.empty())
     return Decision::pass("headers.ok", std::to_string(tx.envelope.headerCount) + " fields");
-  std::string detail;
-  for (const auto& w : warnings) detail += (detail.empty() ? "" : "; ") + w;
-  return Decision::pass("headers." + warnings.front().substr(0, warnings.front().find(' ')),
-                        detail);
+  return out;
 }
 
 }  // namespace mxguard::stages

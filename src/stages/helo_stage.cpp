@@ -1,6 +1,6 @@
-// helo_stage.cpp - checks in Postfix's order; the first rejecting check wins, warnings are
-// collected into the trace. A very long HELO is shortened in the reply (the reply must stay
-// readable), and its real length is named.
+// helo_stage.cpp - checks in Postfix's order, each reported with its mode; the Session logs the
+// warnings and applies the first enforced refusal, where this stage stops checking. A very long
+// HELO is shortened in the reply (the reply must stay readable), and its real length is named.
 // Must not: echo more than 64 octets of a client's HELO into a reply.
 #include "stages/helo_stage.h"
 
@@ -102,97 +102,82 @@ std::vector<dns::Query> HeloStage::prefetch(Phase phase, const Transaction& tx) 
   std::vector<dns::Query> qs;
   if (phase != Phase::Helo) return qs;
   const std::string& h = tx.connection.helo;
-  if (unresolvable_.action != CheckAction::Off && !isLiteral(h) && !hostNameProblem(h) &&
+  if (!unresolvable_.off() && !isLiteral(h) && !hostNameProblem(h) &&
       h.find('.') != std::string::npos) {
     qs.push_back({lower(h), dns::RrType::A});
     qs.push_back({lower(h), dns::RrType::AAAA});
   }
-  if (reverseMismatch_.action != CheckAction::Off && tx.connection.clientIp)
+  if (!reverseMismatch_.off() && tx.connection.clientIp)
     qs.push_back(ptrQuery(*tx.connection.clientIp));
   return qs;
 }
 
-std::optional<Decision> HeloStage::onMail(Transaction& tx) const {
-  if (tx.connection.heloSeen || missing_.action == CheckAction::Off) return std::nullopt;
+Findings HeloStage::onMail(Transaction& tx) const {
+  if (tx.connection.heloSeen || missing_.off()) return {};
   return failCheck(missing_, "helo", varsFor(tx, ""), "no HELO/EHLO before MAIL FROM");
 }
 
-std::optional<Decision> HeloStage::onHelo(Transaction& tx) const {
+Findings HeloStage::onHelo(Transaction& tx) const {
+  Findings out;
+  // Reports one failed check; true when it refuses (checking stops there).
+  auto failed = [&](const Check& chk, const std::string& problem, const std::string& detail) {
+    out.add(failCheck(chk, "helo", varsFor(tx, problem), detail));
+    return out.refused();
+  };
+  auto finish = [&]() -> Findings {
+    if (out.empty()) return Decision::pass("helo.ok", sanitize(tx.connection.helo.substr(0, kShownHelo)));
+    return out;
+  };
   const auto& c = tx.connection;
   const std::string& h = c.helo;
-  std::vector<std::string> warnings;
-  // Runs one check: a rejection ends the stage; a warning is remembered and checking goes on.
-  auto check = [&](const Check& chk, const std::string& problem,
-                   const std::string& detail) -> std::optional<Decision> {
-    if (chk.action == CheckAction::Off) return std::nullopt;
-    auto d = failCheck(chk, "helo", varsFor(tx, problem), detail);
-    if (d && d->action == Action::Pass) {
-      warnings.push_back(chk.name + " (" + d->detail + ")");
-      return std::nullopt;
-    }
-    return d;
-  };
-  auto finish = [&]() -> std::optional<Decision> {
-    if (warnings.empty()) return Decision::pass("helo.ok", sanitize(h.substr(0, kShownHelo)));
-    std::string detail;
-    for (const auto& w : warnings) detail += (detail.empty() ? "" : "; ") + w;
-    std::string first = warnings.front().substr(0, warnings.front().find(' '));
-    return Decision::pass("helo." + first, detail);
-  };
 
-  std::string problem;
   if (h.empty()) {
-    if (auto d = check(invalid_, "empty name", "empty HELO")) return d;
+    failed(invalid_, "empty name", "empty HELO");
     return finish();
   }
   if (isLiteral(h)) {
     auto literal = IpAddress::parse(h);
     if (!literal) {
-      if (auto d = check(invalid_, "invalid address literal", "bad literal")) return d;
+      failed(invalid_, "invalid address literal", "bad literal");
       return finish();
     }
-    if (c.clientIp && !(*literal == *c.clientIp))
-      if (auto d = check(literalMismatch_, "",
-                         "literal " + literal->toString() + " vs client " + c.clientAddress))
-        return d;
+    if (c.clientIp && !(*literal == *c.clientIp) &&
+        failed(literalMismatch_, "",
+               "literal " + literal->toString() + " vs client " + c.clientAddress))
+      return finish();
     bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
                                               *c.clientIp) != c.ourAddresses.end();
     if (!clientIsUs &&
         std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *literal) != c.ourAddresses.end())
-      if (auto d = check(forged_, "", "literal of our own address " + literal->toString()))
-        return d;
+      failed(forged_, "", "literal of our own address " + literal->toString());
     return finish();
   }
   if (auto ip = IpAddress::parse(h)) {
     std::string fix = ip->isV4() ? "[" + ip->toString() + "]" : "[IPv6:" + ip->toString() + "]";
-    if (auto d = check(bareIp_, "an IP address must be written as an address literal: " + fix,
-                       "bare IP"))
-      return d;
+    failed(bareIp_, "an IP address must be written as an address literal: " + fix, "bare IP");
     return finish();
   }
   if (auto p = hostNameProblem(h)) {
-    if (auto d = check(invalid_, *p, *p)) return d;
+    failed(invalid_, *p, *p);
     return finish();
   }
   std::string name = lower(h);
-  if (name.find('.') == std::string::npos)
-    if (auto d = check(nonFqdn_, "", "no dot in HELO name")) return d;
+  if (name.find('.') == std::string::npos && failed(nonFqdn_, "", "no dot in HELO name"))
+    return finish();
   std::string ours = lower(c.ourHostname.empty() ? ourHostname_ : c.ourHostname);
   bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
                                             *c.clientIp) != c.ourAddresses.end();
-  if (!ours.empty() && name == ours && !clientIsUs)
-    if (auto d = check(forged_, "", "HELO claims to be " + ours)) return d;
-
-  if (auto d = dnsChecks(tx, name)) {
-    if (d->action != Action::Pass) return d;
-    warnings.push_back(d->reason.substr(5) + " (" + d->detail + ")");
-  }
+  if (!ours.empty() && name == ours && !clientIsUs &&
+      failed(forged_, "", "HELO claims to be " + ours))
+    return finish();
+  out.add(dnsChecks(tx, name));
   return finish();
 }
 
-std::optional<Decision> HeloStage::dnsChecks(Transaction& tx, const std::string& name) const {
+Findings HeloStage::dnsChecks(Transaction& tx, const std::string& name) const {
   const auto& c = tx.connection;
-  if (unresolvable_.action != CheckAction::Off && name.find('.') != std::string::npos) {
+  Findings out;
+  if (!unresolvable_.off() && name.find('.') != std::string::npos) {
     auto answers = cachedLookupAll(tx, *resolver_,
                                    {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
     bool found = false, temp = false;
@@ -207,30 +192,33 @@ std::optional<Decision> HeloStage::dnsChecks(Transaction& tx, const std::string&
     if (!found && temp) {
       auto vars = varsFor(tx, "");
       vars["dns_error"] = error;
-      return Decision::dependencyTempfail(unresolvableTempfail_.render(vars), "helo.dns_failure",
-                                          "A/AAAA " + name + ": " + error);
+      out.add(Decision::dependencyTempfail(unresolvableTempfail_.render(vars), "helo.dns_failure",
+                                           "A/AAAA " + name + ": " + error)
+                  .under(unresolvable_.mode, unresolvable_.name));
+    } else if (!found) {
+      out.add(failCheck(unresolvable_, "helo", varsFor(tx, ""), "no A/AAAA for " + name));
     }
-    if (!found)
-      if (auto d = failCheck(unresolvable_, "helo", varsFor(tx, ""), "no A/AAAA for " + name))
-        return d;
+    if (out.refused()) return out;
   }
-  if (reverseMismatch_.action != CheckAction::Off && c.clientIp) {
+  if (!reverseMismatch_.off() && c.clientIp) {
     auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
     if (rev.status == ReverseName::Status::PtrTempFail ||
         rev.status == ReverseName::Status::ForwardTempFail) {
       auto vars = varsFor(tx, "");
       vars["dns_error"] = rev.error;
-      return Decision::dependencyTempfail(reverseTempfail_.render(vars), "helo.dns_failure",
-                                          "reverse lookup: " + rev.error);
+      out.add(Decision::dependencyTempfail(reverseTempfail_.render(vars), "helo.dns_failure",
+                                           "reverse lookup: " + rev.error)
+                  .under(reverseMismatch_.mode, reverseMismatch_.name));
+      return out;
     }
     if (rev.status != ReverseName::Status::Confirmed || lower(rev.confirmedName) != name) {
       auto vars = varsFor(tx, "");
       vars["client_name"] =
           rev.status == ReverseName::Status::Confirmed ? rev.confirmedName : "unknown";
-      return failCheck(reverseMismatch_, "helo", vars, "verified name " + vars["client_name"]);
+      out.add(failCheck(reverseMismatch_, "helo", vars, "verified name " + vars["client_name"]));
     }
   }
-  return std::nullopt;
+  return out;
 }
 
 }  // namespace mxguard::stages

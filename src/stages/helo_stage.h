@@ -20,13 +20,13 @@ class HeloStage : public Stage {
 
   std::string_view name() const override { return "helo"; }
   std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  std::optional<Decision> onHelo(Transaction& tx) const override;
-  std::optional<Decision> onMail(Transaction& tx) const override;
+  Findings onHelo(Transaction& tx) const override;
+  Findings onMail(Transaction& tx) const override;
 
  private:
   TemplateVars varsFor(const Transaction& tx, const std::string& problem) const;
   // The DNS checks, run after the syntax checks passed.
-  std::optional<Decision> dnsChecks(Transaction& tx, const std::string& name) const;
+  Findings dnsChecks(Transaction& tx, const std::string& name) const;
 
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};

@@ -183,16 +183,16 @@ std::optional<Decision> RateLimitStage::take(Transaction& tx, Counted what, doub
   return Decision::pass("ratelimit.ok", sanitize(detail));
 }
 
-std::optional<Decision> RateLimitStage::onConnect(Transaction& tx) const {
+Findings RateLimitStage::onConnect(Transaction& tx) const {
   return take(tx, Counted::Connections, 1);
 }
-std::optional<Decision> RateLimitStage::onMail(Transaction& tx) const {
+Findings RateLimitStage::onMail(Transaction& tx) const {
   return take(tx, Counted::Messages, 1);
 }
-std::optional<Decision> RateLimitStage::onRcpt(Transaction& tx, const std::string&) const {
+Findings RateLimitStage::onRcpt(Transaction& tx, const std::string&) const {
   return take(tx, Counted::Recipients, 1);
 }
-std::optional<Decision> RateLimitStage::onEom(Transaction& tx) const {
+Findings RateLimitStage::onEom(Transaction& tx) const {
   // The message's size as the MTA passed it: body plus the header fields kept (bounded).
   double bytes = static_cast<double>(tx.envelope.bodyBytes);
   for (const auto& h : tx.envelope.headers) bytes += h.name.size() + h.value.size() + 4;

@@ -22,10 +22,10 @@ class RateLimitStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "ratelimit"; }
-  std::optional<Decision> onConnect(Transaction& tx) const override;
-  std::optional<Decision> onMail(Transaction& tx) const override;
-  std::optional<Decision> onRcpt(Transaction& tx, const std::string& recipient) const override;
-  std::optional<Decision> onEom(Transaction& tx) const override;
+  Findings onConnect(Transaction& tx) const override;
+  Findings onMail(Transaction& tx) const override;
+  Findings onRcpt(Transaction& tx, const std::string& recipient) const override;
+  Findings onEom(Transaction& tx) const override;
 
  private:
   struct Limit {

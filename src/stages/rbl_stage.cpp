@@ -1,5 +1,5 @@
-// rbl_stage.cpp - every zone's A and TXT go out in the connect phase's one batch; the decision
-// is a sum of weights. Spamhaus-style error codes are reported, never obeyed.
+// rbl_stage.cpp - every zone's A goes out in the connect phase's one batch, the TXT only for the
+// listing a rejection quotes; the verdict is a sum of weights. Refusal codes are only reported.
 // Must not: turn a lookup failure into a rejection (it is a dependency failure: on_failure).
 #include "stages/rbl_stage.h"
 
@@ -91,12 +91,12 @@ StageSharedPtr RblStage::create(const config::Section& section, const StageConte
 }
 
 std::vector<dns::Query> RblStage::queriesFor(const IpAddress& ip) const {
+  // Only the A records: list operators meter every query and most clients are not listed, so
+  // the TXT is asked later, for the one listing a rejection quotes.
   std::vector<dns::Query> qs;
+  qs.reserve(zones_.size());
   std::string reversed = ip.reversedName();
-  for (const auto& z : zones_) {
-    qs.push_back({reversed + "." + z.domain(), dns::RrType::A});
-    qs.push_back({reversed + "." + z.domain(), dns::RrType::TXT});
-  }
+  for (const auto& z : zones_) qs.push_back({reversed + "." + z.domain(), dns::RrType::A});
   return qs;
 }
 
@@ -105,26 +105,48 @@ std::vector<dns::Query> RblStage::prefetch(Phase phase, const Transaction& tx) c
   return queriesFor(*tx.connection.clientIp);
 }
 
-std::optional<Decision> RblStage::onConnect(Transaction& tx) const {
+Findings RblStage::onConnect(Transaction& tx) const {
   const auto& conn = tx.connection;
   if (!conn.clientIp) return Decision::pass("rbl.skip", "no client address");
   auto queries = queriesFor(*conn.clientIp);
   auto answers = cachedLookupAll(tx, *resolver_, queries, timeout_);
 
+  // Per zone, in zone order; whether a failure mattered is only known once all zones are read.
+  struct Evidence {
+    std::string text;
+    bool failed = false;
+    bool allowList = false;
+  };
+  std::vector<Evidence> evidence;
   int score = 0;
+  // What the failed zones could have added (blocklists) or taken away (allow lists).
+  int failedUp = 0, failedDown = 0;
   const RblZoneSpec* best = nullptr;
   size_t bestIndex = 0;
-  std::string bestCode;
-  std::string detail, failedZone, failedError, allowedBy;
+  std::string bestCode, allowedBy;
+  const RblZoneSpec* failedBlock = nullptr;
+  const RblZoneSpec* failedAllow = nullptr;
+  std::string failedBlockError, failedAllowError;
   for (size_t i = 0; i < zones_.size(); ++i) {
     const auto& zone = zones_[i];
-    const auto& a = answers[2 * i];
+    const auto& a = answers[i];
     if (a.status == dns::LookupStatus::TempFail || a.status == dns::LookupStatus::PermFail) {
-      if (failedZone.empty()) {
-        failedZone = zone.domain();
-        failedError = a.error.empty() ? dns::toString(a.status) : a.error;
+      std::string error = a.error.empty() ? dns::toString(a.status) : a.error;
+      if (zone.isAllowList()) {
+        failedDown += zone.weight();
+        if (!failedAllow) {
+          failedAllow = &zone;
+          failedAllowError = error;
+        }
+      } else {
+        failedUp += zone.weight();
+        if (!failedBlock) {
+          failedBlock = &zone;
+          failedBlockError = error;
+        }
       }
-      detail += (detail.empty() ? "" : ", ") + zone.domain() + ": " + dns::toString(a.status);
+      evidence.push_back(
+          {zone.domain() + ": " + dns::toString(a.status), true, zone.isAllowList()});
       continue;
     }
     if (a.status != dns::LookupStatus::Ok) continue;
@@ -138,13 +160,12 @@ std::optional<Decision> RblStage::onConnect(Transaction& tx) const {
                    "rbl: zone " + zone.domain() + " answered " + record + " for " +
                        conn.clientAddress + ": " + why +
                        " - NOT treated as listed; check this zone's configuration");
-        detail +=
-            (detail.empty() ? "" : ", ") + zone.domain() + "=" + record + " ignored (" + why + ")";
+        evidence.push_back({zone.domain() + "=" + record + " ignored (" + why + ")"});
         continue;
       }
       if (!zone.matches(code)) continue;
       score += zone.weight();
-      detail += (detail.empty() ? "" : ", ") + zone.domain() + "=" + record;
+      evidence.push_back({zone.domain() + "=" + record});
       if (zone.isAllowList()) {
         if (allowedBy.empty()) allowedBy = zone.domain();
       } else if (!best || zone.weight() > best->weight()) {
@@ -156,25 +177,43 @@ std::optional<Decision> RblStage::onConnect(Transaction& tx) const {
     }
   }
 
+  // A failed zone matters only if its answer could have changed the outcome: a failed blocklist
+  // could have lifted a passing score to the threshold, a failed allow list could have pulled a
+  // listed client below it. Rejecting a client an allow list may vouch for is the worse error, so
+  // that case defers too; a definite listing that no failure could undo is rejected.
+  bool listed = best && score >= threshold_;
+  bool deferred = listed ? score + failedDown < threshold_ : score + failedUp >= threshold_;
+  std::string detail;
+  for (const auto& e : evidence) {
+    detail += (detail.empty() ? "" : ", ") + e.text;
+    bool matters = deferred && e.allowList == listed;
+    if (e.failed && !matters) detail += " (cannot change the verdict)";
+  }
+
   TemplateVars vars{{"client_address", conn.clientAddress},
                     {"client_name", conn.clientName},
                     {"helo_name", conn.helo}};
-  if (best && score >= threshold_) {
-    const auto& txt = answers[2 * bestIndex + 1];
+  if (deferred) {
+    vars["rbl_domain"] = listed ? failedAllow->domain() : failedBlock->domain();
+    vars["rbl_error"] = listed ? failedAllowError : failedBlockError;
+    return Decision::dependencyTempfail(tempfailReply_.render(vars), "rbl.dns_failure", detail);
+  }
+  if (listed) {
     vars["rbl_domain"] = best->domain();
     vars["rbl_code"] = bestCode;
-    if (txt.status == dns::LookupStatus::Ok && !txt.records.empty())
-      vars["rbl_txt"] = txt.records.front();
     auto it = zoneReplies_.find(best->domain());
     const ReplyTemplate& t = it != zoneReplies_.end() ? it->second : reply_;
+    // Asked only when the reply can quote it (an escaped "$${rbl_txt" at worst costs a query).
+    // A failed TXT lookup only shortens the reply: the listing itself was answered.
+    if (t.source().find("${rbl_txt") != std::string::npos) {
+      auto txt =
+          cachedLookup(tx, *resolver_, {queries[bestIndex].name, dns::RrType::TXT}, timeout_);
+      if (txt.status == dns::LookupStatus::Ok && !txt.records.empty())
+        vars["rbl_txt"] = txt.records.front();
+    }
     return Decision::reject(
         t.render(vars), "rbl.listed",
         detail + " score " + std::to_string(score) + "/" + std::to_string(threshold_));
-  }
-  if (!failedZone.empty()) {
-    vars["rbl_domain"] = failedZone;
-    vars["rbl_error"] = failedError;
-    return Decision::dependencyTempfail(tempfailReply_.render(vars), "rbl.dns_failure", detail);
   }
   if (!allowedBy.empty())
     return Decision::pass("rbl.allowlisted", detail + " score " + std::to_string(score));

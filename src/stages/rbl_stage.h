@@ -22,10 +22,10 @@ class RblStage : public Stage {
 
   std::string_view name() const override { return "rbl"; }
   std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  std::optional<Decision> onConnect(Transaction& tx) const override;
+  Findings onConnect(Transaction& tx) const override;
 
  private:
-  std::vector<dns::Query> queriesFor(const IpAddress& ip) const;  // A then TXT, per zone
+  std::vector<dns::Query> queriesFor(const IpAddress& ip) const;  // one A per zone
 
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};

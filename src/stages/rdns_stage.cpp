@@ -59,7 +59,7 @@ StageSharedPtr RdnsStage::create(const config::Section& section, const StageCont
 }
 
 std::vector<dns::Query> RdnsStage::prefetch(Phase phase, const Transaction& tx) const {
-  if (phase != Phase::Connect || !tx.connection.clientIp) return {};
+  if (phase != Phase::Connect || !tx.connection.clientIp || !active()) return {};
   return {ptrQuery(*tx.connection.clientIp)};
 }
 
@@ -99,20 +99,29 @@ bool RdnsStage::looksDynamic(const std::string& rawName, const IpAddress& ip) co
   return false;
 }
 
-std::optional<Decision> RdnsStage::onConnect(Transaction& tx) const {
+Findings RdnsStage::onConnect(Transaction& tx) const {
   const auto& c = tx.connection;
+  if (!active()) return {};
   if (!c.clientIp) return Decision::pass("rdns.skip", "no client address");
-  auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
+  bool confirm = !notConfirmed_.off() || !dynamic_.off();
+  auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_, confirm);
   TemplateVars vars{{"client_address", c.clientAddress}, {"client_name", c.clientName}};
   switch (rev.status) {
     case ReverseName::Status::PtrTempFail:
-    case ReverseName::Status::ForwardTempFail:
+    case ReverseName::Status::ForwardTempFail: {
+      // Only the checks that needed the failed lookup are undecided: it defers only if one of
+      // them could have refused.
+      bool ptr = rev.status == ReverseName::Status::PtrTempFail;
       vars["dns_error"] = rev.error;
-      return Decision::dependencyTempfail(
-          tempfailReply_.render(vars), "rdns.dns_failure",
-          (rev.status == ReverseName::Status::PtrTempFail ? "PTR: " : "forward: ") + rev.error);
+      auto failure = Decision::dependencyTempfail(tempfailReply_.render(vars), "rdns.dns_failure",
+                                                  (ptr ? "PTR: " : "forward: ") + rev.error);
+      if (ptr) return undecided(std::move(failure), {&noPtr_, &notConfirmed_, &dynamic_});
+      return undecided(std::move(failure), {&notConfirmed_, &dynamic_});
+    }
     case ReverseName::Status::NoPtr:
       return failCheck(noPtr_, "rdns", vars, "no PTR for " + c.clientAddress);
+    case ReverseName::Status::PtrOnly:
+      return Decision::pass("rdns.ok", "PTR " + rev.ptrNames.front() + " (not confirmed: off)");
     case ReverseName::Status::NotConfirmed:
       vars["rdns_name"] = rev.ptrNames.front();
       return failCheck(notConfirmed_, "rdns", vars,
@@ -121,7 +130,7 @@ std::optional<Decision> RdnsStage::onConnect(Transaction& tx) const {
       break;
   }
   vars["rdns_name"] = rev.confirmedName;
-  if (dynamic_.action != CheckAction::Off && looksDynamic(rev.confirmedName, *c.clientIp))
+  if (!dynamic_.off() && looksDynamic(rev.confirmedName, *c.clientIp))
     return failCheck(dynamic_, "rdns", vars, rev.confirmedName + " looks dynamic");
   return Decision::pass("rdns.ok", "confirmed " + rev.confirmedName);
 }

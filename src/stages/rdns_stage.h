@@ -19,12 +19,15 @@ class RdnsStage : public Stage {
 
   std::string_view name() const override { return "rdns"; }
   std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  std::optional<Decision> onConnect(Transaction& tx) const override;
+  Findings onConnect(Transaction& tx) const override;
 
   // Whether `name` looks dynamic: a pattern as a whole label part, or the client's octets.
   bool looksDynamic(const std::string& name, const IpAddress& ip) const;
 
  private:
+  // Whether any check is on: with all three off the stage looks nothing up.
+  bool active() const { return !noPtr_.off() || !notConfirmed_.off() || !dynamic_.off(); }
+
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};
   Check noPtr_, notConfirmed_, dynamic_;

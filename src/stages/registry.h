@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,9 +14,12 @@
 #include "core/stage.h"
 #include "dns/resolver.h"
 #include "smtp/smtp_probe.h"
+#include "stages/probe_coordinator.h"
 #include "store/store.h"
 
 namespace mxguard::stages {
+
+struct CalloutFinding;  // callout_stage.h
 
 // What a stage may use besides its own section.
 struct StageContext {
@@ -24,6 +28,9 @@ struct StageContext {
   smtp::SmtpProbeSharedPtr probe;  // the callout client; null = the real SmtpProbe
   std::string ourHostname;         // for forged-HELO checks when the MTA does not send macro j
   std::chrono::milliseconds dnsTimeout{5000};  // the section's `timeout` (policy loader)
+  // The callout probes in flight (caps, single-flight); null = the process-wide one, which is
+  // what keeps them counted across reloads. Tests pass their own to stay independent.
+  std::shared_ptr<ProbeCoordinator<CalloutFinding>> calloutProbes;
 };
 
 struct StageFactory {

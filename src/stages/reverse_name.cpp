@@ -11,7 +11,7 @@ dns::Query ptrQuery(const IpAddress& ip) {
 }
 
 ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const IpAddress& ip,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout, bool confirm) {
   ReverseName out{ReverseName::Status::NoPtr, {}, {}, {}};
   auto ptr = cachedLookup(tx, resolver, ptrQuery(ip), timeout);
   if (ptr.status == dns::LookupStatus::TempFail || ptr.status == dns::LookupStatus::PermFail) {
@@ -23,6 +23,10 @@ ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const Ip
   for (const auto& name : ptr.records) {
     if (out.ptrNames.size() >= kMaxPtrNames) break;
     out.ptrNames.push_back(name);
+  }
+  if (!confirm) {
+    out.status = ReverseName::Status::PtrOnly;
+    return out;
   }
   std::vector<dns::Query> forward;
   for (const auto& name : out.ptrNames)

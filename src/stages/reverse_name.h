@@ -14,7 +14,14 @@
 namespace mxguard::stages {
 
 struct ReverseName {
-  enum class Status { Confirmed, NoPtr, NotConfirmed, PtrTempFail, ForwardTempFail } status;
+  enum class Status {
+    Confirmed,
+    NoPtr,
+    NotConfirmed,
+    PtrTempFail,
+    ForwardTempFail,
+    PtrOnly,  // PTR names found; forward confirmation not asked for
+  } status;
   std::vector<std::string> ptrNames;  // at most kMaxPtrNames
   std::string confirmedName;          // when Confirmed
   std::string error;                  // DNS error text for the TempFail states
@@ -23,7 +30,8 @@ struct ReverseName {
 constexpr size_t kMaxPtrNames = 10;
 
 dns::Query ptrQuery(const IpAddress& ip);
+// `confirm` = false: the PTR lookup only (no check needs the forward lookups).
 ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const IpAddress& ip,
-                              std::chrono::milliseconds timeout);
+                              std::chrono::milliseconds timeout, bool confirm = true);
 
 }  // namespace mxguard::stages

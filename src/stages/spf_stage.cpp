@@ -155,7 +155,7 @@ const SpfEvaluation& SpfStage::heloEvaluation(Transaction& tx, const IpAddress& 
   return *cache.evaluation;
 }
 
-std::optional<Decision> SpfStage::onMail(Transaction& tx) const {
+Findings SpfStage::onMail(Transaction& tx) const {
   const auto& c = tx.connection;
   if (!c.clientIp) return Decision::pass("spf.skip", "no client address");
   const std::string& sender = tx.envelope.sender;

@@ -23,7 +23,7 @@ class SpfStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "spf"; }
-  std::optional<Decision> onMail(Transaction& tx) const override;
+  Findings onMail(Transaction& tx) const override;
 
  private:
   enum class ResultAction { Accept, Reject, Tempfail };

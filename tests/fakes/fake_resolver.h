@@ -1,5 +1,5 @@
 // fake_resolver.h - a Resolver for unit tests: scripted answers, NXDOMAIN, NODATA, SERVFAIL and
-// timeouts, and a record of every batch asked (to assert that queries go out together).
+// timeouts, and a record of every batch asked (to assert that queries go out together, and count).
 // Must not: be used by integration tests (they resolve through a real DNS server).
 #pragma once
 
@@ -50,6 +50,13 @@ class FakeResolver : public dns::Resolver {
   std::vector<std::vector<dns::Query>> batches() const {
     std::lock_guard guard(mutex_);
     return batches_;
+  }
+  // Every query asked, batches flattened in order (to count what a list operator would meter).
+  std::vector<dns::Query> queries() const {
+    std::lock_guard guard(mutex_);
+    std::vector<dns::Query> all;
+    for (const auto& batch : batches_) all.insert(all.end(), batch.begin(), batch.end());
+    return all;
   }
 
  private:

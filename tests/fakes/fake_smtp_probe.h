@@ -1,10 +1,12 @@
 // fake_smtp_probe.h - an SmtpProbe for unit tests: scripted results per server address, a count
-// of probes made, and an optional delay (to test single-flight).
+// of probes made, an optional delay (to test single-flight) and an optional hook run inside each
+// probe (to hold a probe in flight until the test releases it, or to make it throw).
 // Must not: open sockets.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -32,6 +34,7 @@ class FakeSmtpProbe : public smtp::SmtpProbe {
                           const std::string& recipient,
                           const smtp::ProbeOptions& options) const override {
     ++probes;
+    if (onProbe) onProbe(address);
     if (delay.count() > 0) std::this_thread::sleep_for(delay);
     std::lock_guard g(mutex_);
     lastRandom = options.randomLocalPart;
@@ -49,6 +52,8 @@ class FakeSmtpProbe : public smtp::SmtpProbe {
   mutable std::atomic<int> probes{0};
   mutable std::string lastRandom;
   std::chrono::milliseconds delay{0};
+  // Runs first in every probe with the server address; set before the probes start.
+  std::function<void(const std::string& address)> onProbe;
 
  private:
   mutable std::mutex mutex_;

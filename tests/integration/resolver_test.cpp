@@ -1,6 +1,6 @@
 // resolver_test.cpp - the libunbound resolver against a real (tiny, slow-able) DNS server on
 // loopback: typed results, deadlines, libunbound's local zones, concurrency, and the foundation's
-// promise that ten blocklists answering after 200 ms give a connect verdict in ~200 ms, not 2 s.
+// promise that ten blocklists answering after 200 ms cost one round trip, not ten (2 s).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -147,7 +147,7 @@ TEST_F(ResolverTest, ConcurrentCallersShareOneContext) {
   EXPECT_EQ(ok, 160);
 }
 
-TEST(ResolverDeadline, TenSlowBlocklistsGiveAVerdictInOneRoundTrip) {
+TEST(ResolverDeadline, TenSlowBlocklistsCostOneRoundTripPlusTheQuotedTxt) {
   if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
   std::string zone, policy = "[engine]\nstages = rbl\nwhitelist_clients =\n[rbl]\nthreshold = 10\n";
   for (int i = 0; i < 10; ++i) {
@@ -171,14 +171,16 @@ TEST(ResolverDeadline, TenSlowBlocklistsGiveAVerdictInOneRoundTrip) {
   session.connect();
   auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   std::printf(
-      "connect-phase verdict with 10 zones answering after 200 ms: %lld ms "
-      "(one after another would take >= 2000 ms)\n",
+      "connect-phase verdict with 10 zones answering after 200 ms, all listing the client: "
+      "%lld ms (the A lookups together, then the quoted TXT; one after another >= 2000 ms)\n",
       static_cast<long long>(ms));
   ASSERT_EQ(session.transaction().trace.size(), 1u);
   EXPECT_EQ(session.transaction().trace[0].outcome, "listed");
   EXPECT_NE(session.transaction().trace[0].detail.find("score 10/10"), std::string::npos);
-  EXPECT_GE(ms, 200);
-  EXPECT_LT(ms, 700);  // one round trip plus slack for a loaded CI machine; two would be >= 400
+  // Two round trips (all ten A lookups, then the one TXT the reply quotes) plus slack for a
+  // loaded CI machine; asking the zones one after another would take >= 2000 ms.
+  EXPECT_GE(ms, 400);
+  EXPECT_LT(ms, 900);
   session.mail("a@example.org");
   Verdict v = session.rcpt("b@example.org");
   ASSERT_TRUE(v.reply);

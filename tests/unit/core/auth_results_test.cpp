@@ -49,7 +49,7 @@ TEST(AuthResults, ReadsTheAuthservId) {
 class RecordingStage : public Stage {
  public:
   std::string_view name() const override { return "spf"; }
-  std::optional<Decision> onMail(Transaction& tx) const override {
+  Findings onMail(Transaction& tx) const override {
     tx.envelope.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", tx.envelope.sender}}});
     return std::nullopt;
   }

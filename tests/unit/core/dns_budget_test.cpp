@@ -57,11 +57,11 @@ class LookingStage : public Stage {
  public:
   explicit LookingStage(dns::Resolver& r) : resolver_(r) {}
   std::string_view name() const override { return "looking"; }
-  std::optional<Decision> onHelo(Transaction& tx) const override {
+  Findings onHelo(Transaction& tx) const override {
     errors.push_back(cachedLookup(tx, resolver_, {"helo.example", dns::RrType::A}, kTimeout).error);
     return std::nullopt;
   }
-  std::optional<Decision> onMail(Transaction& tx) const override {
+  Findings onMail(Transaction& tx) const override {
     errors.push_back(
         cachedLookup(tx, resolver_, {tx.envelope.sender, dns::RrType::MX}, kTimeout).error);
     return std::nullopt;

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
 #include <vector>
 
 #include "core/log.h"
@@ -13,18 +12,29 @@
 namespace mxguard {
 namespace {
 
+class FakeClock : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() const override { return steady; }
+  std::chrono::system_clock::time_point wallNow() const override { return {}; }
+  std::chrono::steady_clock::time_point steady{};
+};
+
+// Each test has its own Incidents and clock: nothing is shared with other tests.
 struct IncidentsTest : ::testing::Test {
   std::vector<std::string> logs;
+  FakeClock clock;
+  Incidents incidents{clock};
   void SetUp() override {
     setLogSink([this](LogLevel level, std::string_view m) {
       logs.push_back(std::string(toString(level)) + ": " + std::string(m));
     });
-    setRecoveryQuietPeriod(std::chrono::milliseconds(50));
+    incidents.setRecoveryQuietPeriod(std::chrono::milliseconds(50));
   }
-  void TearDown() override {
-    setLogSink(nullptr);
-    setRecoveryQuietPeriod(std::chrono::milliseconds(5000));
+  void TearDown() override { setLogSink(nullptr); }
+  void noteDependencyFailure(const std::string& stage, std::string_view m) {
+    incidents.noteFailure(stage, m);
   }
+  void noteDependencySuccess(const std::string& stage) { incidents.noteSuccess(stage); }
 };
 
 TEST_F(IncidentsTest, AnOutageIsOneStartLineAndOneRecoveryLine) {
@@ -38,7 +48,7 @@ TEST_F(IncidentsTest, AnOutageIsOneStartLineAndOneRecoveryLine) {
   EXPECT_EQ(logs[0],
             "warning: rdns: rdns.dns_failure (PTR: timed out): on_failure = tempfail, deferring "
             "[dependency incident started]");
-  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  clock.steady += std::chrono::milliseconds(80);
   noteDependencySuccess("rdns");
   noteDependencySuccess("rdns");
   ASSERT_EQ(logs.size(), 2u);
@@ -52,7 +62,7 @@ TEST_F(IncidentsTest, AnOutageIsOneStartLineAndOneRecoveryLine) {
   EXPECT_EQ(logs[2],
             "warning: rdns: rdns.dns_failure (PTR: SERVFAIL): on_failure = tempfail, deferring "
             "[dependency incident started]");
-  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  clock.steady += std::chrono::milliseconds(80);
   noteDependencySuccess("rdns");
   EXPECT_EQ(logs.size(), 4u);
 }
@@ -62,7 +72,7 @@ TEST_F(IncidentsTest, EachStageHasItsOwnIncident) {
   noteDependencyFailure("ratelimit", "ratelimit: down");
   noteDependencyFailure("rbl", "rbl: down");
   ASSERT_EQ(logs.size(), 2u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  clock.steady += std::chrono::milliseconds(80);
   noteDependencySuccess("rbl");
   ASSERT_EQ(logs.size(), 3u);
   EXPECT_EQ(logs[2].substr(0, 43), "info: rbl: dependency recovered after 2 fai");

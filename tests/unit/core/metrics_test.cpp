@@ -177,12 +177,12 @@ TEST(Metrics, GlobalRenderHasBuildInfoFixedSeriesAndEvents) {
 class RejectingStage : public Stage {
  public:
   std::string_view name() const override { return "mtest"; }
-  std::optional<Decision> onRcpt(Transaction&, const std::string& rcpt) const override {
+  Findings onRcpt(Transaction&, const std::string& rcpt) const override {
     if (rcpt.rfind("bad", 0) == 0)
       return Decision::reject(*Reply::make(550, "5.7.1", "no"), "mtest.refused");
     return Decision::pass("mtest.ok");
   }
-  std::optional<Decision> onMail(Transaction&) const override {
+  Findings onMail(Transaction&) const override {
     return Decision::dependencyTempfail(*Reply::make(451, "4.7.1", "later"), "mtest.dns_failure");
   }
 };

@@ -72,6 +72,7 @@ TEST(ReplyTemplate, SyntaxErrors) {
   EXPECT_EQ(message("550 4.7.1 x"),
             "enhanced status code 4.7.1 does not match reply code 550 (the class must be 5)");
   EXPECT_EQ(message("550 5.7.1"), "the reply text is missing");
+  EXPECT_EQ(message("550 55.7.1 x"), "invalid enhanced status code '55.7.1' (use e.g. 5.7.1)");
 }
 
 TEST(ReplyTemplate, DollarWithoutBraceIsLiteral) {

@@ -32,6 +32,16 @@ TEST(Reply, EnhancedClassMustMatchCode) {
   EXPECT_FALSE(Reply::make(554, "5.x.1", "x", &error));
 }
 
+// RFC 3463: the class is a single digit; "55.7.1" and "555.7.1" once passed validation.
+TEST(Reply, EnhancedClassIsOneDigit) {
+  std::string error;
+  EXPECT_FALSE(Reply::make(550, "55.7.1", "x", &error));
+  EXPECT_EQ(error, "invalid enhanced status code '55.7.1' (use e.g. 5.7.1)");
+  EXPECT_FALSE(Reply::make(550, "555.7.1", "x", &error));
+  EXPECT_EQ(error, "invalid enhanced status code '555.7.1' (use e.g. 5.7.1)");
+  EXPECT_TRUE(Reply::make(550, "5.123.456", "x", &error)) << error;
+}
+
 TEST(Reply, SanitisesControlBytesAndCrLf) {
   auto r = Reply::make(550, "5.7.1",
                        std::string("a\r\nb\0c\x7f"

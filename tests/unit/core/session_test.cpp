@@ -20,11 +20,11 @@ class ScriptedStage : public Stage {
  public:
   explicit ScriptedStage(std::string name) : name_(std::move(name)) {}
   std::string_view name() const override { return name_; }
-  std::optional<Decision> onConnect(Transaction&) const override { return connect; }
-  std::optional<Decision> onHelo(Transaction&) const override { return helo; }
-  std::optional<Decision> onMail(Transaction&) const override { return mail; }
-  std::optional<Decision> onRcpt(Transaction&, const std::string&) const override { return rcpt; }
-  std::optional<Decision> onEom(Transaction&) const override { return eom; }
+  Findings onConnect(Transaction&) const override { return connect; }
+  Findings onHelo(Transaction&) const override { return helo; }
+  Findings onMail(Transaction&) const override { return mail; }
+  Findings onRcpt(Transaction&, const std::string&) const override { return rcpt; }
+  Findings onEom(Transaction&) const override { return eom; }
   std::vector<dns::Query> prefetch(Phase p, const Transaction&) const override {
     return p == Phase::Connect ? queries : std::vector<dns::Query>{};
   }

@@ -28,8 +28,8 @@ const std::string kMessages =
 const std::string kSmallLimits =
     "max_rsets = 3\nmax_rejected_recipients = 3\nmax_messages_per_connection = 3\n";
 
-std::string smtp(const std::optional<Decision>& d) {
-  if (!d) return "nullopt";
+std::string smtp(const Findings& d) {
+  if (!d) return "nothing";
   return d->reply ? d->reply->toSmtp() : "no reply: " + d->reason + " " + d->detail;
 }
 
@@ -113,13 +113,14 @@ TEST_F(BehaviourTest, HeloChangedWarnsByDefault) {
   tx.counters.heloCommands = 2;
   auto d = s->onHelo(tx);
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->action, Action::Pass);
-  EXPECT_FALSE(d->reply);
+  EXPECT_EQ(d->mode, CheckMode::Warn);  // the engine logs it and goes on
+  EXPECT_EQ(d->check, "helo_changed");
   EXPECT_EQ(d->reason, "behaviour.helo_changed");
+  EXPECT_EQ(smtp(d),
+            "550 5.7.1 <other.example.com>: Helo command rejected: HELO name changed within the "
+            "session (was <mail.client.example.net>)\r\n");
   EXPECT_EQ(d->detail,
-            "warn: would reply 550 5.7.1 <other.example.com>: Helo command rejected: HELO name "
-            "changed within the session (was <mail.client.example.net>); HELO "
-            "<other.example.com> after <mail.client.example.net>, 2 HELO/EHLO commands");
+            "HELO <other.example.com> after <mail.client.example.net>, 2 HELO/EHLO commands");
 }
 
 TEST_F(BehaviourTest, HeloChangedRejectsWhenSetTo) {
@@ -167,14 +168,14 @@ TEST_F(BehaviourTest, WarnPassesWithTheWouldBeReply) {
   tx.counters.abortedTransactions = 4;
   auto d = s->onMail(tx);
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->mode, CheckMode::Warn);
   EXPECT_EQ(d->reason, "behaviour.too_many_rsets");
-  EXPECT_EQ(d->detail, "warn: would reply " + kRsets.substr(0, kRsets.size() - 2) +
-                           "; 4 aborted transactions, limit 3");
+  EXPECT_EQ(smtp(d), kRsets);
+  EXPECT_EQ(d->detail, "4 aborted transactions, limit 3");
   tx.counters.rejectedRecipients = 4;
   auto r = s->onRcpt(tx, "u@example.org");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->action, Action::Pass);
+  EXPECT_EQ(r->mode, CheckMode::Warn);
   EXPECT_EQ(r->reason, "behaviour.too_many_rejected_recipients");
 }
 
@@ -188,18 +189,19 @@ TEST_F(BehaviourTest, AWarningDoesNotHideALaterRejection) {
   EXPECT_EQ(smtp(d), kMessages);
 }
 
-TEST_F(BehaviourTest, TwoWarningsMakeOneTraceEntry) {
+TEST_F(BehaviourTest, TwoWarningsAreTwoFindingsInCheckOrder) {
   auto s = stage(kSmallLimits + "too_many_rsets = warn\ntoo_many_messages = warn\n");
   tx.counters.abortedTransactions = 4;
   tx.counters.messages = 5;
   auto d = s->onMail(tx);
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->action, Action::Pass);
-  EXPECT_EQ(d->reason, "behaviour.too_many_rsets");
-  EXPECT_EQ(d->detail, "warn: would reply " + kRsets.substr(0, kRsets.size() - 2) +
-                           "; 4 aborted transactions, limit 3; behaviour.too_many_messages "
-                           "(warn: would reply " +
-                           kMessages.substr(0, kMessages.size() - 2) + "; 5 messages, limit 3)");
+  ASSERT_EQ(d.items().size(), 2u);
+  EXPECT_EQ(d.items()[0].reason, "behaviour.too_many_rsets");
+  EXPECT_EQ(d.items()[0].mode, CheckMode::Warn);
+  EXPECT_EQ(d.items()[0].reply->toSmtp(), kRsets);
+  EXPECT_EQ(d.items()[1].reason, "behaviour.too_many_messages");
+  EXPECT_EQ(d.items()[1].mode, CheckMode::Warn);
+  EXPECT_EQ(d.items()[1].reply->toSmtp(), kMessages);
+  EXPECT_EQ(d.items()[1].detail, "5 messages, limit 3");
 }
 
 TEST_F(BehaviourTest, RsetsAreCheckedBeforeMessages) {
@@ -286,10 +288,10 @@ TEST(BehaviourConfig, ErrorsNameFileLineAndOption) {
 class ScriptedStage : public Stage {
  public:
   std::string_view name() const override { return "scripted"; }
-  std::optional<Decision> onConnect(Transaction&) const override { return connect; }
-  std::optional<Decision> onHelo(Transaction&) const override { return helo; }
-  std::optional<Decision> onRcpt(Transaction&, const std::string&) const override { return rcpt; }
-  std::optional<Decision> connect, helo, rcpt;
+  Findings onConnect(Transaction&) const override { return connect; }
+  Findings onHelo(Transaction&) const override { return helo; }
+  Findings onRcpt(Transaction&, const std::string&) const override { return rcpt; }
+  Findings connect, helo, rcpt;
 };
 
 struct BehaviourSession : ::testing::Test {
@@ -397,7 +399,7 @@ TEST_F(BehaviourSession, OnlyRecipientsAStageRefusedCount) {
   EXPECT_EQ(v.reason, "behaviour.too_many_rejected_recipients");
   EXPECT_EQ(v.phase, Phase::Rcpt);
   // An exempt recipient is accepted whatever the stages said: the exemption is the engine's.
-  scripted->rcpt.reset();
+  scripted->rcpt = {};
   EXPECT_EQ(text(s.rcpt("<postmaster@example.org>")), "pass pass");
 }
 
@@ -450,14 +452,18 @@ TEST_F(BehaviourSession, HeloChangeIsTracedOnceAndTheSameNameAgainIsNot) {
   EXPECT_EQ(s.transaction().counters.previousHelo, "mail.client.example.net");
   ASSERT_EQ(s.transaction().trace.size(), 1u);
   EXPECT_EQ(s.transaction().trace[0].outcome, "helo_changed");
+  EXPECT_EQ(s.transaction().trace[0].effect, "reject_warning");
   EXPECT_EQ(s.transaction().trace[0].detail,
-            "warn: would reply 550 5.7.1 <spam.example.com>: Helo command rejected: HELO name "
-            "changed within the session (was <mail.client.example.net>); HELO <spam.example.com> "
-            "after <mail.client.example.net>, 3 HELO/EHLO commands");
+            "HELO <spam.example.com> after <mail.client.example.net>, 3 HELO/EHLO commands");
+  ASSERT_FALSE(logs.empty());
+  EXPECT_EQ(logs.back(),
+            "behaviour: reject_warning (helo_changed = warn): would reply: 550 5.7.1 "
+            "<spam.example.com>: Helo command rejected: HELO name changed within the session (was "
+            "<mail.client.example.net>) (behaviour.helo_changed)");
   s.close();
   EXPECT_EQ(logs.back(),
             "NOQUEUE: client=unknown[192.0.2.10] helo=<spam.example.com> "
-            "stages=behaviour:helo_changed action=disconnect");
+            "stages=behaviour:helo_changed/reject_warning action=disconnect");
 }
 
 TEST_F(BehaviourSession, HeloChangedRejectIsDelayedToRcpt) {

@@ -1,8 +1,16 @@
 // callout_stage_test.cpp - sender verification with a scripted probe, the real in-memory store
 // and a FakeResolver: every outcome's exact reply, the cache ("(cached)", no second probe),
-// accept-all domains, null MX, MX order, refused targets, single-flight, a store that is down.
+// accept-all domains, null MX, MX order, refused targets, single-flight, a store that is down, a
+// probe that throws, and probe caps and single-flight that outlive a reload.
+#include "stages/callout_stage.h"
+
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <latch>
+#include <stdexcept>
 #include <thread>
 
 #include "fakes/fake_smtp_probe.h"
@@ -31,6 +39,8 @@ struct CalloutTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
   std::shared_ptr<FakeSmtpProbe> probe = std::make_shared<FakeSmtpProbe>();
   std::shared_ptr<store::Store> store = std::make_shared<store::MemoryStore>();
+  // Null: the process-wide coordinator, as the policy loader leaves it.
+  std::shared_ptr<stages::CalloutProbes> probes;
 
   void SetUp() override {
     dns->answer("sender.example", RrType::MX, {"20 mx2.sender.example", "10 mx1.sender.example"})
@@ -45,12 +55,15 @@ struct CalloutTest : ::testing::Test {
     ctx.store = store;
     ctx.probe = probe;
     ctx.ourHostname = "mx.example.net";
+    ctx.calloutProbes = probes;
     return factory->create(file.section("callout", factory->options()), ctx);
   }
-  std::optional<Decision> check(const StageSharedPtr& s, const std::string& sender) {
+  Findings check(const StageSharedPtr& s, const std::string& sender) {
     auto tx = clientTx("203.0.113.9", "mail.sender.example");
     tx.envelope.sender = sender;
-    return s->onMail(tx);
+    auto found = s->onMail(tx);  // the callout reports one finding per check
+    if (!found) return std::nullopt;
+    return *found;
   }
 };
 
@@ -266,6 +279,140 @@ TEST_F(CalloutTest, ConcurrentChecksOfOneAddressShareOneProbe) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(rejected, 6);
   EXPECT_EQ(probe->probes, 1);
+}
+
+TEST_F(CalloutTest, AProbeThatThrowsLeavesNoFlightAndNoCapSlotBehind) {
+  // A probe that throws (a bug, memory exhaustion) used to stay "in flight" for good: every later
+  // check of the address joined it and waited out its whole deadline, and its cap slot was lost.
+  probe->script("198.51.100.1", ProbeOutcome::Rejected, 550, {"5.1.1 unknown"});
+  std::atomic<bool> explode{true};
+  probe->onProbe = [&](const std::string&) {
+    if (explode.exchange(false)) throw std::runtime_error("probe exploded");
+  };
+  auto s = stage("max_probes = 1\nprobe_timeout = 30s\n");
+  Findings d;
+  EXPECT_NO_THROW(d = check(s, "t@sender.example"));
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->action, Action::Tempfail);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "callout.internal_error");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <t@sender.example>: Sender address rejected: unverified address: the "
+            "verification probe failed internally\r\n");
+  EXPECT_NE(d->detail.find("probe exploded"), std::string::npos) << d->detail;
+
+  // The same address again: a fresh probe at once (nothing was cached), not a wait of 30 s or
+  // more for the dead one.
+  auto start = std::chrono::steady_clock::now();
+  auto again = check(s, "t@sender.example");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->reason, "callout.reject");
+  // Its slot was released: with one probe allowed in all, another address is probed.
+  EXPECT_EQ(check(s, "u@sender.example")->reason, "callout.reject");
+  EXPECT_EQ(probe->probes, 3);
+}
+
+// Polls `condition` (another thread's progress) for up to 30 s.
+bool eventually(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST_F(CalloutTest, ACheckWaitingForAProbeThatThrowsIsToldAtOnce) {
+  probes = std::make_shared<stages::CalloutProbes>();
+  std::latch started{1}, release{1};
+  probe->onProbe = [&](const std::string&) {
+    started.count_down();
+    release.wait();
+    throw std::runtime_error("probe exploded");
+  };
+  auto s = stage("probe_timeout = 30s\n");
+  Findings leader;
+  std::thread leading([&] { leader = check(s, "w@sender.example"); });
+  started.wait();
+  Findings waiter;
+  auto waited = std::chrono::steady_clock::duration::max();
+  std::thread waiting([&] {
+    auto start = std::chrono::steady_clock::now();
+    waiter = check(s, "W@sender.example");
+    waited = std::chrono::steady_clock::now() - start;
+  });
+  EXPECT_TRUE(eventually([&] { return probes->sharers("w@sender.example") == 1; }));
+  release.count_down();
+  leading.join();
+  waiting.join();
+  ASSERT_TRUE(leader && waiter && waiter->reply);
+  EXPECT_EQ(leader->reason, "callout.internal_error");
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "the waiter must not wait out its 45 s deadline";
+  EXPECT_EQ(waiter->action, Action::Tempfail);
+  EXPECT_TRUE(waiter->dependencyFailure);
+  EXPECT_EQ(waiter->reason, "callout.internal_error");
+  EXPECT_EQ(waiter->reply->toSmtp(),
+            "450 4.1.7 <W@sender.example>: Sender address rejected: unverified address: the "
+            "verification probe failed internally\r\n");
+  EXPECT_EQ(probe->probes, 1);
+  EXPECT_EQ(probes->running(), 0u);
+}
+
+TEST_F(CalloutTest, ProbesInFlightStayCountedAcrossAReload) {
+  // A reload (SIGHUP) builds a new stage from the new policy while connections on the old policy
+  // still probe: both must count against one set of caps and share one probe per address.
+  probe->script("198.51.100.1", ProbeOutcome::Rejected, 550, {"5.1.1 unknown"});
+  dns->nodata("elsewhere.example", RrType::MX)
+      .answer("elsewhere.example", RrType::A, {"198.51.100.1"});
+  std::latch started{1}, release{1};
+  std::atomic<bool> first{true};
+  probe->onProbe = [&](const std::string&) {
+    if (!first.exchange(false)) return;
+    started.count_down();
+    release.wait();
+  };
+  auto before = stage("max_probes = 1\n");
+  auto after = stage("max_probes = 1\ntempfail_ttl = 10m\n");
+  Findings held;
+  std::thread holder([&] { held = check(before, "h@sender.example"); });
+  started.wait();
+  auto sameDomain = check(after, "other@sender.example");
+  auto otherDomain = check(after, "x@elsewhere.example");
+  // The same address from the new policy joins the old policy's probe.
+  Findings joined;
+  std::thread joining([&] { joined = check(after, "h@sender.example"); });
+  EXPECT_TRUE(eventually(
+      [&] { return stages::CalloutStage::processProbes()->sharers("h@sender.example") == 1; }));
+  release.count_down();
+  holder.join();
+  joining.join();
+  ASSERT_TRUE(sameDomain && otherDomain && held && joined);
+  EXPECT_EQ(sameDomain->reason, "callout.busy");
+  EXPECT_EQ(otherDomain->reason, "callout.busy");
+  EXPECT_EQ(held->reason, "callout.reject");
+  EXPECT_EQ(joined->reason, "callout.reject") << "shared, not a second probe nor the cache";
+  EXPECT_EQ(probe->probes, 1);
+  EXPECT_EQ(stages::CalloutStage::processProbes()->running(), 0u);
+
+  // Limits come from each stage's own policy: raised by the reload, they admit more probes while
+  // one is still in flight under the old ones.
+  std::latch started2{1}, release2{1};
+  probe->onProbe = [&](const std::string& address) {
+    if (address != "198.51.100.1") return;
+    started2.count_down();
+    release2.wait();
+  };
+  dns->nodata("third.example", RrType::MX).answer("third.example", RrType::A, {"198.51.100.3"});
+  probe->script("198.51.100.3", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  auto raised = stage("max_probes = 2\n");
+  std::thread holder2([&] { held = check(before, "i@sender.example"); });
+  started2.wait();
+  EXPECT_EQ(check(before, "y@third.example")->reason, "callout.busy");
+  EXPECT_EQ(check(raised, "z@third.example")->reason, "callout.accept");
+  release2.count_down();
+  holder2.join();
+  EXPECT_EQ(held->reason, "callout.reject");
 }
 
 TEST(CalloutConfig, UnverifiedReplyMustBe4xx) {

@@ -38,7 +38,7 @@ const std::string kMessage =
     "the numbers are in.\r\n";
 
 struct Verified {
-  std::optional<Decision> decision;
+  Findings decision;
   std::vector<AuthResult> results;
   Transaction tx;
 };
@@ -401,7 +401,7 @@ TEST_F(DkimTest, TruncatedMessages) {
 
 // --- require_signature_from -------------------------------------------------------------------
 
-std::string replyOf(const std::optional<Decision>& d) {
+std::string replyOf(const Findings& d) {
   return d && d->reply ? d->reply->toSmtp() : "no reply: " + (d ? d->reason : std::string("none"));
 }
 
@@ -462,15 +462,16 @@ TEST_F(DkimTest, RequiredDomainWithOnlyATemperrorIsADependencyTempfail) {
             "(temperror: key lookup timed out (d=example.com s=sel)); try again later\r\n");
 }
 
-TEST_F(DkimTest, RequiredDomainInWarnModeOnlyTraces) {
+TEST_F(DkimTest, RequiredDomainInWarnModeIsReportedAsAWarning) {
   auto s = stage("require_signature_from = example.com\nno_valid_signature = warn\n");
   auto v = verify(s, kMessage);
-  EXPECT_EQ(v.decision->action, Action::Pass);
+  EXPECT_EQ(v.decision->action, Action::Reject);
+  EXPECT_EQ(v.decision->mode, CheckMode::Warn);  // the engine logs it and accepts
   EXPECT_EQ(v.decision->reason, "dkim.no_valid_signature");
-  EXPECT_EQ(v.decision->detail,
-            "warn: would reply 550 5.7.20 Message rejected: no valid DKIM signature for "
-            "example.com (RFC 7372; no signature); no signature; example.com requires a valid "
-            "signature");
+  EXPECT_EQ(replyOf(v.decision),
+            "550 5.7.20 Message rejected: no valid DKIM signature for example.com (RFC 7372; no "
+            "signature)\r\n");
+  EXPECT_EQ(v.decision->detail, "no signature; example.com requires a valid signature");
 }
 
 TEST(DkimOptions, EveryBadValueIsAClearError) {

@@ -36,7 +36,7 @@ std::vector<Header> parseHeaders(const std::string& raw) {
   return out;
 }
 
-std::optional<Decision> run(const std::vector<Header>& headers, const std::string& config = kStrict,
+Findings run(const std::vector<Header>& headers, const std::string& config = kStrict,
                             bool smtputf8 = false) {
   auto stage = buildStage("headers", config, std::make_shared<FakeResolver>());
   auto tx = clientTx("192.0.2.10");
@@ -56,7 +56,7 @@ std::vector<Header> base() {
           {"Subject", "hello"}};
 }
 
-std::string replyOf(const std::optional<Decision>& d) {
+std::string replyOf(const Findings& d) {
   return d && d->reply ? d->reply->toSmtp() : "no reply: " + (d ? d->reason : std::string("none"));
 }
 
@@ -148,7 +148,7 @@ TEST(HeadersStage, DateRange) {
             "\"Fri, 1 Jan 2100 00:00:00 +0000\" (RFC 5322 section 3.6.1)\r\n");
   // The shipped default only warns.
   auto w = run(h, "");
-  EXPECT_EQ(w->action, Action::Pass);
+  EXPECT_EQ(w->mode, CheckMode::Warn);
   EXPECT_EQ(w->reason, "headers.date_range");
 }
 

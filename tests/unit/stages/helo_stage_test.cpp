@@ -14,7 +14,7 @@ const std::string kAllReject =
 
 struct HeloTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
-  std::optional<Decision> helo(const std::string& name, const std::string& ip = "192.0.2.10",
+  Findings helo(const std::string& name, const std::string& ip = "192.0.2.10",
                                const std::string& extra = "") {
     auto stage = buildStage("helo", kAllReject + extra, dns);
     auto tx = clientTx(ip, name);
@@ -120,11 +120,13 @@ TEST_F(HeloTest, WarnModeRecordsAndPasses) {
   auto stage = buildStage("helo", "non_fqdn = warn\n", dns);
   auto tx = clientTx("192.0.2.10", "localhost");
   auto w = stage->onHelo(tx);
-  EXPECT_EQ(w->action, Action::Pass);
+  ASSERT_EQ(w.items().size(), 1u);
+  EXPECT_EQ(w->mode, CheckMode::Warn);  // the engine logs it; nothing else failed
+  EXPECT_EQ(w->check, "non_fqdn");
   EXPECT_EQ(w->reason, "helo.non_fqdn");
-  EXPECT_EQ(w->detail,
-            "non_fqdn (warn: would reply 504 5.5.2 <localhost>: Helo command rejected: need "
-            "fully-qualified hostname; no dot in HELO name)");
+  EXPECT_EQ(w->reply->toSmtp(),
+            "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname\r\n");
+  EXPECT_EQ(w->detail, "no dot in HELO name");
 }
 
 TEST_F(HeloTest, MissingHeloAtMail) {
@@ -181,6 +183,20 @@ TEST(HeloConfig, BadValuesNameTheOption) {
             "client_address, client_name, dns_error, helo_name, helo_problem, our_hostname");
   EXPECT_EQ(configError("helo", "tempfail_reply_unresolvable = 550 5.7.1 x\n"),
             "test.conf:2: helo.tempfail_reply_unresolvable: a DNS failure must get a 4xx reply");
+}
+
+// A lookup failure only a warn check needed is reported under that check's mode (the engine
+// then logs it instead of deferring).
+TEST_F(HeloTest, DnsFailureOfAWarnCheckIsReportedUnderWarn) {
+  dns->servfail("mail.client.example.net", RrType::A).servfail("mail.client.example.net",
+                                                                 RrType::AAAA);
+  auto stage = buildStage("helo", "unresolvable = warn\n", dns);
+  auto tx = clientTx("192.0.2.10", "mail.client.example.net");
+  auto d = stage->onHelo(tx);
+  ASSERT_EQ(d.items().size(), 1u);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->mode, CheckMode::Warn);
+  EXPECT_EQ(d->check, "unresolvable");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// rbl_stage_test.cpp - listings, filters, weights, misconfigured answers, failures, IPv6 names.
+// rbl_stage_test.cpp - listings, filters, weights, misconfigured answers, failures (and which of
+// them can change the verdict), the TXT asked only for the listing a rejection quotes, IPv6 names.
 #include <gtest/gtest.h>
 
 #include "core/counters.h"
@@ -12,7 +13,8 @@ using dns::RrType;
 
 struct RblTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
-  std::optional<Decision> run(const std::string& config, const std::string& ip = "192.0.2.2") {
+  // auto: whatever the hook returns (a Decision or the hook's findings), read through -> and bool.
+  auto run(const std::string& config, const std::string& ip = "192.0.2.2") {
     auto stage = buildStage("rbl", config, dns);
     auto tx = clientTx(ip);
     return stage->onConnect(tx);
@@ -132,7 +134,152 @@ TEST_F(RblTest, AListingStillWinsOverAnotherZonesTimeout) {
   dns->timeout("2.2.0.192.slow.example.net", RrType::A)
       .answer("2.2.0.192.zen.example.net", RrType::A, {"127.0.0.2"});
   auto d = run("zone = slow.example.net\nzone = zen.example.net\n");
+  ASSERT_TRUE(d);
   EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_FALSE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "rbl.listed");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using "
+            "zen.example.net\r\n");
+  // A blocklist that failed could only have added to the score.
+  EXPECT_EQ(d->detail,
+            "slow.example.net: temporary failure (cannot change the verdict), "
+            "zen.example.net=127.0.0.2 score 1/1");
+}
+
+// A failed zone only matters if it could change the outcome.
+TEST_F(RblTest, AllowListedClientPassesWhenABlocklistFails) {
+  dns->servfail("2.2.0.192.zen.example.net", RrType::A)
+      .answer("2.2.0.192.wl.example.net", RrType::A, {"127.0.10.2"});
+  auto d = run("zone = zen.example.net*1\nzone = wl.example.net=127.0.[0..255].[1..3]*-3\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_FALSE(d->dependencyFailure);
+  EXPECT_FALSE(d->reply);
+  EXPECT_EQ(d->reason, "rbl.allowlisted");
+  EXPECT_EQ(d->detail,
+            "zen.example.net: temporary failure (cannot change the verdict), "
+            "wl.example.net=127.0.10.2 score -3");
+}
+
+TEST_F(RblTest, ListedClientIsDeferredWhenAnAllowListThatCouldRescueItFails) {
+  dns->answer("2.2.0.192.zen.example.net", RrType::A, {"127.0.0.2"})
+      .servfail("2.2.0.192.wl.example.net", RrType::A);
+  auto d = run("zone = zen.example.net\nzone = wl.example.net*-3\n");
+  ASSERT_TRUE(d);
+  // Rejecting a client the allow list may vouch for is the worse error: defer instead.
+  EXPECT_EQ(d->action, Action::Tempfail);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "rbl.dns_failure");
+  EXPECT_EQ(d->detail, "zen.example.net=127.0.0.2, wl.example.net: temporary failure");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "451 4.7.1 Service unavailable; Client host [192.0.2.2]: blocklist lookup failed at "
+            "wl.example.net (SERVFAIL); try again later\r\n");
+  // No TXT for a listing that is not reported.
+  for (const auto& q : dns->queries()) EXPECT_EQ(q.type, RrType::A) << q.name;
+}
+
+TEST_F(RblTest, ListedClientIsRejectedWhenTheFailedAllowListCouldNotRescueIt) {
+  dns->answer("2.2.0.192.zen.example.net", RrType::A, {"127.0.0.2"})
+      .servfail("2.2.0.192.wl.example.net", RrType::A);
+  auto d = run("zone = zen.example.net*5\nzone = wl.example.net*-1\nthreshold = 3\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_EQ(d->reason, "rbl.listed");
+  EXPECT_EQ(d->detail,
+            "zen.example.net=127.0.0.2, wl.example.net: temporary failure (cannot change the "
+            "verdict) score 5/3");
+}
+
+TEST_F(RblTest, BelowThresholdPassesWhenTheFailedZonesCannotReachIt) {
+  dns->answer("2.2.0.192.a.example.net", RrType::A, {"127.0.0.2"})
+      .servfail("2.2.0.192.b.example.net", RrType::A);
+  auto d = run("zone = a.example.net\nzone = b.example.net\nthreshold = 3\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_FALSE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "rbl.below_threshold");
+  EXPECT_EQ(d->detail,
+            "a.example.net=127.0.0.2, b.example.net: temporary failure (cannot change the "
+            "verdict) score 1/3");
+}
+
+TEST_F(RblTest, NotListedPassesWhenTheFailedZoneIsTooLightToReachTheThreshold) {
+  dns->servfail("2.2.0.192.b.example.net", RrType::A);
+  auto d = run("zone = a.example.net\nzone = b.example.net\nthreshold = 2\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->reason, "rbl.not_listed");
+  EXPECT_EQ(d->detail, "b.example.net: temporary failure (cannot change the verdict)");
+}
+
+TEST_F(RblTest, AFailedZoneThatCouldReachTheThresholdDefers) {
+  dns->servfail("2.2.0.192.b.example.net", RrType::A);
+  auto notListed = run("zone = a.example.net\nzone = b.example.net\n");
+  ASSERT_TRUE(notListed);
+  EXPECT_EQ(notListed->action, Action::Tempfail);
+  EXPECT_TRUE(notListed->dependencyFailure);
+  EXPECT_EQ(notListed->reason, "rbl.dns_failure");
+  EXPECT_EQ(notListed->detail, "b.example.net: temporary failure");
+  EXPECT_EQ(notListed->reply->toSmtp(),
+            "451 4.7.1 Service unavailable; Client host [192.0.2.2]: blocklist lookup failed at "
+            "b.example.net (SERVFAIL); try again later\r\n");
+
+  // Below the threshold on what answered, over it if the failed zone lists the client.
+  dns->answer("2.2.0.192.a.example.net", RrType::A, {"127.0.0.2"});
+  auto below = run("zone = a.example.net\nzone = b.example.net*2\nthreshold = 3\n");
+  ASSERT_TRUE(below);
+  EXPECT_EQ(below->action, Action::Tempfail);
+  EXPECT_TRUE(below->dependencyFailure);
+  EXPECT_EQ(below->reason, "rbl.dns_failure");
+  EXPECT_EQ(below->detail, "a.example.net=127.0.0.2, b.example.net: temporary failure");
+}
+
+TEST_F(RblTest, NotListedAsksOnlyTheARecords) {
+  auto d = run("zone = a.example.net\nzone = b.example.net\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->reason, "rbl.not_listed");
+  auto queries = dns->queries();
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_EQ(queries[0].name, "2.2.0.192.a.example.net");
+  EXPECT_EQ(queries[0].type, RrType::A);
+  EXPECT_EQ(queries[1].name, "2.2.0.192.b.example.net");
+  EXPECT_EQ(queries[1].type, RrType::A);
+}
+
+TEST_F(RblTest, ListedAsksTheTxtOfTheListingZoneOnly) {
+  dns->answer("2.2.0.192.b.example.net", RrType::A, {"127.0.0.2"})
+      .answer("2.2.0.192.b.example.net", RrType::TXT, {"see https://b.example.net/192.0.2.2"})
+      .answer("2.2.0.192.a.example.net", RrType::TXT, {"never asked"});
+  auto d = run("zone = a.example.net\nzone = b.example.net\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_EQ(d->reply->text(),
+            "Service unavailable; Client host [192.0.2.2] blocked using b.example.net; "
+            "see https://b.example.net/192.0.2.2");
+  auto queries = dns->queries();
+  ASSERT_EQ(queries.size(), 3u);
+  size_t txt = 0;
+  for (const auto& q : queries) {
+    if (q.type != RrType::TXT) continue;
+    ++txt;
+    EXPECT_EQ(q.name, "2.2.0.192.b.example.net");
+  }
+  EXPECT_EQ(txt, 1u);
+}
+
+TEST_F(RblTest, TxtFailureKeepsTheRejectionWithoutTheTxt) {
+  dns->answer("2.2.0.192.zen.example.net", RrType::A, {"127.0.0.2"})
+      .servfail("2.2.0.192.zen.example.net", RrType::TXT);
+  auto d = run("zone = zen.example.net\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Reject);
+  EXPECT_FALSE(d->dependencyFailure);
+  EXPECT_EQ(d->reason, "rbl.listed");
+  EXPECT_EQ(d->detail, "zen.example.net=127.0.0.2 score 1/1");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "554 5.7.1 Service unavailable; Client host [192.0.2.2] blocked using "
+            "zen.example.net\r\n");
 }
 
 TEST_F(RblTest, AllZonesInOneBatchAndIpv6Nibbles) {
@@ -142,11 +289,14 @@ TEST_F(RblTest, AllZonesInOneBatchAndIpv6Nibbles) {
   stage->onConnect(tx);
   auto batches = dns->batches();
   ASSERT_EQ(batches.size(), 1u);
-  ASSERT_EQ(batches[0].size(), 6u);
+  ASSERT_EQ(batches[0].size(), 3u);
   EXPECT_EQ(batches[0][0].name,
             "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.a.example.net");
-  EXPECT_EQ(batches[0][0].type, RrType::A);
-  EXPECT_EQ(batches[0][1].type, RrType::TXT);
+  for (const auto& q : batches[0]) EXPECT_EQ(q.type, RrType::A) << q.name;
+  // What the connect phase prefetches is the same batch.
+  auto prefetched = stage->prefetch(Phase::Connect, tx);
+  ASSERT_EQ(prefetched.size(), 3u);
+  for (const auto& q : prefetched) EXPECT_EQ(q.type, RrType::A) << q.name;
 }
 
 TEST_F(RblTest, Ipv4MappedClientIsQueriedAsIpv4) {
@@ -162,6 +312,8 @@ TEST_F(RblTest, PerZoneReply) {
       run("zone = zen.example.net\nzone_reply = zen.example.net 550 5.7.1 Listed by ${rbl_domain} "
           "(${rbl_code})\n");
   EXPECT_EQ(d->reply->toSmtp(), "550 5.7.1 Listed by zen.example.net (127.0.0.2)\r\n");
+  // The reply does not quote the TXT, so it is not asked.
+  for (const auto& q : dns->queries()) EXPECT_EQ(q.type, RrType::A) << q.name;
 }
 
 TEST_F(RblTest, NoClientAddressIsSkipped) {

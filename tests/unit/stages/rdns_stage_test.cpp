@@ -12,7 +12,7 @@ using dns::RrType;
 
 struct RdnsTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
-  std::optional<Decision> run(const std::string& ip, const std::string& config = "") {
+  Findings run(const std::string& ip, const std::string& config = "") {
     auto stage = buildStage("rdns", config, dns);
     auto tx = clientTx(ip);
     return stage->onConnect(tx);
@@ -92,6 +92,52 @@ TEST_F(RdnsTest, DynamicNames) {
 TEST(RdnsConfig, TempfailReplyMustBe4xx) {
   EXPECT_EQ(configError("rdns", "tempfail_reply = 550 5.7.25 no\n"),
             "test.conf:2: rdns.tempfail_reply: a DNS failure must get a 4xx reply, not 550");
+}
+
+// The shipped default: no_ptr = reject, not_confirmed = warn, dynamic = off. A PTR whose target
+// fails (a lame delegation) leaves only warn and off checks undecided: a warning, not a deferral.
+TEST_F(RdnsTest, ForwardFailureOnlyAWarnCheckNeededIsAWarning) {
+  dns->answer("50.2.0.192.in-addr.arpa", RrType::PTR, {"mail.lame.example.com"})
+      .servfail("mail.lame.example.com", RrType::A);
+  auto d = run("192.0.2.50", "no_ptr = reject\nnot_confirmed = warn\ndynamic = off\n");
+  ASSERT_EQ(d.items().size(), 1u);
+  EXPECT_TRUE(d->dependencyFailure);
+  EXPECT_EQ(d->mode, CheckMode::Warn);
+  EXPECT_EQ(d->check, "not_confirmed");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.50]\r\n");
+}
+
+// The PTR lookup itself decides no_ptr too: with no_ptr enforced, its failure defers.
+TEST_F(RdnsTest, PtrFailureTakesTheModeOfTheStrongestCheckItDecides) {
+  dns->servfail("50.2.0.192.in-addr.arpa", RrType::PTR);
+  auto d = run("192.0.2.50", "no_ptr = reject\nnot_confirmed = warn\ndynamic = off\n");
+  EXPECT_EQ(d->mode, CheckMode::Enforce);
+  EXPECT_EQ(d->check, "no_ptr");
+  auto w = run("192.0.2.50", "no_ptr = warn\nnot_confirmed = off\ndynamic = warn\n");
+  EXPECT_EQ(w->mode, CheckMode::Warn);
+  EXPECT_EQ(w->check, "no_ptr");
+}
+
+// An off check does not run its lookups: all three off, nothing is asked.
+TEST_F(RdnsTest, AllChecksOffAsksNothing) {
+  dns->servfail("50.2.0.192.in-addr.arpa", RrType::PTR);
+  auto stage = buildStage("rdns", "no_ptr = off\nnot_confirmed = off\ndynamic = off\n", dns);
+  auto tx = clientTx("192.0.2.50");
+  EXPECT_TRUE(stage->prefetch(Phase::Connect, tx).empty());
+  EXPECT_FALSE(stage->onConnect(tx));
+  EXPECT_TRUE(dns->queries().empty());
+}
+
+// With only no_ptr on, the PTR names are not looked up forward.
+TEST_F(RdnsTest, OnlyNoPtrOnAsksOnlyThePtr) {
+  dns->answer("50.2.0.192.in-addr.arpa", RrType::PTR, {"mail.lame.example.com"})
+      .servfail("mail.lame.example.com", RrType::A);
+  auto d = run("192.0.2.50", "no_ptr = reject\nnot_confirmed = off\ndynamic = off\n");
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->reason, "rdns.ok");
+  ASSERT_EQ(dns->queries().size(), 1u);
+  EXPECT_EQ(dns->queries()[0].type, RrType::PTR);
 }
 
 }  // namespace

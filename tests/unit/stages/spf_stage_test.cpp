@@ -18,7 +18,7 @@ struct SpfStageTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
   Transaction tx = clientTx("192.0.2.10", "mail.client.example.org");
 
-  std::optional<Decision> run(const std::string& sender, const std::string& config = "") {
+  Findings run(const std::string& sender, const std::string& config = "") {
     auto stage = buildStage("spf", config, dns);
     tx.envelope.senderSeen = true;
     tx.envelope.sender = sender;

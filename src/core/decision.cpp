@@ -1,0 +1,42 @@
+// decision.cpp - check modes and the order of a hook's findings.
+// Must not: apply a decision (the Session does).
+#include "core/decision.h"
+
+#include <algorithm>
+
+namespace mxguard {
+
+const char* toString(CheckMode m) {
+  switch (m) {
+    case CheckMode::Enforce:
+      return "reject";
+    case CheckMode::Warn:
+      return "warn";
+    case CheckMode::Off:
+      return "off";
+  }
+  return "?";
+}
+
+namespace {
+
+bool isRefusal(const Decision& d) {
+  return d.action != Action::Pass && d.action != Action::AddHeader;
+}
+
+}  // namespace
+
+bool Findings::refused() const {
+  return std::any_of(items_.begin(), items_.end(),
+                     [](const Decision& d) { return isRefusal(d) && d.mode == CheckMode::Enforce; });
+}
+
+const Decision& Findings::decisive() const {
+  for (const auto& d : items_)
+    if (isRefusal(d) && d.mode == CheckMode::Enforce) return d;
+  for (const auto& d : items_)
+    if (isRefusal(d) && d.mode == CheckMode::Warn) return d;
+  return items_.front();
+}
+
+}  // namespace mxguard
