@@ -55,7 +55,7 @@ Session::Session(PolicySharedPtr policy) : policy_(std::move(policy)) {
   tx_.setClock(*policy_->clock);
 }
 
-bool Session::skipsStages() {
+bool Session::skipsStages(Phase phase) {
   const auto& c = tx_.connection;
   const auto& e = policy_->engine;
   std::string why;
@@ -70,7 +70,7 @@ bool Session::skipsStages() {
   }
   if (why.empty()) return false;
   if (!whitelistTraced_) {
-    record(tx_.trace, {Phase::Connect, "engine", "whitelisted", why, "skip all stages"});
+    record(tx_.trace, {phase, "engine", "whitelisted", why, "skip all stages"});
     whitelistTraced_ = true;
   }
   return true;
@@ -210,7 +210,7 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
 template <class Hook>
 Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
   metrics::Timer timer(phase);
-  if (acceptedAll_ || skipsStages()) return Verdict::pass(phase);
+  if (acceptedAll_ || skipsStages(phase)) return Verdict::pass(phase);
   auto runs = [&](const StageEntry& e) {
     return e.phases.contains(phase) && (which == Stages::All || e.runsWhileRejected);
   };
@@ -256,6 +256,9 @@ void Session::startMessageIfNeeded() {
   authResultsSeen_ = 0;
   // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
   std::erase_if(tx_.trace, [](const TraceEntry& t) { return t.phase >= Phase::Mail; });
+  // Authentication is judged per MAIL: its "whitelisted" entry goes with the message.
+  whitelistTraced_ = std::any_of(tx_.trace.begin(), tx_.trace.end(),
+                                 [](const TraceEntry& t) { return t.outcome == "whitelisted"; });
   rejectedRcpts_.clear();
   attemptedRcpts_.clear();
   finalReply_.clear();
@@ -370,7 +373,7 @@ std::string Session::authservId() const {
 // own relays) may legitimately have written one, so theirs stay.
 void Session::noteAuthenticationResults(std::string_view value) {
   int index = ++authResultsSeen_;
-  if (!policy_->engine.addAuthenticationResults || skipsStages()) return;
+  if (!policy_->engine.addAuthenticationResults || skipsStages(Phase::Header)) return;
   auto id = authservIdOf(value);
   if (!id || lower(*id) != lower(authservId())) return;
   tx_.envelope.removedHeaders.push_back({"Authentication-Results", index});

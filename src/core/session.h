@@ -64,7 +64,7 @@ class Session {
     Phase phase = Phase::Connect;  // where it was decided
     Verdict verdict;
   };
-  bool skipsStages();  // whitelisted client or authenticated (traced once)
+  bool skipsStages(Phase phase);  // whitelisted client or authenticated (traced once)
   bool isExempt(std::string_view recipient) const;
   // WhileRejected: only the stages that must see every command (StageEntry::runsWhileRejected),
   // for when a rejection is already held for this transaction.

@@ -100,6 +100,7 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
   bool mailOk = false;
   if (t.sender && !closed()) {
     std::string cmd = "MAIL FROM:<" + *t.sender + ">";
+    conn.authUser = t.authUser;  // the MTA sends {auth_authen} with MAIL, as libmilter does
     mailOk = !record(out, cmd, session.mail(*t.sender), positive(cmd, 250, "2.1.0", "Ok"));
   }
   size_t accepted = 0;

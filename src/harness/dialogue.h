@@ -18,6 +18,7 @@ struct Transcript {
   std::optional<std::string> sender;  // nullopt: no MAIL FROM; "" = null sender
   std::vector<std::string> recipients;
   std::optional<std::string> message;  // raw RFC 5322 message; nullopt: no DATA
+  std::string authUser;  // SASL login name, given with MAIL as the MTA's {auth_authen}; "" = none
   std::string ourHostname;
 };
 

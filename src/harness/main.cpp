@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
       "client-name", po::value<std::string>(),
       "the client's verified host name, as the MTA knows it")(
       "helo", po::value<std::string>(), "HELO/EHLO name; without it no HELO is sent")(
+      "auth-user", po::value<std::string>(),
+      "the client authenticated as this SASL user (the MTA's {auth_authen}, sent with MAIL)")(
       "from", po::value<std::string>(), "MAIL FROM address; '' or '<>' = null sender (default)")(
       "rcpt", po::value<std::vector<std::string>>()->composing(),
       "RCPT TO address (repeatable; default recipient@example.com)")(
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
       if (!IpAddress::parse(t.clientIp))
         throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
       if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
+      if (vm.count("auth-user")) t.authUser = vm["auth-user"].as<std::string>();
       if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
       if (vm.count("rcpt"))
         for (const auto& r : vm["rcpt"].as<std::vector<std::string>>())

@@ -23,6 +23,7 @@ Transcript transcriptOf(const TransactionRecord& r, const std::string& ourHostna
   Transcript t;
   t.clientIp = r.clientAddress;
   t.clientName = r.clientName;
+  t.authUser = r.authUser;
   if (r.heloSeen) t.helo = r.helo;
   t.sender = r.sender;
   t.recipients = r.recipients;

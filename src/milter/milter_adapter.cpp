@@ -1,5 +1,5 @@
 // milter_adapter.cpp - one MilterConnection per SMTP connection (smfi_setpriv), deleted at close.
-// Must not: call into libmilter from anywhere but these callbacks (libmilter's rule).
+// Must not: call libmilter outside these callbacks (libmilter's rule) or other than via calls().
 #include "milter/milter_adapter.h"
 
 #include <arpa/inet.h>
@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "core/counters.h"
@@ -27,6 +28,13 @@ std::string gDefaultHostname = "localhost";
 std::atomic<bool> gLeadingSpace{false};
 std::atomic<bool> gUnansweredData{false};  // see setUnansweredData
 
+// libmilter itself, unless a test installed a fake (setMilterCallsForTests).
+MilterCalls gLibmilter;
+MilterCalls* gCalls = &gLibmilter;
+MilterCalls& calls() {
+  return *gCalls;
+}
+
 struct MilterConnection {
   explicit MilterConnection(PolicySharedPtr p) : session(std::move(p)) {}
   Session session;
@@ -36,11 +44,11 @@ struct MilterConnection {
 };
 
 MilterConnection* connectionOf(SMFICTX* ctx) {
-  return static_cast<MilterConnection*>(smfi_getpriv(ctx));
+  return static_cast<MilterConnection*>(calls().getPriv(ctx));
 }
 
 std::string macro(SMFICTX* ctx, const char* name) {
-  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  const char* v = calls().getSymVal(ctx, name);
   return v ? v : "";
 }
 
@@ -73,7 +81,7 @@ sfsistat answer(SMFICTX* ctx, const Verdict& v) {
     case Action::Quarantine:
       // The Session gives a quarantine only as the end-of-message verdict, the one step where
       // libmilter allows smfi_quarantine.
-      smfi_quarantine(ctx, const_cast<char*>(v.reason.c_str()));
+      calls().quarantine(ctx, v.reason.c_str());
       return SMFIS_CONTINUE;
     case Action::Reject:
     case Action::Tempfail:
@@ -85,14 +93,12 @@ sfsistat answer(SMFICTX* ctx, const Verdict& v) {
     auto lines = v.reply->milterLines();
     int rc;
     if (lines.size() == 1) {
-      rc = smfi_setreply(ctx, code.data(), enhanced.data(), lines[0].data());
+      rc = calls().setReply(ctx, code.c_str(), enhanced.c_str(), lines[0].c_str());
     } else {
-      std::array<char*, 33> l{};
-      for (size_t i = 0; i < lines.size() && i < 32; ++i) l[i] = lines[i].data();
-      rc = smfi_setmlreply(ctx, code.c_str(), enhanced.c_str(), l[0], l[1], l[2], l[3], l[4], l[5],
-                           l[6], l[7], l[8], l[9], l[10], l[11], l[12], l[13], l[14], l[15], l[16],
-                           l[17], l[18], l[19], l[20], l[21], l[22], l[23], l[24], l[25], l[26],
-                           l[27], l[28], l[29], l[30], l[31], nullptr);
+      std::array<const char*, Reply::kMaxLines> l{};
+      size_t n = std::min(lines.size(), l.size());
+      for (size_t i = 0; i < n; ++i) l[i] = lines[i].c_str();
+      rc = calls().setMlReply(ctx, code.c_str(), enhanced.c_str(), std::span(l.data(), n));
     }
     if (rc != MI_SUCCESS)
       logMessage(LogLevel::Error, "smfi_setreply refused the reply: " + v.reply->text());
@@ -181,7 +187,7 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     if (auto ours = IpAddress::parse(macro(ctx, "{daemon_addr}"));
         ours && !ours->toString().empty())
       conn.ourAddresses.push_back(*ours);
-    if (smfi_setpriv(ctx, c.get()) != MI_SUCCESS) return SMFIS_TEMPFAIL;
+    if (calls().setPriv(ctx, c.get()) != MI_SUCCESS) return SMFIS_TEMPFAIL;
     MilterConnection* owned = c.release();
     return answer(ctx, owned->session.connect());
   });
@@ -265,15 +271,14 @@ sfsistat onEom(SMFICTX* ctx) {
     // With SMFIP_HDR_LEADSPC the MTA also inserts values exactly as given: add the space.
     std::string lead = gLeadingSpace.load(std::memory_order_relaxed) ? " " : "";
     for (const auto& edit : c.session.headerEdits()) {
-      std::string name = edit.name;
+      const char* name = edit.name.c_str();
       if (edit.kind == Session::HeaderEdit::Kind::Delete) {
-        if (smfi_chgheader(ctx, name.data(), edit.index, nullptr) != MI_SUCCESS)
-          logMessage(LogLevel::Error,
-                     "smfi_chgheader refused to delete " + name + " #" +
-                         std::to_string(edit.index));
+        if (calls().chgHeader(ctx, name, edit.index, nullptr) != MI_SUCCESS)
+          logMessage(LogLevel::Error, "smfi_chgheader refused to delete " + edit.name + " #" +
+                                          std::to_string(edit.index));
       } else {
         std::string value = lead + edit.value;
-        smfi_insheader(ctx, 0, name.data(), value.data());
+        calls().insHeader(ctx, 0, name, value.c_str());
       }
     }
     return answer(ctx, v);
@@ -306,13 +311,51 @@ sfsistat onAbort(SMFICTX* ctx) {
 sfsistat onClose(SMFICTX* ctx) {
   return guarded("close", [&]() -> sfsistat {
     std::unique_ptr<MilterConnection> c(connectionOf(ctx));
-    smfi_setpriv(ctx, nullptr);
+    calls().setPriv(ctx, nullptr);
     if (c) c->session.close();
     return SMFIS_CONTINUE;
   });
 }
 
 }  // namespace
+
+// The production seam: libmilter's functions take char* but only read (they copy what they keep).
+void* MilterCalls::getPriv(SMFICTX* ctx) {
+  return smfi_getpriv(ctx);
+}
+int MilterCalls::setPriv(SMFICTX* ctx, void* priv) {
+  return smfi_setpriv(ctx, priv);
+}
+const char* MilterCalls::getSymVal(SMFICTX* ctx, const char* name) {
+  return smfi_getsymval(ctx, const_cast<char*>(name));
+}
+int MilterCalls::setReply(SMFICTX* ctx, const char* code, const char* enhanced, const char* text) {
+  return smfi_setreply(ctx, const_cast<char*>(code), const_cast<char*>(enhanced),
+                       const_cast<char*>(text));
+}
+int MilterCalls::setMlReply(SMFICTX* ctx, const char* code, const char* enhanced,
+                            std::span<const char* const> lines) {
+  // smfi_setmlreply is variadic and stops at the first null: pass all 32 slots, unused ones null.
+  std::array<const char*, Reply::kMaxLines + 1> l{};
+  std::copy_n(lines.begin(), std::min(lines.size(), Reply::kMaxLines), l.begin());
+  return smfi_setmlreply(ctx, code, enhanced, l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7], l[8],
+                         l[9], l[10], l[11], l[12], l[13], l[14], l[15], l[16], l[17], l[18], l[19],
+                         l[20], l[21], l[22], l[23], l[24], l[25], l[26], l[27], l[28], l[29],
+                         l[30], l[31], nullptr);
+}
+int MilterCalls::quarantine(SMFICTX* ctx, const char* reason) {
+  return smfi_quarantine(ctx, const_cast<char*>(reason));
+}
+int MilterCalls::chgHeader(SMFICTX* ctx, const char* name, int index, const char* value) {
+  return smfi_chgheader(ctx, const_cast<char*>(name), index, const_cast<char*>(value));
+}
+int MilterCalls::insHeader(SMFICTX* ctx, int index, const char* name, const char* value) {
+  return smfi_insheader(ctx, index, const_cast<char*>(name), const_cast<char*>(value));
+}
+
+void setMilterCallsForTests(MilterCalls* calls) {
+  gCalls = calls ? calls : &gLibmilter;
+}
 
 void setPolicyHolder(app::PolicyHolder* holder) {
   gPolicies = holder;

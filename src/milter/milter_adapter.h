@@ -7,9 +7,36 @@
 
 #include <libmilter/mfapi.h>
 
+#include <span>
+#include <string>
+
 #include "app/policy_holder.h"
 
 namespace mxguard::milter {
+
+// Every libmilter call the callbacks make goes through this seam, so a unit test can drive the
+// callbacks with a fake SMFICTX* and see what they would have told the MTA. The base class is
+// the production implementation: each method forwards to its smfi_* function unchanged (one
+// virtual call more, no allocation). libmilter copies what it is given and writes to none of it,
+// so the strings are const here.
+class MilterCalls {
+ public:
+  virtual ~MilterCalls() = default;
+  virtual void* getPriv(SMFICTX* ctx);
+  virtual int setPriv(SMFICTX* ctx, void* priv);
+  virtual const char* getSymVal(SMFICTX* ctx, const char* name);  // nullptr: macro not sent
+  virtual int setReply(SMFICTX* ctx, const char* code, const char* enhanced, const char* text);
+  // The lines in order, at most Reply::kMaxLines (smfi_setmlreply's own limit; more are dropped).
+  virtual int setMlReply(SMFICTX* ctx, const char* code, const char* enhanced,
+                         std::span<const char* const> lines);
+  virtual int quarantine(SMFICTX* ctx, const char* reason);
+  virtual int chgHeader(SMFICTX* ctx, const char* name, int index, const char* value);
+  virtual int insHeader(SMFICTX* ctx, int index, const char* name, const char* value);
+};
+
+// Tests only: route the callbacks' libmilter calls to `calls` (nullptr: libmilter again). Not
+// synchronised: set it while no callback runs, never in the daemon.
+void setMilterCallsForTests(MilterCalls* calls);
 
 // The policy source for new connections; set once before smfi_main.
 void setPolicyHolder(app::PolicyHolder* holder);

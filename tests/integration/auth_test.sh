@@ -13,13 +13,6 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/testbed/testbed.sh"
 tb_init
 tb_require openssl dkimsign
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-expect_eq() {  # NAME WANT GOT
-  if [[ "$3" == "$2" ]]; then ok "$1: '$3'"; else bad "$1: expected '$2', got '$3'"; fi
-}
 
 # A 2048-bit key of our own, published as sel1._domainkey.spfpass.example.net (split into
 # character-strings of at most 255 octets, as a zone file needs).
@@ -168,5 +161,4 @@ out=$("$CHECK" --policy "$TB_DIR/lenient.conf" --policy "$TB_DIR/policy.conf" \
   && ok "replay: fail = accept lets the SPF fail through" || bad "replay (lenient): $out"
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

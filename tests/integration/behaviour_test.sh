@@ -19,10 +19,6 @@ source "$here/testbed/testbed.sh"
 tb_require python3 nsd nsd-checkconf dig postfix postconf
 [[ -x "$MXGUARD" ]] || { echo "FAIL: $MXGUARD is not executable"; exit 1; }
 tb_init
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 start_nsd || exit 1
 # Small limits so a test dialogue reaches them; helo and spf make recipients fail for real.
@@ -71,9 +67,6 @@ reply_to() {
     /^<<< / && cur == n { line = substr($0, 5) }
     END { print line }' "$TB_DIR/$1.out"
 }
-expect_eq() {  # expect_eq LABEL GOT WANT
-  if [[ "$2" == "$3" ]]; then ok "$1: '$2'"; else bad "$1: expected '$3', got '$2'"; fi
-}
 expect_eof() {  # the last thing the client saw is the server closing the connection
   if [[ "$(tail -1 "$TB_DIR/$1.out")" == "<EOF>" ]]; then ok "$1: Postfix closed the connection"
   else bad "$1: connection not closed after the 421: $(tail -3 "$TB_DIR/$1.out" | tr '\n' '|')"; fi
@@ -91,9 +84,9 @@ MESSAGES_421="421 4.7.0 mx.example.net Error: too many messages in one connectio
 # 1. Four transactions abandoned with RSET (limit 3): the fifth MAIL FROM gets the 421, then EOF.
 mails 4 "MAIL FROM:<$SENDER>" "RSET" | { cat; echo "MAIL FROM:<$SENDER>"; echo QUIT; } \
   | dialogue rsets
-expect_eq "rsets: MAIL 4 still accepted" "$(reply_to rsets 4 MAIL)" "250 2.1.0 Ok"
-expect_eq "rsets: RSET 4" "$(reply_to rsets 4 RSET)" "250 2.0.0 Ok"
-expect_eq "rsets: MAIL 5" "$(reply_to rsets 5 MAIL)" "$RSETS_421"
+expect_eq "rsets: MAIL 4 still accepted" "250 2.1.0 Ok" "$(reply_to rsets 4 MAIL)"
+expect_eq "rsets: RSET 4" "250 2.0.0 Ok" "$(reply_to rsets 4 RSET)"
+expect_eq "rsets: MAIL 5" "$RSETS_421" "$(reply_to rsets 5 MAIL)"
 expect_eof rsets
 expect_log "rsets: each RSET after MAIL FROM is an abort" \
   "from=<$SENDER> stages=helo:ok,spf:pass action=abort"
@@ -104,8 +97,8 @@ grep -qF "milter-reject: MAIL from $CLIENT[192.0.2.10]: $RSETS_421" "$POSTFIX_LO
 
 # 2. RSET outside a transaction: Postfix does not tell the milter, so ten of them do not count.
 { mails 10 RSET; echo "MAIL FROM:<$SENDER>"; echo "RSET"; echo QUIT; } | dialogue rsets-idle
-expect_eq "idle RSETs: RSET 10" "$(reply_to rsets-idle 10 RSET)" "250 2.0.0 Ok"
-expect_eq "idle RSETs: not counted, MAIL accepted" "$(reply_to rsets-idle 1 MAIL)" "250 2.1.0 Ok"
+expect_eq "idle RSETs: RSET 10" "250 2.0.0 Ok" "$(reply_to rsets-idle 10 RSET)"
+expect_eq "idle RSETs: not counted, MAIL accepted" "250 2.1.0 Ok" "$(reply_to rsets-idle 1 MAIL)"
 
 # 3. Messages per connection (limit 5), each followed by an RSET: five delivered, the sixth MAIL FROM
 #    refused. The RSETs after delivered messages (no transaction open) are not aborts: had they
@@ -117,7 +110,7 @@ for n in 1 5; do
   [[ "$got" == "250 2.0.0 Ok: queued as "* ]] && ok "messages: message $n delivered ($got)" \
     || bad "messages: message $n: $got"
 done
-expect_eq "messages: MAIL 6" "$(reply_to messages 6 MAIL)" "$MESSAGES_421"
+expect_eq "messages: MAIL 6" "$MESSAGES_421" "$(reply_to messages 6 MAIL)"
 expect_eof messages
 expect_log "messages: the 421 in the log" \
   "stages=helo:ok,spf:pass,behaviour:too_many_messages/tempfail action=disconnect"
@@ -130,7 +123,7 @@ expect_log "messages: the 421 in the log" \
 got=$(reply_to rejected 4 RCPT)
 [[ "$got" == "550 5.7.23 <sender@spffail.example.net>: Sender address rejected: SPF fail:"* ]] \
   && ok "rejected: RCPT 4 refused by spf ($got)" || bad "rejected: RCPT 4: $got"
-expect_eq "rejected: RCPT 5" "$(reply_to rejected 5 RCPT)" "$REJECTED_421"
+expect_eq "rejected: RCPT 5" "$REJECTED_421" "$(reply_to rejected 5 RCPT)"
 expect_eof rejected
 expect_log "rejected: the 421 in the log" \
   "spf:pass,behaviour:too_many_rejected_recipients/tempfail action=tempfail reason=behaviour.too_many_rejected_recipients reply=\"${REJECTED_421#421 4.7.0 }\""
@@ -141,26 +134,29 @@ expect_log "rejected: the 421 in the log" \
 got=$(reply_to unknown 6 RCPT)
 [[ "$got" == "550 5.1.1 <nobody6@example.org>: Recipient address rejected: User unknown"* ]] \
   && ok "unknown users: refused by Postfix ($got)" || bad "unknown users: RCPT 6: $got"
-expect_eq "unknown users: not counted" "$(reply_to unknown 7 RCPT)" "250 2.1.5 Ok"
+expect_eq "unknown users: not counted" "250 2.1.5 Ok" "$(reply_to unknown 7 RCPT)"
 
 # 6. A bad HELO (helo non_fqdn, delayed to RCPT): refused at every RCPT, and the counting stages
 #    still run while that rejection is held, so RCPT 5 (four refused, limit 3) gets the 421: a
 #    client refused at HELO cannot harvest addresses without limit.
 { echo "MAIL FROM:<$SENDER>"; mails 5 "RCPT TO:<user@example.org>"; echo QUIT; } \
   | dialogue badhelo nofqdn
-expect_eq "bad HELO: RCPT 4 the helo reply" "$(reply_to badhelo 4 RCPT)" \
-  "504 5.5.2 <nofqdn>: Helo command rejected: need fully-qualified hostname"
-expect_eq "bad HELO: RCPT 5 the 421 despite the held rejection" "$(reply_to badhelo 5 RCPT)" \
-  "$REJECTED_421"
+expect_eq "bad HELO: RCPT 4 the helo reply" \
+  "504 5.5.2 <nofqdn>: Helo command rejected: need fully-qualified hostname" \
+  "$(reply_to badhelo 4 RCPT)"
+expect_eq "bad HELO: RCPT 5 the 421 despite the held rejection" "$REJECTED_421" \
+  "$(reply_to badhelo 5 RCPT)"
 expect_eof badhelo
 
 # 7. HELO name changed within the session: warn (default): logged, nothing refused. The same name
 #    again (as after STARTTLS) is not a change.
 printf 'EHLO %s\nEHLO other.example.com\nMAIL FROM:<%s>\nRCPT TO:<user@example.org>\nQUIT\n' \
   "$CLIENT" "$SENDER" | dialogue helo-changed
-expect_eq "helo changed: RCPT accepted (warn only)" "$(reply_to helo-changed 1 RCPT)" "250 2.1.5 Ok"
+expect_eq "helo changed: RCPT accepted (warn only)" "250 2.1.5 Ok" "$(reply_to helo-changed 1 RCPT)"
 expect_log "helo changed: warning in the log" \
-  "helo=<other.example.com> from=<$SENDER> to=<user@example.org> stages=helo:ok,helo:ok,helo:ok,behaviour:helo_changed,spf:pass action=abort"
+  "behaviour: reject_warning (helo_changed = warn): would reply: 550 5.7.1 <other.example.com>: Helo command rejected: HELO name changed within the session (was <$CLIENT>) (behaviour.helo_changed)"
+expect_log "helo changed: the warning in the summary line" \
+  "helo=<other.example.com> from=<$SENDER> to=<user@example.org> stages=helo:ok,helo:ok,helo:ok,behaviour:helo_changed/reject_warning,spf:pass action=abort"
 printf 'EHLO %s\nMAIL FROM:<same@spfpass.example.net>\nRSET\nQUIT\n' "$CLIENT" | dialogue helo-same
 expect_log "same HELO again: no warning" "from=<same@spfpass.example.net> stages=helo:ok,helo:ok,spf:pass action=abort"
 
@@ -170,11 +166,10 @@ kill -HUP "$MXGUARD_PID"
 expect_log "observe: reloaded" "policy reloaded from $TB_DIR/policy.conf (3 stages)"
 mails 4 "MAIL FROM:<$SENDER>" "RSET" | { cat; echo "MAIL FROM:<$SENDER>"; echo QUIT; } \
   | dialogue observe
-expect_eq "observe: MAIL 5 accepted" "$(reply_to observe 5 MAIL)" "250 2.1.0 Ok"
-expect_eq "observe: QUIT answered (not closed)" "$(replies observe | tail -1)" "221 2.0.0 Bye"
+expect_eq "observe: MAIL 5 accepted" "250 2.1.0 Ok" "$(reply_to observe 5 MAIL)"
+expect_eq "observe: QUIT answered (not closed)" "221 2.0.0 Bye" "$(replies observe | tail -1)"
 expect_log "observe: the would-be 421 logged" \
   "behaviour: tempfail_warning (observe mode): would reply: $RSETS_421 (behaviour.too_many_rsets)"
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

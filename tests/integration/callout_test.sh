@@ -11,10 +11,6 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/testbed/testbed.sh"
 tb_init
 tb_require redis-server python3 postfix
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 start_nsd || exit 1
 REDIS_PORT=$(free_port)
@@ -182,5 +178,4 @@ send redis-back-2 alice@sender.example.net
 [[ $(probes_now) -eq $before ]] && ok "redis-back: caching resumed (no new probe)" || bad "redis-back: probed again"
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -14,10 +14,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=tests/testbed/testbed.sh
+source "$here/tests/testbed/testbed.sh"  # ok, bad, tb_summary
 
 # expect_config_error NAME EXPECTED-STDERR -- policy text on stdin
 expect_config_error() {
@@ -162,5 +160,4 @@ else
   echo "skip: privilege drop needs root and a 'nobody' user"
 fi
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -12,10 +12,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=tests/testbed/testbed.sh
+source "$here/testbed/testbed.sh"  # ok, bad, tb_summary
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
 
 # A server that holds every query for a minute: as good as silent for a 500 ms deadline.
@@ -70,5 +68,4 @@ run silent-helo "$silent" 2 "<<< 450 4.7.1 <mail.client.example.net>: Helo comma
 policy accept accept > "$work/silent-accept.conf"
 run silent-accept "$silent" 0 "rdns: dns_failure (PTR: timed out after 500 ms) -> accepted_on_failure"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -23,14 +23,6 @@ tb_require python3 nsd nsd-checkconf dig swaks postfix postconf
 [[ $(id -u) -eq 0 ]] || tb_skip "a private Postfix instance needs root"
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-expect_eq() {  # NAME WANT GOT
-  if [[ "$3" == "$2" ]]; then ok "$1: '$3'"; else bad "$1: expected '$2', got '$3'"; fi
-}
-
 DEFAULT_POLICY="$root/policies/default.conf"
 SENDER="sender@client.example.net"  # no SPF record (client.example.net has no TXT): spf none
 # 192.0.2.50's PTR is mail.unserved.example.com, a name in no zone nsd serves: nsd answers REFUSED
@@ -49,7 +41,7 @@ grep -qxF "whitelist_clients = 127.0.0.0/8 ::1" "$DEFAULT_POLICY" \
 start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 QUERY_LOG="$TB_DIR/queries.log"
 : > "$QUERY_LOG"
-python3 "$here/../testbed/query_log_dns_proxy.py" --upstream "127.0.0.1:$NSD_PORT" \
+python3 "$here/../testbed/delaying_dns_proxy.py" --upstream "127.0.0.1:$NSD_PORT" \
   --log "$QUERY_LOG" > "$TB_DIR/proxy.port" 2> "$TB_DIR/proxy.err" &
 proxy_pid=$!
 stop_proxy() { kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
@@ -201,5 +193,4 @@ if grep -E "warning: milter|milter.*(timeout|can't read|unexpected)" "$POSTFIX_L
 else ok "Postfix logged no milter warnings"; fi
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

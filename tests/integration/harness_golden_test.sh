@@ -8,13 +8,12 @@
 set -uo pipefail
 CHECK=$2
 here="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=tests/testbed/testbed.sh
 source "$here/testbed/testbed.sh"
 tb_init
 start_nsd || exit 1
 policy="$here/integration/policies/integration.conf"
 cd "$here"  # .in files name message files relative to tests/
-passed=0
-failed=0
 for input in "$here"/golden/*.in; do
   name=$(basename "$input" .in)
   mapfile -t args < <(grep -v '^#' "$input")
@@ -27,13 +26,10 @@ for input in "$here"/golden/*.in; do
     printf '%s\n' "$actual" > "$ref"
   fi
   if [[ -f "$ref" ]] && diff -u "$ref" <(printf '%s\n' "$actual") > "$TB_DIR/$name.diff"; then
-    echo "ok: $name"
-    passed=$((passed + 1))
+    ok "$name"
   else
-    echo "FAIL: $name"
+    bad "$name"
     cat "$TB_DIR/$name.diff" 2>/dev/null || echo "(no reference $ref)"
-    failed=$((failed + 1))
   fi
 done
-echo "$passed passed, $failed failed"
-((failed == 0 && passed > 0))
+tb_summary && ((passed > 0))

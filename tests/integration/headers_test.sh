@@ -9,10 +9,6 @@ CHECK=$2
 here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/testbed/testbed.sh"
 tb_init
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 start_nsd || exit 1
 cat > "$TB_DIR/policy.conf" <<'EOF'
@@ -59,5 +55,4 @@ if [[ $rc -eq 1 && "$out" == *"<<< $want"* && "$out" == *"eoh headers: missing_d
 else bad "harness: rc=$rc: $out"; fi
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -15,10 +15,6 @@ tb_require python3 nsd nsd-checkconf dig swaks postfix postconf curl
 [[ $(id -u) -eq 0 ]] || tb_skip "a private Postfix instance needs root"
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 POLICY="$here/policies/integration.conf"
 
 # 1. Configuration: a non-loopback address needs allow_remote = yes, and the error says why.
@@ -182,5 +178,4 @@ rc=$?
 if curl -s --max-time 2 -o /dev/null "$URL/metrics"; then bad "metrics port still answers after stop"
 else ok "metrics port closed after stop"; fi
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

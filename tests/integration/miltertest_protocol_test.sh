@@ -14,11 +14,6 @@ tb_require miltertest python3 nsd nsd-checkconf dig
 [[ -x "$MXGUARD" ]] || { echo "FAIL: $MXGUARD is not executable"; exit 1; }
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-
 start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 MXGUARD_SOCKET="unix:$TB_DIR/mxguard.sock"
 start_mxguard "$MXGUARD" "$here/policies/integration.conf" || { echo "FAIL: mxguard did not start"; exit 1; }
@@ -229,5 +224,4 @@ if [[ $rc -eq 0 ]]; then ok "mxguard exited 0 on SIGTERM, no sanitizer report"
 else bad "mxguard stop: exit status $rc; log tail:"; tail -20 "$MXGUARD_LOG" | sed 's/^/    /'; fi
 [[ -S "$TB_DIR/mxguard.sock" ]] && echo "note: the unix socket $TB_DIR/mxguard.sock is left behind after exit"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

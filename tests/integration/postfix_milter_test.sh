@@ -14,11 +14,6 @@ tb_require python3 nsd nsd-checkconf dig swaks postfix postconf
 [[ $(id -u) -eq 0 ]] || tb_skip "a private Postfix instance needs root"
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-
 start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 start_mxguard "$MXGUARD" "$here/policies/integration.conf" || { echo "FAIL: mxguard did not start"; exit 1; }
 start_postfix || { echo "FAIL: Postfix did not start"; exit 1; }
@@ -232,5 +227,4 @@ if grep -qE '^<\*\* 451 4\.7\.1 Service unavailable - try again later' "$TB_DIR/
 else bad "daemon down: expected a 451 4.7.1 reply; transcript:"; sed 's/^/    /' "$TB_DIR/daemon-down.swaks" | tail -8; fi
 expect_not_delivered daemon-down user "daemon down"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -14,13 +14,6 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/testbed/testbed.sh"
 tb_init
 tb_require redis-server redis-cli smtp-source postfix
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-expect_eq() {  # NAME WANT GOT
-  if [[ "$3" == "$2" ]]; then ok "$1: '$3'"; else bad "$1: expected '$2', got '$3'"; fi
-}
 
 REDIS_PORT=$(free_port)
 second_pid=""
@@ -141,5 +134,4 @@ out=$("$CHECK" --policy "$TB_DIR/policy.conf" --config "$TB_DIR/mxguard.conf" \
 
 stop_second
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

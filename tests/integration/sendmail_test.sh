@@ -29,11 +29,6 @@ MXGUARD=$(readlink -f "$MXGUARD")
 sm_enter_namespace "$@"  # from here on: inside the namespaces
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-
 # integration.conf (the Postfix test's policy, replies untouched) plus spf, so that a clean
 # message gets headers (Received-SPF, Authentication-Results) inserted through Sendmail.
 sed 's/^stages = .*/stages = rbl helo rdns spf/; s/^\[engine\]$/[engine]\nauthserv_id = mx.example.net/' \
@@ -217,5 +212,4 @@ if grep -qE '^<\*\* 4[0-9][0-9] 4\.' "$TB_DIR/daemon-down.swaks"; then
 else bad "daemon down: expected a 4xx reply; transcript:"; sed 's/^/    /' "$TB_DIR/daemon-down.swaks" | tail -8; fi
 expect_not_delivered daemon-down user "daemon down"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

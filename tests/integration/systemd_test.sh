@@ -28,10 +28,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+# shellcheck source=tests/testbed/testbed.sh
+source "$src/tests/testbed/testbed.sh"  # ok, bad, tb_summary
 
 # ---- 1. cmake --install into a DESTDIR ----------------------------------------------------------
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
@@ -411,5 +409,4 @@ else
   echo "skip: logrotate is not installed (syntax of /etc/logrotate.d/mxguard not checked)"
 fi
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -73,11 +73,6 @@ if [[ -n "$tsan" ]]; then
   echo "ThreadSanitizer build: TSAN_OPTIONS=$TSAN_OPTIONS"
 fi
 
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
 cat > "$TB_DIR/policy.conf" <<'P'
 [engine]
 stages = rbl helo rdns behaviour ratelimit spf callout headers dkim
@@ -439,5 +434,4 @@ if [[ -n "$tsan" ]] || grep -q "ThreadSanitizer" "$MXGUARD_LOG"; then
   else bad "ThreadSanitizer: reports of ours (above)"; fi
 fi
 keep
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

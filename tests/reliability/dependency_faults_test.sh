@@ -21,10 +21,6 @@ RECOVER_S=${MXGUARD_FAULT_RECOVER_SECONDS:-9}  # > the 5 s quiet period that clo
 SESSIONS=${MXGUARD_FAULT_SESSIONS:-20}
 # MXGUARD_FAULTS: a subset to run, e.g. "dns_stop dns_slow" (default: all six)
 FAULTS=${MXGUARD_FAULTS:-dns_stop dns_slow redis_stop redis_pause callout_silent callout_drip}
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 REDIS_PORT=$(free_port)
 PROBE_PORT=$(free_port)
@@ -243,5 +239,4 @@ python3 "$here/reliability/smtp_load.py" --port "$SMTP_PORT" --messages 5 --sess
 grep -q '"accepted": 5' "$TB_DIR/after.json" && ok "afterwards: 5 of 5 accepted" \
   || bad "afterwards: $(cat "$TB_DIR/after.json")"
 stop_mxguard || bad "mxguard did not stop cleanly (or a sanitizer report)"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

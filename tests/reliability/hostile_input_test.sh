@@ -14,10 +14,6 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/testbed/testbed.sh"
 tb_init
 tb_require python3 postfix
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 # 192.0.2.6 is listed; its TXT is hostile and 20 x 255 octets long (nsd answers it over TCP).
 long=""
@@ -146,5 +142,4 @@ if check mixed 4 "450 4.1.7 <mixed@sender.example.net>: Sender address rejected:
 else bad "mixed-code callout reply (see above)"; fi
 alive && ok "daemon alive at the end" || bad "daemon died"
 stop_mxguard || bad "mxguard did not stop cleanly (or a sanitizer report)"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -14,10 +14,6 @@ tb_require python3 postfix swaks
 [[ $(id -u) -eq 0 ]] || tb_skip "privilege tests need root"
 id nobody >/dev/null 2>&1 || tb_skip "no 'nobody' user"
 getent group postfix >/dev/null || tb_skip "no 'postfix' group"
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 printf '[engine]\nstages = helo\n' > "$TB_DIR/helo.conf"
 start_nsd || exit 1
@@ -152,5 +148,4 @@ if [[ "$got" == "$want"* && "${got#"$want"}" =~ ^(2[0-9]|30)\ seconds$ ]]; then
 else bad "third probe: got '$got'"; fi
 [[ $(probes) -eq 2 ]] && ok "the remote saw exactly 2 probe connections" || bad "the remote saw $(probes) connections"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -18,10 +18,6 @@ tb_require python3 postfix postqueue
 MESSAGES=${MXGUARD_NO_LOSS_MESSAGES:-600}
 KILLS=${MXGUARD_NO_LOSS_KILLS:-1}
 SESSIONS=${MXGUARD_NO_LOSS_SESSIONS:-20}
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
 
 policy() {  # the running policy; $1 = extra [headers] line (a change a reload can pick up)
   cat <<EOF
@@ -151,5 +147,4 @@ if grep -q "policy reload refused, keeping the running policy: $TB_DIR/policy.co
 else bad "broken: $(grep -i reload "$MXGUARD_LOG" | tail -2)"; fi
 
 stop_mxguard || bad "mxguard did not stop cleanly (or a sanitizer report)"
-echo "$passed passed, $failed failed"
-((failed == 0))
+tb_summary

@@ -39,11 +39,6 @@ bound_kb=${MXGUARD_SOAK_RSS_BOUND_KB:-$([[ -n "$asan" ]] && echo 8192 || echo 51
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:quarantine_size_mb=4"
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-
 start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 
 # Stages that need DNS (rbl, helo, rdns, spf) and one that does not (headers, behaviour); the
@@ -159,5 +154,4 @@ if [[ -n "${MXGUARD_SOAK_KEEP:-}" ]]; then
   cp "$TB_DIR"/{samples.txt,out.txt,err.txt} "$MXGUARD_SOAK_KEEP/" 2>/dev/null
   [[ -f "$TB_DIR/valgrind.log" ]] && cp "$TB_DIR/valgrind.log" "$MXGUARD_SOAK_KEEP/"
 fi
-echo "$passed passed, $failed failed"
-((failed == 0 && passed > 0))
+tb_summary && ((passed > 0))

@@ -41,11 +41,6 @@ bound_kb=${MXGUARD_SOAK_RSS_BOUND_KB:-$([[ -n "$asan" ]] && echo 8192 || echo 51
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:quarantine_size_mb=4"
 tb_init
 
-passed=0
-failed=0
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-
 start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 # smtp-source connects from 127.0.0.1: nothing is whitelisted, so every stage runs; what a
 # loopback client cannot pass (no PTR of its own, no Date in smtp-source's message) only warns.
@@ -167,5 +162,4 @@ if [[ -n "${MXGUARD_SOAK_KEEP:-}" ]]; then
   echo "$summary" > "$MXGUARD_SOAK_KEEP/summary.txt"
   tail -200 "$MXGUARD_LOG" > "$MXGUARD_SOAK_KEEP/mxguard.log.tail"
 fi
-echo "$passed passed, $failed failed"
-((failed == 0 && passed > 0))
+tb_summary && ((passed > 0))

@@ -6,6 +6,8 @@
 # Usage:   source tests/testbed/testbed.sh; tb_init
 #          start_nsd; start_mxguard BIN POLICY; start_postfix; tb_swaks ...; (all stop on EXIT)
 #          start_redis / stop_redis (a private redis-server on REDIS_PORT).
+# Results: ok MSG / bad MSG / expect_eq NAME WANT GOT print "ok: ..." / "FAIL: ..." lines and
+#          count them in passed / failed; the script's last command is tb_summary.
 # Extra:   TB_EXTRA_RECORDS=FILE before start_nsd appends FILE's records to example.net's zone;
 #          TB_POSTFIX_EXTRA_MASTER (master.cf lines) before start_postfix adds services, e.g. a
 #          second smtpd with "-o smtpd_milters=..." pointing at a second mxguard.
@@ -41,6 +43,22 @@ tb_require() {
   for tool in "$@"; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "$tool" ]] || tb_skip "'$tool' is not installed"
   done
+}
+
+# The assertions' results: one "ok: MSG" / "FAIL: MSG" line each (MSG: the arguments, joined by
+# spaces), counted in passed / failed (a script may add counts of its own, e.g. of a sub-tool's
+# "ok:"/"FAIL:" lines). tb_summary prints "N passed, N failed" and returns 0 only when none failed:
+# the script's last command, so its exit status.
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+expect_eq() {  # NAME WANT GOT
+  if [[ "$3" == "$2" ]]; then ok "$1: '$3'"; else bad "$1: expected '$2', got '$3'"; fi
+}
+tb_summary() {
+  echo "$passed passed, $failed failed"
+  ((failed == 0))
 }
 
 tb_init() {

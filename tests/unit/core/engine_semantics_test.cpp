@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "fakes/function_stage.h"
 
 namespace mxguard {
 namespace {
@@ -19,32 +20,8 @@ Reply reply(int code, const char* enh, const char* text) {
   return *Reply::make(code, enh, text);
 }
 
-// A stage whose hooks call what the test wrote.
-class FunctionStage : public Stage {
- public:
-  explicit FunctionStage(std::string name) : name_(std::move(name)) {}
-  std::string_view name() const override { return name_; }
-  Findings onConnect(Transaction& tx) const override { return call(connect, tx); }
-  Findings onHelo(Transaction& tx) const override { return call(helo, tx); }
-  Findings onMail(Transaction& tx) const override { return call(mail, tx); }
-  Findings onRcpt(Transaction& tx, const std::string& r) const override {
-    return rcpt ? rcpt(tx, r) : Findings{};
-  }
-  Findings onHeader(Transaction& tx, const Header& h) const override {
-    return header ? header(tx, h) : Findings{};
-  }
-  Findings onBody(Transaction& tx, std::string_view) const override { return call(body, tx); }
-  Findings onEom(Transaction& tx) const override { return call(eom, tx); }
-
-  using Hook = std::function<Findings(Transaction&)>;
-  Hook connect, helo, mail, body, eom;
-  std::function<Findings(Transaction&, const std::string&)> rcpt;
-  std::function<Findings(Transaction&, const Header&)> header;
-
- private:
-  static Findings call(const Hook& h, Transaction& tx) { return h ? h(tx) : Findings{}; }
-  std::string name_;
-};
+using testing::FakeClock;
+using testing::FunctionStage;
 
 // Answers each name from a script: a list of results consumed one per lookup (the last repeats).
 class ScriptedResolver : public dns::Resolver {
@@ -62,14 +39,6 @@ class ScriptedResolver : public dns::Resolver {
   }
   std::map<std::string, std::vector<dns::LookupResult>> answers;
   std::map<std::string, int> asked;
-};
-
-class FakeClock : public Clock {
- public:
-  std::chrono::steady_clock::time_point now() const override { return steady; }
-  std::chrono::system_clock::time_point wallNow() const override { return wall; }
-  std::chrono::steady_clock::time_point steady{};
-  std::chrono::system_clock::time_point wall{};
 };
 
 const dns::LookupResult kServfail{dns::LookupStatus::TempFail, {}, 0, "SERVFAIL"};

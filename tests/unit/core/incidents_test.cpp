@@ -8,16 +8,12 @@
 #include <vector>
 
 #include "core/log.h"
+#include "fakes/function_stage.h"
 
 namespace mxguard {
 namespace {
 
-class FakeClock : public Clock {
- public:
-  std::chrono::steady_clock::time_point now() const override { return steady; }
-  std::chrono::system_clock::time_point wallNow() const override { return {}; }
-  std::chrono::steady_clock::time_point steady{};
-};
+using testing::FakeClock;
 
 // Each test has its own Incidents and clock: nothing is shared with other tests.
 struct IncidentsTest : ::testing::Test {

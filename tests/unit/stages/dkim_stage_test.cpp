@@ -590,6 +590,25 @@ TEST_F(DkimSession, RequiredDomainRejectionAndTheNextMessageStartsClean) {
   EXPECT_EQ(s.transaction().trace.back().detail, "pass d=example.com s=sel");
 }
 
+// Issue 20: a SERVFAIL of the first message's key lookup was kept on the connection and failed
+// every later message. The second message, with the key answering again, verifies.
+TEST_F(DkimSession, AKeyServfailDoesNotPoisonTheNextMessageOfTheConnection) {
+  dns->servfail("sel._domainkey.example.com", dns::RrType::TXT);
+  auto s = start("require_signature_from = example.com\n");
+  Verdict first = deliver(s, signMessage(kMessage));
+  ASSERT_EQ(first.action, Action::Tempfail);
+  EXPECT_EQ(first.reply->code(), 451);
+  dns->answer("sel._domainkey.example.com", dns::RrType::TXT, {keyRecord("rsa2048")});
+  s.mail("<alice@example.com>");
+  s.rcpt("<bob@example.net>");
+  RawMessage m = splitMessage(signMessage(kMessage));
+  for (const auto& h : m.headers) s.header(h.name, h.value, h.leading);
+  s.endOfHeaders();
+  s.body(m.body);
+  EXPECT_EQ(s.endOfMessage().action, Action::Pass);
+  EXPECT_EQ(s.transaction().trace.back().detail, "pass d=example.com s=sel");
+}
+
 // --- the helpers ------------------------------------------------------------------------------
 
 TEST(DkimHelpers, FromDomainsAndAlignment) {

@@ -1,0 +1,49 @@
+// function_stage.h - a Stage whose hooks call what the test wrote (std::function per hook), and
+// a Clock the test sets: engine and front door tests script exactly what the stages report.
+// Must not: be used by integration tests (they run the real stages).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "core/clock.h"
+#include "core/stage.h"
+
+namespace mxguard::testing {
+
+class FunctionStage : public Stage {
+ public:
+  explicit FunctionStage(std::string name = "scripted") : name_(std::move(name)) {}
+  std::string_view name() const override { return name_; }
+  Findings onConnect(Transaction& tx) const override { return call(connect, tx); }
+  Findings onHelo(Transaction& tx) const override { return call(helo, tx); }
+  Findings onMail(Transaction& tx) const override { return call(mail, tx); }
+  Findings onRcpt(Transaction& tx, const std::string& r) const override {
+    return rcpt ? rcpt(tx, r) : Findings{};
+  }
+  Findings onHeader(Transaction& tx, const Header& h) const override {
+    return header ? header(tx, h) : Findings{};
+  }
+  Findings onBody(Transaction& tx, std::string_view) const override { return call(body, tx); }
+  Findings onEom(Transaction& tx) const override { return call(eom, tx); }
+
+  using Hook = std::function<Findings(Transaction&)>;
+  Hook connect, helo, mail, body, eom;
+  std::function<Findings(Transaction&, const std::string&)> rcpt;
+  std::function<Findings(Transaction&, const Header&)> header;
+
+ private:
+  static Findings call(const Hook& h, Transaction& tx) { return h ? h(tx) : Findings{}; }
+  std::string name_;
+};
+
+class FakeClock : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() const override { return steady; }
+  std::chrono::system_clock::time_point wallNow() const override { return wall; }
+  std::chrono::steady_clock::time_point steady{};
+  std::chrono::system_clock::time_point wall{};
+};
+
+}  // namespace mxguard::testing
