@@ -20,8 +20,8 @@
 #include <string>
 
 #include "bench_milter.h"
-#include "stages/dkim_lib.h"  // libopendkim, with C99 _Bool spelled for C++
-#include "stages/dkim_public_key_cache.h"
+#include "stages/dkim/dkim_lib.h"  // libopendkim, with C99 _Bool spelled for C++
+#include "stages/dkim/dkim_public_key_cache.h"
 
 namespace {
 

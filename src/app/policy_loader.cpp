@@ -7,7 +7,7 @@
 #include <set>
 
 #include "config/config_file.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "stages/registry.h"
 
 namespace mxguard::app {

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "core/policy.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 #include "store/store.h"
 
 namespace mxguard::app {

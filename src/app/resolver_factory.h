@@ -3,7 +3,7 @@
 #pragma once
 
 #include "app/daemon_options.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard::app {
 

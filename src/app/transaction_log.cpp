@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config_error.h"
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard::app {
 

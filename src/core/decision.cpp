@@ -1,10 +1,31 @@
-// decision.cpp - check modes and the order of a hook's findings.
+// decision.cpp - names of actions and check modes (traces, logs, --json: change them only with
+// the golden files) and the order of a hook's findings.
 // Must not: apply a decision (the Session does).
 #include "core/decision.h"
 
 #include <algorithm>
 
 namespace mxguard {
+
+const char* toString(Action a) {
+  switch (a) {
+    case Action::Pass:
+      return "pass";
+    case Action::Accept:
+      return "accept";
+    case Action::Reject:
+      return "reject";
+    case Action::Tempfail:
+      return "tempfail";
+    case Action::Discard:
+      return "discard";
+    case Action::Quarantine:
+      return "quarantine";
+    case Action::AddHeader:
+      return "add-header";
+  }
+  return "?";
+}
 
 const char* toString(CheckMode m) {
   switch (m) {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard {
 

@@ -3,7 +3,7 @@
 // Must not: log while holding the mutex (a log sink may be slow).
 #include "core/incidents.h"
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard {
 namespace {

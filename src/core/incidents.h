@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 namespace mxguard {
 

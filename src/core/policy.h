@@ -10,11 +10,11 @@
 
 #include "core/incidents.h"
 #include "core/ip_address.h"
-#include "core/phase.h"
+#include "base/phase.h"
 #include "core/reply.h"
 #include "core/stage.h"
 #include "core/transaction_record.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard {
 

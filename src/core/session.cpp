@@ -7,10 +7,10 @@
 #include <cctype>
 #include <ctime>
 
-#include "core/counters.h"
+#include "base/counters.h"
 #include "core/incidents.h"
-#include "core/log.h"
-#include "core/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 
 namespace mxguard {
 namespace {

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/decision.h"
-#include "core/phase.h"
+#include "base/phase.h"
 #include "core/transaction.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard {
 

@@ -13,12 +13,12 @@
 #include <vector>
 
 #include "core/auth_results.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "core/dns_answers.h"
 #include "core/dns_budget.h"
 #include "core/ip_address.h"
-#include "core/phase.h"
-#include "dns/resolver.h"
+#include "base/phase.h"
+#include "core/resolver.h"
 
 namespace mxguard {
 

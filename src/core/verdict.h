@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/decision.h"
-#include "core/phase.h"
+#include "base/phase.h"
 #include "core/reply.h"
 
 namespace mxguard {

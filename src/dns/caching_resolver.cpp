@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "core/counters.h"
+#include "base/counters.h"
 
 namespace mxguard::dns {
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard::dns {
 

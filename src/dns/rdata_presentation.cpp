@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard::dns {
 

@@ -13,7 +13,7 @@
 #include <condition_variable>
 #include <stdexcept>
 
-#include "core/metrics.h"
+#include "base/metrics.h"
 #include "dns/rdata_presentation.h"
 
 namespace mxguard::dns {

@@ -11,7 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 struct ub_ctx;
 struct ub_result;

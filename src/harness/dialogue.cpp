@@ -4,7 +4,7 @@
 // Must not: invent policy: every 4xx/5xx comes from the Session.
 #include "harness/dialogue.h"
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard::harness {
 namespace {

@@ -9,7 +9,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard::milter {
 

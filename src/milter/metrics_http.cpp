@@ -16,8 +16,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/log.h"
-#include "core/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "core/reply.h"
 
 namespace mxguard::milter {

@@ -14,8 +14,8 @@
 #include <span>
 #include <string>
 
-#include "core/counters.h"
-#include "core/log.h"
+#include "base/counters.h"
+#include "base/log.h"
 #include "core/session.h"
 
 namespace mxguard::milter {

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard::milter {
 

@@ -2,15 +2,15 @@
 // Must not: grow implicit registration; adding a stage means adding a row here.
 #include "stages/registry.h"
 
-#include "stages/behaviour_stage.h"
-#include "stages/callout_stage.h"
-#include "stages/dkim_stage.h"
-#include "stages/headers_stage.h"
-#include "stages/helo_stage.h"
-#include "stages/ratelimit_stage.h"
-#include "stages/rbl_stage.h"
-#include "stages/rdns_stage.h"
-#include "stages/spf_stage.h"
+#include "stages/behaviour/behaviour_stage.h"
+#include "stages/callout/callout_stage.h"
+#include "stages/dkim/dkim_stage.h"
+#include "stages/headers/headers_stage.h"
+#include "stages/helo/helo_stage.h"
+#include "stages/ratelimit/ratelimit_stage.h"
+#include "stages/rbl/rbl_stage.h"
+#include "stages/rdns/rdns_stage.h"
+#include "stages/spf/spf_stage.h"
 
 namespace mxguard::stages {
 

@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "config/config_file.h"
-#include "core/phase.h"
+#include "base/phase.h"
 #include "core/stage.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 #include "smtp/smtp_probe.h"
-#include "stages/probe_coordinator.h"
+#include "stages/callout/probe_coordinator.h"
 #include "store/store.h"
 
 namespace mxguard::stages {

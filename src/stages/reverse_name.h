@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/transaction.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard::stages {
 

@@ -8,9 +8,9 @@
 
 #include <cmath>
 
-#include "core/counters.h"
-#include "core/log.h"
-#include "core/metrics.h"
+#include "base/counters.h"
+#include "base/log.h"
+#include "base/metrics.h"
 
 namespace mxguard::store {
 namespace {

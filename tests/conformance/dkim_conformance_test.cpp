@@ -12,7 +12,7 @@
 
 #include "config/config_file.h"
 #include "core/transaction.h"
-#include "stages/dkim_stage.h"
+#include "stages/dkim/dkim_stage.h"
 #include "stages/registry.h"
 
 namespace mxguard {

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard::testing {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "core/stage.h"
 
 namespace mxguard::testing {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "stages/rfc5322_syntax.h"
+#include "stages/headers/rfc5322_syntax.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -16,7 +16,7 @@
 
 #include "core/reply.h"
 #include "dns/rdata_presentation.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace {
 

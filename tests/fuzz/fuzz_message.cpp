@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "app/policy_loader.h"
-#include "dns/resolver.h"
+#include "core/resolver.h"
 #include "fuzz/fuzz_check.h"
 #include "harness/dialogue.h"
 #include "store/memory_store.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "stages/rate_limit_spec.h"
+#include "stages/ratelimit/rate_limit_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

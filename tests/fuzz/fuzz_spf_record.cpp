@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "stages/spf_record_syntax.h"
+#include "stages/spf/spf_record_syntax.h"
 
 using namespace mxguard::stages;
 

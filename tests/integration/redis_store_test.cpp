@@ -14,7 +14,7 @@
 #include <chrono>
 #include <thread>
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard::store {
 namespace {

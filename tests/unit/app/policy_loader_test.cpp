@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "config/config_error.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "fakes/fake_resolver.h"
 #include "stages/registry.h"
 #include "store/memory_store.h"

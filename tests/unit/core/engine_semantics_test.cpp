@@ -9,7 +9,7 @@
 #include <functional>
 #include <map>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "core/session.h"
 #include "fakes/function_stage.h"
 

@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "fakes/function_stage.h"
 
 namespace mxguard {

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace mxguard {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "core/counters.h"
+#include "base/counters.h"
 
 namespace mxguard::dns {
 namespace {

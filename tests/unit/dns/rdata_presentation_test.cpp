@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "dns/resolver.h"
+#include "core/resolver.h"
 
 namespace mxguard::dns {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "app/policy_holder.h"
 #include "core/auth_results.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "core/session.h"
 #include "fakes/fake_resolver.h"
 #include "fakes/function_stage.h"

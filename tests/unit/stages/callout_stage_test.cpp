@@ -2,7 +2,7 @@
 // and a FakeResolver: every outcome's exact reply, the cache ("(cached)", no second probe),
 // accept-all domains, null MX, MX order, refused targets, single-flight, a store that is down, a
 // probe that throws, and probe caps and single-flight that outlive a reload.
-#include "stages/callout_stage.h"
+#include "stages/callout/callout_stage.h"
 
 #include <gtest/gtest.h>
 

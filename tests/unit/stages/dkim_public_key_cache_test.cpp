@@ -1,6 +1,6 @@
 // dkim_public_key_cache_test.cpp - the d2i_PUBKEY_bio in our executables: same DER, same key
 // (decoded once); other DER, other key; failures and the `out` form are OpenSSL's own.
-#include "stages/dkim_public_key_cache.h"
+#include "stages/dkim/dkim_public_key_cache.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>

@@ -2,16 +2,16 @@
 // signed at test time with our own keys (tests/fixtures/dkim): each result with its d=, s= and
 // reason, RFC 8301 refusals, key lookup failures, the require_signature_from replies, and
 // hostile input staying bounded.
-#include "stages/dkim_stage.h"
+#include "stages/dkim/dkim_stage.h"
 
 #include <gtest/gtest.h>
 
 #include "core/session.h"
 #include "dkim_test_signer.h"
 #include "stage_test_support.h"
-#include "stages/dkim_alignment.h"
-#include "stages/dkim_key_record.h"
-#include "stages/dkim_tags.h"
+#include "stages/dkim/dkim_alignment.h"
+#include "stages/dkim/dkim_key_record.h"
+#include "stages/dkim/dkim_tags.h"
 
 // libopendkim 2.11 leaks the EVP_PKEY of an ed25519 *signing* key (dkim_privkey_load); only the
 // test signer signs, mxguard itself only verifies. The suppression names that one function; the

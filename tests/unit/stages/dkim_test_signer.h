@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/transaction.h"
-#include "stages/dkim_lib.h"
+#include "stages/dkim/dkim_lib.h"
 
 namespace mxguard::testing {
 

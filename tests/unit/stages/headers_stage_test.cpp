@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "stage_test_support.h"
-#include "stages/rfc5322_syntax.h"
+#include "stages/headers/rfc5322_syntax.h"
 
 namespace mxguard::testing {
 namespace {

@@ -2,7 +2,7 @@
 // that throws ends its flight, frees its cap slots and tells its waiters at once; a waiter waits no
 // longer than its own deadline; the caps come with each call while the probes in flight stay
 // counted. Threads are ordered with latches; time bounds are wide, so nothing depends on speed.
-#include "stages/probe_coordinator.h"
+#include "stages/callout/probe_coordinator.h"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
 // ratelimit_stage_test.cpp - the ratelimit stage on the in-memory store with a fake clock: steady
 // rate, burst once, the refusal with its retry time, IPv6 /64 aggregation, keys that expire,
 // each counted event, exemptions, observe, a failing store, and configuration errors.
-#include "stages/ratelimit_stage.h"
+#include "stages/ratelimit/ratelimit_stage.h"
 
 #include <gtest/gtest.h>
 
 #include "config/config_file.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "core/session.h"
 #include "stage_test_support.h"
 #include "store/memory_store.h"

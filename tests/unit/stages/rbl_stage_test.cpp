@@ -2,8 +2,8 @@
 // them can change the verdict), the TXT asked only for the listing a rejection quotes, IPv6 names.
 #include <gtest/gtest.h>
 
-#include "core/counters.h"
-#include "core/log.h"
+#include "base/counters.h"
+#include "base/log.h"
 #include "stage_test_support.h"
 
 namespace mxguard::testing {

@@ -1,5 +1,5 @@
 // rdns_stage_test.cpp - PTR present, forward-confirmed, dynamic names; failures are 450 4.7.25.
-#include "stages/rdns_stage.h"
+#include "stages/rdns/rdns_stage.h"
 
 #include <gtest/gtest.h>
 

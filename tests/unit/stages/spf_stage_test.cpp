@@ -1,7 +1,7 @@
 // spf_stage_test.cpp - the spf stage through FakeResolver: each result's action and exact reply
 // (RFC 7372 codes), the HELO identity, the null sender, Received-SPF and the
 // Authentication-Results entries, and configuration errors.
-#include "stages/spf_stage.h"
+#include "stages/spf/spf_stage.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,78 @@
+// callout_stage.h - sender verification: asks the sender domain's own mail server whether the
+// MAIL FROM address exists (Postfix reject_unverified_sender, Exim callouts), caching results in
+// the Store so one probe serves a whole fleet, and quoting the remote's own reply when it says no.
+// Must not: probe for the null sender, our own or allow-listed domains, non-public addresses
+// (unless allowed), more than the caps allow, or reply 5xx when it could not get an answer.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "config/config_file.h"
+#include "core/reply_template.h"
+#include "core/stage.h"
+#include "smtp/smtp_probe.h"
+#include "stages/callout/callout_record.h"
+#include "stages/callout/probe_coordinator.h"
+#include "stages/registry.h"
+#include "store/store.h"
+
+namespace mxguard::stages {
+
+// What one probe (or a cache hit) found; shared between concurrent checks of an address. At
+// namespace scope so StageContext can name the coordinator without including this header.
+struct CalloutFinding {
+  enum class Kind { Answer, AcceptAll, NullMx, DomainNotFound, Unverified } kind;
+  AddressRecord record;  // Answer: the remote's answer
+  std::string why;       // Unverified: the reason
+  std::string dialogue;  // the probe transcript, for the trace
+  bool cached = false;
+};
+
+// The callout probes in progress and their single-flight, shared by every callout stage built in
+// the process, across reloads (StageContext::calloutProbes).
+using CalloutProbes = ProbeCoordinator<CalloutFinding>;
+
+class CalloutStage : public Stage {
+ public:
+  static std::vector<config::OptionSpec> options();
+  static StageSharedPtr create(const config::Section& section, const StageContext& context);
+
+  std::string_view name() const override { return "callout"; }
+  Findings onMail(Transaction& tx) const override;
+
+  using Finding = CalloutFinding;
+
+  // The process-wide coordinator, used when StageContext::calloutProbes is null: a reload builds
+  // new stages, and they must count the probes the old policy's stages still have in flight.
+  static std::shared_ptr<CalloutProbes> processProbes();
+
+ private:
+  Finding probeFresh(Transaction& tx, const std::string& sender, const std::string& domain) const;
+  Finding probeHosts(Transaction& tx, const std::vector<std::string>& hosts,
+                     const std::string& sender, const std::string& domain) const;
+  Decision internalError(const std::string& sender, std::string detail) const;
+  std::optional<Decision> decide(const Transaction& tx, const std::string& sender,
+                                 const std::string& domain, const Finding& f) const;
+  void remember(const std::string& sender, const std::string& domain, const Finding& f) const;
+  bool allowedTarget(const IpAddress& ip) const;
+
+  dns::ResolverSharedPtr resolver_;
+  store::StoreSharedPtr store_;
+  smtp::SmtpProbeSharedPtr probe_;
+  std::chrono::milliseconds dnsTimeout_{5000};
+  smtp::ProbeOptions probeOptions_;
+  bool acceptAllProbe_ = true;
+  bool allowPrivate_ = false;
+  size_t maxHosts_ = 3;
+  double probesPerDomainPerMinute_ = 60;
+  std::set<std::string> skipDomains_;
+  std::string onNullSenderRefused_ = "accept";
+  std::chrono::seconds acceptTtl_{86400}, rejectTtl_{7200}, domainTtl_{604800}, tempfailTtl_{300};
+  ReplyTemplate rejected_, unverified_, nullMx_, domainNotFound_, nullSenderRefused_;
+  CalloutProbes::Limits probeLimits_;  // this policy's caps, applied to the probes it starts
+  std::shared_ptr<CalloutProbes> coordinator_;
+};
+
+}  // namespace mxguard::stages

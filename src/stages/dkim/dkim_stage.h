@@ -1,0 +1,53 @@
+// dkim_stage.h - DKIM verification (RFC 6376, RFC 8463 ed25519, RFC 8301 floor) with
+// libopendkim: every signature of the message gets an RFC 8601 result in authResults, and
+// chosen sender domains can be required to carry a valid signature (RFC 7372 reply codes).
+// Must not: buffer the body (it streams into libopendkim), use libopendkim's resolver, or keep a
+// DKIM handle beyond its message (state is dropped on abort, RSET and the next message).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config_file.h"
+#include "core/stage.h"
+#include "stages/check_action.h"
+#include "stages/dkim/dkim_lib.h"
+#include "stages/registry.h"
+
+namespace mxguard::stages {
+
+class DkimStage : public Stage {
+ public:
+  static std::vector<config::OptionSpec> options();
+  static StageSharedPtr create(const config::Section& section, const StageContext& context);
+
+  std::string_view name() const override { return "dkim"; }
+  std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
+  Findings onHeader(Transaction& tx, const Header& header) const override;
+  Findings onEoh(Transaction& tx) const override;
+  Findings onBody(Transaction& tx, std::string_view chunk) const override;
+  Findings onEom(Transaction& tx) const override;
+  void onAbort(Transaction& tx) const override;
+  void onClose(Transaction& tx) const override;
+
+  // Limits on what one message may make us keep or compute.
+  static constexpr size_t kMaxHeaderBytes = 4 * 1024 * 1024;
+  static constexpr size_t kMaxHeaderFields = 20000;
+
+ private:
+  struct MessageState;
+  MessageState& state(Transaction& tx) const;
+  void runEoh(Transaction& tx, MessageState& st) const;
+
+  std::shared_ptr<DKIM_LIB> lib_;
+  dns::ResolverSharedPtr resolver_;
+  std::chrono::milliseconds timeout_{5000};
+  size_t maxSignatures_ = 10;
+  std::vector<std::string> requireFrom_;  // normalised domains
+  Check noValidSignature_;
+  Check noAuthorSignature_;  // the same check, with the reply for "another domain passed"
+  ReplyTemplate temperrorReply_;
+};
+
+}  // namespace mxguard::stages

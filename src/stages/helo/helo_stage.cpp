@@ -1,0 +1,224 @@
+// helo_stage.cpp - checks in Postfix's order, each reported with its mode; the Session logs the
+// warnings and applies the first enforced refusal, where this stage stops checking. A very long
+// HELO is shortened in the reply (the reply must stay readable), and its real length is named.
+// Must not: echo more than 64 octets of a client's HELO into a reply.
+#include "stages/helo/helo_stage.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "stages/host_name_syntax.h"
+#include "stages/reverse_name.h"
+
+namespace mxguard::stages {
+namespace {
+
+const std::set<std::string> kVars{"helo_name",   "helo_problem", "client_address",
+                                  "client_name", "our_hostname", "dns_error"};
+constexpr size_t kShownHelo = 64;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+bool isLiteral(const std::string& h) {
+  return h.size() >= 2 && h.front() == '[' && h.back() == ']';
+}
+
+}  // namespace
+
+std::vector<config::OptionSpec> HeloStage::options() {
+  std::vector<config::OptionSpec> specs;
+  const std::string invalid =
+      "501 5.5.2 <${helo_name}>: Helo command rejected: Invalid name${helo_problem? "
+      "(${helo_problem})}";
+  declareCheck(specs, "missing", "reject", "503 5.5.1 Error: send HELO/EHLO first",
+               "no HELO/EHLO before MAIL FROM");
+  declareCheck(specs, "invalid", "reject", invalid, "HELO name breaks RFC 5321 syntax");
+  declareCheck(specs, "bare_ip", "reject", invalid, "HELO is an IP address without brackets");
+  declareCheck(specs, "non_fqdn", "reject",
+               "504 5.5.2 <${helo_name}>: Helo command rejected: need fully-qualified hostname",
+               "HELO name without a dot");
+  declareCheck(specs, "literal_mismatch", "reject",
+               "550 5.7.1 <${helo_name}>: Helo command rejected: address literal does not match "
+               "your address [${client_address}]",
+               "address literal is not the client's address");
+  declareCheck(specs, "forged", "reject",
+               "550 5.7.1 <${helo_name}>: Helo command rejected: you are not ${our_hostname}; send "
+               "your own host name",
+               "HELO claims our own host name or address");
+  declareCheck(specs, "unresolvable", "off",
+               "550 5.7.1 <${helo_name}>: Helo command rejected: Host not found",
+               "HELO name has no A/AAAA record");
+  declareCheck(specs, "reverse_mismatch", "off",
+               "550 5.7.1 <${helo_name}>: Helo command rejected: does not match your host name "
+               "${client_name}",
+               "HELO name is not the client's verified reverse name");
+  specs.push_back({"tempfail_reply_unresolvable", config::OptionKind::String,
+                   "450 4.7.1 <${helo_name}>: Helo command rejected: Host not found (DNS lookup "
+                   "failed temporarily: ${dns_error}); try again later",
+                   false, 0, 0, "reply when the HELO lookup fails and on_failure = tempfail"});
+  specs.push_back({"tempfail_reply_reverse_mismatch", config::OptionKind::String,
+                   "450 4.7.1 <${helo_name}>: Helo command rejected: cannot verify your host name "
+                   "(DNS lookup failed temporarily: ${dns_error}); try again later",
+                   false, 0, 0, "reply when the reverse lookup fails and on_failure = tempfail"});
+  return specs;
+}
+
+StageSharedPtr HeloStage::create(const config::Section& section, const StageContext& context) {
+  auto s = std::make_shared<HeloStage>();
+  s->resolver_ = context.resolver;
+  s->timeout_ = context.dnsTimeout;
+  s->ourHostname_ = context.ourHostname;
+  s->missing_ = parseCheck(section, "missing", kVars);
+  s->invalid_ = parseCheck(section, "invalid", kVars);
+  s->bareIp_ = parseCheck(section, "bare_ip", kVars);
+  s->nonFqdn_ = parseCheck(section, "non_fqdn", kVars);
+  s->literalMismatch_ = parseCheck(section, "literal_mismatch", kVars);
+  s->forged_ = parseCheck(section, "forged", kVars);
+  s->unresolvable_ = parseCheck(section, "unresolvable", kVars);
+  s->reverseMismatch_ = parseCheck(section, "reverse_mismatch", kVars);
+  s->unresolvableTempfail_ = parseTemplate(section, "tempfail_reply_unresolvable", kVars);
+  s->reverseTempfail_ = parseTemplate(section, "tempfail_reply_reverse_mismatch", kVars);
+  for (const char* option : {"tempfail_reply_unresolvable", "tempfail_reply_reverse_mismatch"})
+    if (parseTemplate(section, option, kVars).code() >= 500)
+      section.fail(option, "a DNS failure must get a 4xx reply");
+  return s;
+}
+
+TemplateVars HeloStage::varsFor(const Transaction& tx, const std::string& problem) const {
+  const auto& c = tx.connection;
+  std::string shown = c.helo.size() > kShownHelo ? c.helo.substr(0, kShownHelo) + "..." : c.helo;
+  return {{"helo_name", shown},
+          {"helo_problem", problem},
+          {"client_address", c.clientAddress},
+          {"client_name", c.clientName},
+          {"our_hostname", c.ourHostname.empty() ? ourHostname_ : c.ourHostname}};
+}
+
+std::vector<dns::Query> HeloStage::prefetch(Phase phase, const Transaction& tx) const {
+  std::vector<dns::Query> qs;
+  if (phase != Phase::Helo) return qs;
+  const std::string& h = tx.connection.helo;
+  if (!unresolvable_.off() && !isLiteral(h) && !hostNameProblem(h) &&
+      h.find('.') != std::string::npos) {
+    qs.push_back({lower(h), dns::RrType::A});
+    qs.push_back({lower(h), dns::RrType::AAAA});
+  }
+  if (!reverseMismatch_.off() && tx.connection.clientIp)
+    qs.push_back(ptrQuery(*tx.connection.clientIp));
+  return qs;
+}
+
+Findings HeloStage::onMail(Transaction& tx) const {
+  if (tx.connection.heloSeen || missing_.off()) return {};
+  return failCheck(missing_, "helo", varsFor(tx, ""), "no HELO/EHLO before MAIL FROM");
+}
+
+Findings HeloStage::onHelo(Transaction& tx) const {
+  Findings out;
+  // Reports one failed check; true when it refuses (checking stops there).
+  auto failed = [&](const Check& chk, const std::string& problem, const std::string& detail) {
+    out.add(failCheck(chk, "helo", varsFor(tx, problem), detail));
+    return out.refused();
+  };
+  auto finish = [&]() -> Findings {
+    if (out.empty()) return Decision::pass("helo.ok", sanitize(tx.connection.helo.substr(0, kShownHelo)));
+    return out;
+  };
+  const auto& c = tx.connection;
+  const std::string& h = c.helo;
+
+  if (h.empty()) {
+    failed(invalid_, "empty name", "empty HELO");
+    return finish();
+  }
+  if (isLiteral(h)) {
+    auto literal = IpAddress::parse(h);
+    if (!literal) {
+      failed(invalid_, "invalid address literal", "bad literal");
+      return finish();
+    }
+    if (c.clientIp && !(*literal == *c.clientIp) &&
+        failed(literalMismatch_, "",
+               "literal " + literal->toString() + " vs client " + c.clientAddress))
+      return finish();
+    bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
+                                              *c.clientIp) != c.ourAddresses.end();
+    if (!clientIsUs &&
+        std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *literal) != c.ourAddresses.end())
+      failed(forged_, "", "literal of our own address " + literal->toString());
+    return finish();
+  }
+  if (auto ip = IpAddress::parse(h)) {
+    std::string fix = ip->isV4() ? "[" + ip->toString() + "]" : "[IPv6:" + ip->toString() + "]";
+    failed(bareIp_, "an IP address must be written as an address literal: " + fix, "bare IP");
+    return finish();
+  }
+  if (auto p = hostNameProblem(h)) {
+    failed(invalid_, *p, *p);
+    return finish();
+  }
+  std::string name = lower(h);
+  if (name.find('.') == std::string::npos && failed(nonFqdn_, "", "no dot in HELO name"))
+    return finish();
+  std::string ours = lower(c.ourHostname.empty() ? ourHostname_ : c.ourHostname);
+  bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
+                                            *c.clientIp) != c.ourAddresses.end();
+  if (!ours.empty() && name == ours && !clientIsUs &&
+      failed(forged_, "", "HELO claims to be " + ours))
+    return finish();
+  out.add(dnsChecks(tx, name));
+  return finish();
+}
+
+Findings HeloStage::dnsChecks(Transaction& tx, const std::string& name) const {
+  const auto& c = tx.connection;
+  Findings out;
+  if (!unresolvable_.off() && name.find('.') != std::string::npos) {
+    auto answers = cachedLookupAll(tx, *resolver_,
+                                   {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
+    bool found = false, temp = false;
+    std::string error;
+    for (const auto& a : answers) {
+      found = found || a.status == dns::LookupStatus::Ok;
+      if (a.status == dns::LookupStatus::TempFail) {
+        temp = true;
+        error = a.error.empty() ? "temporary failure" : a.error;
+      }
+    }
+    if (!found && temp) {
+      auto vars = varsFor(tx, "");
+      vars["dns_error"] = error;
+      out.add(Decision::dependencyTempfail(unresolvableTempfail_.render(vars), "helo.dns_failure",
+                                           "A/AAAA " + name + ": " + error)
+                  .under(unresolvable_.mode, unresolvable_.name));
+    } else if (!found) {
+      out.add(failCheck(unresolvable_, "helo", varsFor(tx, ""), "no A/AAAA for " + name));
+    }
+    if (out.refused()) return out;
+  }
+  if (!reverseMismatch_.off() && c.clientIp) {
+    auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
+    if (rev.status == ReverseName::Status::PtrTempFail ||
+        rev.status == ReverseName::Status::ForwardTempFail) {
+      auto vars = varsFor(tx, "");
+      vars["dns_error"] = rev.error;
+      out.add(Decision::dependencyTempfail(reverseTempfail_.render(vars), "helo.dns_failure",
+                                           "reverse lookup: " + rev.error)
+                  .under(reverseMismatch_.mode, reverseMismatch_.name));
+      return out;
+    }
+    if (rev.status != ReverseName::Status::Confirmed || lower(rev.confirmedName) != name) {
+      auto vars = varsFor(tx, "");
+      vars["client_name"] =
+          rev.status == ReverseName::Status::Confirmed ? rev.confirmedName : "unknown";
+      out.add(failCheck(reverseMismatch_, "helo", vars, "verified name " + vars["client_name"]));
+    }
+  }
+  return out;
+}
+
+}  // namespace mxguard::stages
