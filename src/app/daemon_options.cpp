@@ -10,6 +10,7 @@
 #include <boost/program_options.hpp>
 #include <sstream>
 
+#include "base/version.h"
 #include "config/config_file.h"
 #include "core/ip_address.h"
 
@@ -223,7 +224,7 @@ bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::
   if (vm.count("help") || vm.count("version")) {
     std::ostringstream out;
     if (vm.count("version"))
-      out << "mxguard 0.1.0\n";
+      out << "mxguard " << version() << "\n";
     else
       out << desc;
     *helpText = out.str();

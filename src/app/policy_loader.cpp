@@ -3,11 +3,11 @@
 // Must not: start anything (no threads, no sockets): loading is pure so --check-config is safe.
 #include "app/policy_loader.h"
 
-#include <algorithm>
 #include <set>
 
-#include "config/config_file.h"
 #include "base/log.h"
+#include "base/strings.h"
+#include "config/config_file.h"
 #include "stages/registry.h"
 
 namespace mxguard::app {
@@ -123,11 +123,8 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
                   "'" + settings.authservId +
                       "' is not a token (RFC 8601 2.2: a host name such as mx.example.com)");
   settings.exemptLocalParts.clear();
-  for (auto local : engine.getList("exempt_recipients")) {
-    std::transform(local.begin(), local.end(), local.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    settings.exemptLocalParts.push_back(local);
-  }
+  for (const auto& local : engine.getList("exempt_recipients"))
+    settings.exemptLocalParts.push_back(lower(local));
   for (const auto& text : engine.getList("whitelist_clients")) {
     auto cidr = Cidr::parse(text);
     if (!cidr)

@@ -12,8 +12,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "config/config_error.h"
+#include "app/json_text.h"
 #include "base/log.h"
+#include "config/config_error.h"
 
 namespace mxguard::app {
 
@@ -36,7 +37,7 @@ std::string toJsonLine(const TransactionRecord& r) {
     for (const auto& h : r.headers) hs.push_back({h.name, h.value});
     j["headers"] = hs;
   }
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return dumpJson(j);
 }
 
 JsonLinesRecorder::JsonLinesRecorder(const std::string& path, bool headers,

@@ -10,10 +10,7 @@
 #include <type_traits>
 
 #include "base/counters.h"
-
-#ifndef MXGUARD_VERSION
-#define MXGUARD_VERSION "unknown"
-#endif
+#include "base/version.h"
 
 namespace mxguard::metrics {
 namespace {
@@ -281,7 +278,7 @@ MxguardMetrics::MxguardMetrics()
   for (const char* a : {"accept", "reject", "tempfail", "discard", "abort", "disconnect"})
     verdicts.with({a});
   for (const char* r : {"success", "failure"}) policyReloads.with({r});
-  buildInfo.with({MXGUARD_VERSION}).inc();
+  buildInfo.with({version()}).inc();
   // The phases a stage can hook: abort and close run no stage decisions, so are not timed.
   for (size_t p = 0; p <= static_cast<size_t>(Phase::Eom); ++p) {
     std::string_view name = toString(static_cast<Phase>(p));

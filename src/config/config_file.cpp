@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "base/strings.h"
 #include "config/value_parsers.h"
 
 namespace po = boost::program_options;
@@ -27,13 +28,6 @@ ConfigError::ConfigError(std::string f, int l, std::string o, std::string m)
       message(std::move(m)) {}
 
 namespace {
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 std::string qualified(const std::string& section, const std::string& name) {
   return section.empty() ? name : section + "." + name;
@@ -92,6 +86,19 @@ std::string textOf(const Section& s, const OptionSpec& spec, std::string_view op
   const Value* v = s.find(option);
   return v ? v->text : spec.defaultValue;
 }
+
+// The option's value by `parse`: a bad value is a config error at its line, a bad default a bug.
+template <class T>
+T parsed(const Section& s, const OptionSpec& spec, std::string_view option,
+         std::optional<T> (*parse)(std::string_view, std::string*)) {
+  std::string error;
+  std::optional<T> v = parse(textOf(s, spec, option), &error);
+  if (!v) {
+    if (!s.find(option)) throw std::logic_error("bad default for " + std::string(option));
+    s.fail(option, error);
+  }
+  return *v;
+}
 }  // namespace
 
 std::string Section::getString(std::string_view option) const {
@@ -99,33 +106,15 @@ std::string Section::getString(std::string_view option) const {
 }
 
 bool Section::getBool(std::string_view option) const {
-  std::string error;
-  auto b = parseBool(textOf(*this, spec(option), option), &error);
-  if (!b) {
-    if (!find(option)) throw std::logic_error("bad default for " + std::string(option));
-    fail(option, error);
-  }
-  return *b;
+  return parsed(*this, spec(option), option, parseBool);
 }
 
 long Section::getInt(std::string_view option) const {
-  std::string error;
-  auto v = parseInt(textOf(*this, spec(option), option), &error);
-  if (!v) {
-    if (!find(option)) throw std::logic_error("bad default for " + std::string(option));
-    fail(option, error);
-  }
-  return *v;
+  return parsed(*this, spec(option), option, parseInt);
 }
 
 std::chrono::milliseconds Section::getDuration(std::string_view option) const {
-  std::string error;
-  auto v = parseDuration(textOf(*this, spec(option), option), &error);
-  if (!v) {
-    if (!find(option)) throw std::logic_error("bad default for " + std::string(option));
-    fail(option, error);
-  }
-  return *v;
+  return parsed(*this, spec(option), option, parseDuration);
 }
 
 std::vector<std::string> Section::getList(std::string_view option) const {
@@ -150,15 +139,53 @@ ConfigFile ConfigFile::load(const std::string& path) {
   return parse(s.str(), path);
 }
 
+namespace {
+
+// Where pass 1 found an option.
+struct Located {
+  std::string section;
+  std::string name;
+  int line;
+};
+
+// Pass 2: Boost.Program_options parses the values; the nth option it returns is the nth we
+// indexed, which gives it its line. The values, trimmed, in index order.
+std::vector<std::string> parseValues(const std::string& normalised,
+                                     const std::vector<Located>& index,
+                                     const std::string& fileName) {
+  std::istringstream stream(normalised);
+  po::options_description none;
+  po::parsed_options parsed(&none);
+  try {
+    parsed = po::parse_config_file(stream, none, true);
+  } catch (const po::error& e) {
+    throw ConfigError(fileName, 0, "", e.what());
+  }
+  if (parsed.options.size() != index.size())
+    throw ConfigError(fileName, 0, "", "internal error: option count mismatch while parsing");
+  std::vector<std::string> values;
+  for (size_t i = 0; i < parsed.options.size(); ++i) {
+    const auto& o = parsed.options[i];
+    if (o.string_key != qualified(index[i].section, index[i].name))
+      throw ConfigError(fileName, index[i].line, "", "cannot parse this line");
+    values.push_back(o.value.empty() ? "" : trim(o.value.front()));
+  }
+  return values;
+}
+
+void checkOptionName(const std::string& name, const std::string& fileName, int lineNo) {
+  if (name.empty()) throw ConfigError(fileName, lineNo, "", "option name missing before '='");
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.'))
+      throw ConfigError(fileName, lineNo, "", "invalid option name '" + printable(name) + "'");
+}
+
+}  // namespace
+
 ConfigFile ConfigFile::parse(std::string_view text, const std::string& fileName) {
   ConfigFile cf;
   cf.file_ = fileName;
   // Pass 1: our own scan, for line numbers and for syntax errors Boost would report without one.
-  struct Located {
-    std::string section;
-    std::string name;
-    int line;
-  };
   std::vector<Located> index;
   std::string section;
   std::string normalised;  // what Boost parses: the same lines, CR stripped
@@ -197,11 +224,7 @@ ConfigFile ConfigFile::parse(std::string_view text, const std::string& fileName)
               fileName, lineNo, "",
               "expected 'name = value' or '[section]', got '" + printable(content) + "'");
         std::string name = trim(content.substr(0, eq));
-        if (name.empty()) throw ConfigError(fileName, lineNo, "", "option name missing before '='");
-        for (unsigned char c : name)
-          if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.'))
-            throw ConfigError(fileName, lineNo, "",
-                              "invalid option name '" + printable(name) + "'");
+        checkOptionName(name, fileName, lineNo);
         if (section.empty()) addSection("", lineNo);
         index.push_back({section, name, lineNo});
       }
@@ -210,31 +233,11 @@ ConfigFile ConfigFile::parse(std::string_view text, const std::string& fileName)
     pos = eol + 1;
   }
 
-  // Pass 2: Boost.Program_options parses the values; the nth option it returns is the nth we
-  // indexed, which gives it its line.
-  std::istringstream stream(normalised);
-  po::options_description none;
-  po::parsed_options parsed(&none);
-  try {
-    parsed = po::parse_config_file(stream, none, true);
-  } catch (const po::error& e) {
-    throw ConfigError(fileName, 0, "", e.what());
-  }
-  if (parsed.options.size() != index.size())
-    throw ConfigError(fileName, 0, "", "internal error: option count mismatch while parsing");
-  for (size_t i = 0; i < parsed.options.size(); ++i) {
-    const auto& o = parsed.options[i];
-    if (o.string_key != qualified(index[i].section, index[i].name))
-      throw ConfigError(fileName, index[i].line, "", "cannot parse this line");
-    std::string value = o.value.empty() ? "" : trim(o.value.front());
+  std::vector<std::string> values = parseValues(normalised, index, fileName);
+  for (size_t i = 0; i < index.size(); ++i)
     cf.sections_[index[i].section].values.emplace(index[i].name,
-                                                  Value{value, fileName, index[i].line});
-  }
+                                                  Value{values[i], fileName, index[i].line});
   return cf;
-}
-
-bool ConfigFile::hasSection(std::string_view name) const {
-  return sections_.find(name) != sections_.end();
 }
 
 std::vector<std::string> ConfigFile::sectionNames() const {

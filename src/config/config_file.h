@@ -75,7 +75,6 @@ class ConfigFile {
   static ConfigFile load(const std::string& path);
   static ConfigFile parse(std::string_view text, const std::string& fileName);
 
-  bool hasSection(std::string_view name) const;
   std::vector<std::string> sectionNames()
       const;                                     // in file order; "" = options before any [section]
   int sectionLine(std::string_view name) const;  // 0 if absent

@@ -6,13 +6,10 @@
 #include <cctype>
 #include <climits>
 
+#include "base/strings.h"
+
 namespace mxguard::config {
 namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 std::string shown(std::string_view s) {
   std::string out;
   for (unsigned char c : s.substr(0, 60))

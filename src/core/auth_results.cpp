@@ -5,6 +5,8 @@
 
 #include <cctype>
 
+#include "core/rfc5322_comment.h"
+
 namespace mxguard {
 namespace {
 
@@ -45,20 +47,10 @@ std::string comment(std::string_view v) {
 
 // Skips folding white space and (nested) comments.
 void skipCfws(std::string_view s, size_t& i) {
-  int depth = 0;
   while (i < s.size()) {
     char c = s[i];
-    if (depth > 0) {
-      if (c == '\\')
-        ++i;
-      else if (c == '(')
-        ++depth;
-      else if (c == ')')
-        --depth;
-      ++i;
-    } else if (c == '(') {
-      ++depth;
-      ++i;
+    if (c == '(') {
+      i = scanComment(s, i).end;  // an unterminated comment runs to the end
     } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
       ++i;
     } else {

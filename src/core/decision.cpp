@@ -11,18 +11,12 @@ const char* toString(Action a) {
   switch (a) {
     case Action::Pass:
       return "pass";
-    case Action::Accept:
-      return "accept";
     case Action::Reject:
       return "reject";
     case Action::Tempfail:
       return "tempfail";
-    case Action::Discard:
-      return "discard";
     case Action::Quarantine:
       return "quarantine";
-    case Action::AddHeader:
-      return "add-header";
   }
   return "?";
 }
@@ -42,14 +36,15 @@ const char* toString(CheckMode m) {
 namespace {
 
 bool isRefusal(const Decision& d) {
-  return d.action != Action::Pass && d.action != Action::AddHeader;
+  return d.action != Action::Pass;
 }
 
 }  // namespace
 
 bool Findings::refused() const {
-  return std::any_of(items_.begin(), items_.end(),
-                     [](const Decision& d) { return isRefusal(d) && d.mode == CheckMode::Enforce; });
+  return std::any_of(items_.begin(), items_.end(), [](const Decision& d) {
+    return isRefusal(d) && d.mode == CheckMode::Enforce;
+  });
 }
 
 const Decision& Findings::decisive() const {

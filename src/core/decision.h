@@ -14,7 +14,7 @@
 
 namespace mxguard {
 
-enum class Action { Pass, Accept, Reject, Tempfail, Discard, Quarantine, AddHeader };
+enum class Action { Pass, Reject, Tempfail, Quarantine };
 
 const char* toString(Action a);
 
@@ -32,7 +32,6 @@ struct Decision {
   // A dependency (DNS, Redis, callout target) failed: the stage's on_failure applies
   // (tempfail -> held like Postfix's defer_if_permit; accept -> logged and ignored).
   bool dependencyFailure = false;
-  std::vector<std::pair<std::string, std::string>> headers;  // AddHeader: name, value
   // The mode of the check this is the outcome of. For a dependency failure: the strongest mode
   // of the checks the failed lookup would have decided (a warn check cannot defer mail).
   CheckMode mode = CheckMode::Enforce;
@@ -78,7 +77,7 @@ class Findings {
   Findings() = default;
   Findings(std::nullopt_t) {}  // NOLINT: "return std::nullopt" means nothing to report
   Findings(Decision d) { items_.push_back(std::move(d)); }  // NOLINT
-  Findings(std::optional<Decision> d) {                    // NOLINT
+  Findings(std::optional<Decision> d) {                     // NOLINT
     if (d) items_.push_back(std::move(*d));
   }
 

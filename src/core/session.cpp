@@ -4,13 +4,13 @@
 #include "core/session.h"
 
 #include <algorithm>
-#include <cctype>
 #include <ctime>
 
 #include "base/counters.h"
-#include "core/incidents.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/strings.h"
+#include "core/incidents.h"
 
 namespace mxguard {
 namespace {
@@ -23,12 +23,6 @@ std::string stripBrackets(std::string_view a) {
   while (!a.empty() && (a.front() == ' ')) a.remove_prefix(1);
   if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
   return std::string(a);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // 421 closes the session (RFC 5321 3.8): nothing is gained by holding it to RCPT, and every
@@ -104,6 +98,49 @@ void Session::warn(const StageEntry& entry, const Decision& d, const std::string
   record(tx_.trace, std::move(t));
 }
 
+// The verdict a refusal becomes: its reply (a fallback when the stage gave none), softened when
+// it must not be permanent, and the action that follows from the reply's class.
+Verdict Session::verdictOf(const Decision& d, const std::string& stage, Phase phase) const {
+  Verdict v;
+  v.action = d.action;
+  v.reason = d.reason;
+  v.stage = stage;
+  v.phase = phase;
+  if (d.action == Action::Reject || d.action == Action::Tempfail) {
+    v.reply = d.reply ? *d.reply : fallbackReply();
+    // Temporary failure is never a 5xx, whatever the stage wrote.
+    if (d.action == Action::Tempfail && v.reply->isPermanent()) v.reply = v.reply->softened();
+    if (policy_->engine.softBounce && v.reply->isPermanent()) v.reply = v.reply->softened();
+    v.action = v.reply->isPermanent() ? Action::Reject : Action::Tempfail;
+  }
+  return v;
+}
+
+void Session::acceptOnFailure(const Decision& d, TraceEntry t) {
+  const std::string name = t.stage;
+  countEvent(name + ".dependency_failure");
+  metrics::countDependencyFailure(name);
+  t.effect = "accepted_on_failure";
+  record(tx_.trace, std::move(t));
+  // One incident per outage: an outage must not write a warning per message.
+  policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
+                                            "): on_failure = accept, continuing");
+}
+
+void Session::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t) {
+  const std::string name = t.stage;
+  Phase phase = t.phase;
+  countEvent(name + ".dependency_failure");
+  metrics::countDependencyFailure(name);
+  policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
+                                            "): on_failure = tempfail, deferring");
+  // defer_if_permit: keep the first reason, let a later definite rejection win.
+  t.effect = "defer_if_permit";
+  record(tx_.trace, std::move(t));
+  Held& held = phase == Phase::Rcpt ? rcptDeferral_ : deferred_;
+  if (!held.active) held = Held{true, phase, v};
+}
+
 Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop) {
   // Stages skip their off checks (and their lookups); one that reports one anyway is ignored.
   if (d.mode == CheckMode::Off) return Verdict::pass(phase);
@@ -114,70 +151,30 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
   // A decision made without the dependency failing ends that stage's incident ("skip" used none).
   if (!d.dependencyFailure && outcome != "skip") policy_->incidents->noteSuccess(name);
 
-  if (d.action == Action::Pass || d.action == Action::AddHeader) {
-    if (d.action == Action::AddHeader) {
-      for (const auto& [h, v] : d.headers) tx_.envelope.addedHeaders.push_back({h, v});
-      t.effect = "add-header";
-    }
+  if (d.action == Action::Pass) {
     record(tx_.trace, std::move(t));
     return Verdict::pass(phase);
   }
 
-  Verdict v;
-  v.action = d.action;
-  v.reason = d.reason;
-  v.stage = name;
-  v.phase = phase;
-  if (d.action == Action::Reject || d.action == Action::Tempfail) {
-    v.reply = d.reply ? *d.reply : fallbackReply();
-    // Temporary failure is never a 5xx, whatever the stage wrote.
-    if (d.action == Action::Tempfail && v.reply->isPermanent()) v.reply = v.reply->softened();
-    if (policy_->engine.softBounce && v.reply->isPermanent()) v.reply = v.reply->softened();
-    v.action = v.reply->isPermanent() ? Action::Reject : Action::Tempfail;
-  }
-  std::string replyText = v.reply ? v.reply->toSmtp() : std::string(toString(v.action));
-  while (!replyText.empty() && (replyText.back() == '\n' || replyText.back() == '\r'))
-    replyText.pop_back();
+  Verdict v = verdictOf(d, name, phase);
+  std::string replyText = trimLineEnd(v.reply ? v.reply->toSmtp() : toString(v.action));
 
   // on_failure = accept first: observe mode must not report "would refuse" for a failure the
   // enforcing policy would accept anyway.
   if (d.dependencyFailure && entry.onFailure == FailureMode::Accept) {
-    countEvent(name + ".dependency_failure");
-    metrics::countDependencyFailure(name);
-    t.effect = "accepted_on_failure";
-    record(tx_.trace, std::move(t));
-    // One incident per outage: an outage must not write a warning per message.
-    policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
-                                    "): on_failure = accept, continuing");
+    acceptOnFailure(d, std::move(t));
     return Verdict::pass(phase);
   }
 
   // A check that cannot reject cannot defer either: warn and observe only log.
-  if ((d.mode == CheckMode::Warn || entry.mode == StageMode::Observe) &&
-      d.action != Action::Accept) {
+  if (d.mode == CheckMode::Warn || entry.mode == StageMode::Observe) {
     if (d.dependencyFailure) metrics::countDependencyFailure(name);
     warn(entry, d, replyText, std::move(t));
     return Verdict::pass(phase);
   }
 
   if (d.dependencyFailure) {
-    countEvent(name + ".dependency_failure");
-    metrics::countDependencyFailure(name);
-    policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
-                                    "): on_failure = tempfail, deferring");
-    // defer_if_permit: keep the first reason, let a later definite rejection win.
-    t.effect = "defer_if_permit";
-    record(tx_.trace, std::move(t));
-    Held& held = phase == Phase::Rcpt ? rcptDeferral_ : deferred_;
-    if (!held.active) held = Held{true, phase, v};
-    return Verdict::pass(phase);
-  }
-
-  if (d.action == Action::Accept) {
-    t.effect = "accept";
-    record(tx_.trace, std::move(t));
-    acceptedAll_ = true;
-    *stop = true;
+    deferOnFailure(d, v, std::move(t));
     return Verdict::pass(phase);
   }
 
@@ -210,7 +207,7 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
 template <class Hook>
 Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
   metrics::Timer timer(phase);
-  if (acceptedAll_ || skipsStages(phase)) return Verdict::pass(phase);
+  if (skipsStages(phase)) return Verdict::pass(phase);
   auto runs = [&](const StageEntry& e) {
     return e.phases.contains(phase) && (which == Stages::All || e.runsWhileRejected);
   };
@@ -310,8 +307,7 @@ void Session::dropHeldOnAuthentication() {
   if (!pending_.active && !deferred_.active) return;
   const Held& held = pending_.active ? pending_ : deferred_;
   record(tx_.trace, {Phase::Mail, "engine", "authenticated",
-                     "sasl_username=" + sanitize(c.authUser) + " drops held " +
-                         held.verdict.reason,
+                     "sasl_username=" + sanitize(c.authUser) + " drops held " + held.verdict.reason,
                      "drop_held"});
   pending_ = Held{};
   deferred_ = Held{};
@@ -415,7 +411,7 @@ Verdict Session::body(std::string_view chunk) {
 // A rejection during DATA ends the transaction (the MTA sends the reply after the message):
 // log it now, with its reply, instead of as a disconnect later.
 Verdict Session::endMessageIfDecided(Verdict v) {
-  if (!messageOpen_ || !(v.isRejection() || v.action == Action::Discard)) return v;
+  if (!messageOpen_ || !v.isRejection()) return v;
   messageEnded_ = v;  // every later step of this message gives it again
   if (v.reply) {
     finalReply_ = v.reply->text();
@@ -431,8 +427,8 @@ Verdict Session::endOfMessage() {
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
   if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header)
     v = deferred_.verdict;
-  if (!v.isRejection() && v.action != Action::Discard && quarantine_) v = *quarantine_;
-  if (!v.isRejection() && v.action != Action::Discard) {
+  if (!v.isRejection() && quarantine_) v = *quarantine_;
+  if (!v.isRejection()) {
     addAuthenticationResults();
     prepareHeaderEdits();
   }

@@ -42,7 +42,7 @@ class Session {
 
   // The header edits an accepted message gets at end of message, in the order a front door must
   // make them: deletions first, highest index first (so one does not renumber the next), then
-  // insertions at the top. Empty for a refused or discarded message.
+  // insertions at the top. Empty for a refused message.
   struct HeaderEdit {
     enum class Kind { Delete, Insert } kind;
     std::string name;
@@ -74,10 +74,14 @@ class Session {
   Verdict noteClosing(Verdict v);
   // What a stage's decision becomes; sets *stop when the phase must not run further stages.
   Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
+  Verdict verdictOf(const Decision& d, const std::string& stage, Phase phase) const;
+  // A dependency failure under on_failure = accept (logged once per incident) or = tempfail
+  // (held like Postfix's defer_if_permit); `t` is its trace entry, stage and phase filled in.
+  void acceptOnFailure(const Decision& d, TraceEntry t);
+  void deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t);
   void startMessageIfNeeded();
   void dropHeldOnAuthentication();
-  void warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
-            TraceEntry t);
+  void warn(const StageEntry& entry, const Decision& d, const std::string& replyText, TraceEntry t);
   void prepareHeaderEdits();
   void finishTransaction(const char* action);
   void recordTransaction() const;
@@ -98,7 +102,6 @@ class Session {
   std::optional<Verdict> messageEnded_;  // a header/body verdict that ended the message
   std::optional<Verdict> quarantine_;    // quarantine asked for: given at end of message
   std::vector<HeaderEdit> headerEdits_;
-  bool acceptedAll_ = false;  // a stage said Accept: no further checks on this connection
   bool whitelistTraced_ = false;
   bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged
   bool anyTransaction_ = false;

@@ -5,15 +5,15 @@
 #include <optional>
 #include <string>
 
-#include "core/decision.h"
 #include "base/phase.h"
+#include "core/decision.h"
 #include "core/reply.h"
 
 namespace mxguard {
 
 struct Verdict {
-  // Pass = go on (libmilter SMFIS_CONTINUE); Accept = accept and stop checking (SMFIS_ACCEPT);
-  // Reject/Tempfail with reply; Discard; Quarantine (accept but hold).
+  // Pass = go on (libmilter SMFIS_CONTINUE); Reject/Tempfail with reply; Quarantine (accept but
+  // hold).
   Action action = Action::Pass;
   std::optional<Reply> reply;
   std::string reason;            // "rbl.listed"

@@ -21,7 +21,6 @@ Step positive(std::string command, int code, std::string enhanced, std::string t
 // Returns true when the verdict rejected the step (and records it).
 bool record(Outcome& out, std::string command, const Verdict& v, Step ok) {
   if (!v.isRejection() || !v.reply) {
-    if (v.action == Action::Discard) out.action = "discard";
     if (v.action == Action::Quarantine) out.action = "quarantine";
     out.steps.push_back(std::move(ok));
     return false;

@@ -36,7 +36,7 @@ struct Step {
 struct Outcome {
   std::vector<Step> steps;
   std::optional<Step> firstRejection;  // first non-2xx/3xx reply
-  std::string action;                  // accept / reject / tempfail / discard / quarantine
+  std::string action;                  // accept / reject / tempfail / quarantine
   std::vector<TraceEntry> trace;
   std::vector<std::string> log;      // what the daemon would have logged
   std::vector<Header> addedHeaders;  // what the milter would insert at end of message

@@ -4,8 +4,7 @@
 // Must not: invent evidence: what is shown comes from the trace, the replies and the log.
 #include "harness/explain.h"
 
-#include <cstdio>
-
+#include "app/json_text.h"
 #include "harness/explanations.h"
 
 namespace mxguard::harness {
@@ -50,23 +49,6 @@ bool isAdvisory(const std::string& reason) {
   for (const char* a : kAdvisory)
     if (reason == a) return true;
   return false;
-}
-
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -130,15 +112,16 @@ std::string formatFindingsText(const std::vector<Finding>& fs) {
 }
 
 std::string formatFindingsJson(const std::vector<Finding>& fs) {
-  std::string out = "[";
-  for (size_t i = 0; i < fs.size(); ++i) {
-    const auto& f = fs[i];
-    out += (i ? "," : "") + std::string("{\"reason\":") + jsonString(f.reason) +
-           ",\"phase\":" + jsonString(f.phase) + ",\"status\":" + jsonString(f.status) +
-           ",\"evidence\":" + jsonString(f.evidence) + ",\"reply\":" + jsonString(f.reply) +
-           ",\"meaning\":" + jsonString(f.meaning) + ",\"fix\":" + jsonString(f.fix) + "}";
-  }
-  return out + "]";
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& f : fs)
+    out.push_back({{"reason", f.reason},
+                   {"phase", f.phase},
+                   {"status", f.status},
+                   {"evidence", f.evidence},
+                   {"reply", f.reply},
+                   {"meaning", f.meaning},
+                   {"fix", f.fix}});
+  return app::dumpJson(out);
 }
 
 }  // namespace mxguard::harness

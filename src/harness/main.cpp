@@ -38,9 +38,7 @@ std::string stripBrackets(std::string s) {
   return s;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+po::options_description describeOptions() {
   po::options_description desc("Options");
   desc.add_options()("help,h", "show this help")(
       "config", po::value<std::string>(), "daemon configuration file (for policy and [dns])")(
@@ -70,132 +68,189 @@ int main(int argc, char** argv) {
       "sender-check", po::bool_switch(),
       "test a sending setup (outbound IP, HELO, sender): every check runs (observe mode), "
       "each problem explained");
+  return desc;
+}
+
+// What the command line asks for, checked: usage errors are po::error.
+struct Request {
   po::variables_map vm;
-  app::DaemonOptions options;
-  harness::Transcript t;
+  std::string replayFile;  // --replay: the transactions come from it, not from the flags below
+  harness::Transcript transcript;
   bool json = false, explain = false, senderCheck = false;
   unsigned repeat = 1;
-  std::string replayFile;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << kUsage << "\n" << desc;
-      return 0;
-    }
-    if (vm.count("replay")) {
-      replayFile = vm["replay"].as<std::string>();
-      if (!vm.count("policy")) throw po::error("--replay needs --policy NEW [--policy OLD]");
-      if (vm["policy"].as<std::vector<std::string>>().size() > 2)
-        throw po::error("--replay takes at most two policies: NEW and OLD");
-    } else if (vm.count("policy") && vm["policy"].as<std::vector<std::string>>().size() > 1) {
-      throw po::error("--policy may be given once (twice only with --replay)");
-    }
-    // With --replay the transactions come from the file, not from these flags.
-    if (replayFile.empty()) {
-      if (!vm.count("client-ip")) throw po::error("--client-ip is required");
-      senderCheck = vm["sender-check"].as<bool>();
-      explain = senderCheck || vm["explain"].as<bool>();
-      if (senderCheck && (!vm.count("helo") || !vm.count("from")))
-        throw po::error("--sender-check needs --client-ip, --helo and --from (the sending setup)");
-      t.clientIp = vm["client-ip"].as<std::string>();
-      if (!IpAddress::parse(t.clientIp))
-        throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
-      if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
-      if (vm.count("auth-user")) t.authUser = vm["auth-user"].as<std::string>();
-      if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
-      if (vm.count("rcpt"))
-        for (const auto& r : vm["rcpt"].as<std::vector<std::string>>())
-          t.recipients.push_back(stripBrackets(r));
-      // Rejections are delayed to RCPT, so a dialogue always reaches RCPT: without --from it uses
-      // the null sender, without --rcpt a placeholder recipient (both shown in the dialogue).
-      t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
-      if (t.recipients.empty()) t.recipients.push_back(kDefaultRecipient);
-      json = vm["json"].as<bool>();
-      repeat = vm["repeat"].as<unsigned>();
-      if (repeat == 0) throw po::error("--repeat must be at least 1");
-      if (repeat > 1 && senderCheck) throw po::error("--repeat does not go with --sender-check");
-      if (vm.count("message")) {
-        std::ifstream in(vm["message"].as<std::string>(), std::ios::binary);
-        if (!in)
-          throw po::error("cannot read --message file '" + vm["message"].as<std::string>() + "'");
-        std::ostringstream s;
-        s << in.rdbuf();
-        t.message = s.str();
-      }
-    }
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "mxguard-check: %s\n%s", e.what(), kUsage);
-    return config::kExitUsage;
-  }
 
+  std::vector<std::string> policies() const {
+    return vm.count("policy") ? vm["policy"].as<std::vector<std::string>>()
+                              : std::vector<std::string>{};
+  }
+};
+
+std::string readMessageFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw po::error("cannot read --message file '" + path + "'");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void checkPolicyCount(const Request& r) {
+  size_t n = r.policies().size();
+  if (r.vm.count("replay")) {
+    if (n == 0) throw po::error("--replay needs --policy NEW [--policy OLD]");
+    if (n > 2) throw po::error("--replay takes at most two policies: NEW and OLD");
+  } else if (n > 1) {
+    throw po::error("--policy may be given once (twice only with --replay)");
+  }
+}
+
+// The one transaction the flags describe (everything but --replay).
+void readTranscript(Request& r) {
+  const po::variables_map& vm = r.vm;
+  harness::Transcript& t = r.transcript;
+  if (!vm.count("client-ip")) throw po::error("--client-ip is required");
+  r.senderCheck = vm["sender-check"].as<bool>();
+  r.explain = r.senderCheck || vm["explain"].as<bool>();
+  if (r.senderCheck && (!vm.count("helo") || !vm.count("from")))
+    throw po::error("--sender-check needs --client-ip, --helo and --from (the sending setup)");
+  t.clientIp = vm["client-ip"].as<std::string>();
+  if (!IpAddress::parse(t.clientIp))
+    throw po::error("--client-ip '" + t.clientIp + "' is not an IPv4 or IPv6 address");
+  if (vm.count("client-name")) t.clientName = vm["client-name"].as<std::string>();
+  if (vm.count("auth-user")) t.authUser = vm["auth-user"].as<std::string>();
+  if (vm.count("helo")) t.helo = vm["helo"].as<std::string>();
+  if (vm.count("rcpt"))
+    for (const auto& rcpt : vm["rcpt"].as<std::vector<std::string>>())
+      t.recipients.push_back(stripBrackets(rcpt));
+  // Rejections are delayed to RCPT, so a dialogue always reaches RCPT: without --from it uses
+  // the null sender, without --rcpt a placeholder recipient (both shown in the dialogue).
+  t.sender = vm.count("from") ? stripBrackets(vm["from"].as<std::string>()) : "";
+  if (t.recipients.empty()) t.recipients.push_back(kDefaultRecipient);
+  r.json = vm["json"].as<bool>();
+  r.repeat = vm["repeat"].as<unsigned>();
+  if (r.repeat == 0) throw po::error("--repeat must be at least 1");
+  if (r.repeat > 1 && r.senderCheck) throw po::error("--repeat does not go with --sender-check");
+  if (vm.count("message")) t.message = readMessageFile(vm["message"].as<std::string>());
+}
+
+// False when --help was asked for (and printed).
+bool parseRequest(int argc, char** argv, Request& r) {
+  po::options_description desc = describeOptions();
+  po::store(po::command_line_parser(argc, argv).options(desc).run(), r.vm);
+  po::notify(r.vm);
+  if (r.vm.count("help")) {
+    std::cout << kUsage << "\n" << desc;
+    return false;
+  }
+  if (r.vm.count("replay")) r.replayFile = r.vm["replay"].as<std::string>();
+  checkPolicyCount(r);
+  if (r.replayFile.empty()) readTranscript(r);
+  return true;
+}
+
+// The daemon's own loading (app/), from --config, --policy, --dns and --hostname. Throws
+// config::ConfigError.
+struct Loaded {
+  app::DaemonOptions options;
+  PolicySharedPtr policy, oldPolicy;  // oldPolicy: --replay's second --policy, if any
+};
+
+Loaded loadPolicies(const Request& r) {
+  const po::variables_map& vm = r.vm;
+  Loaded l;
+  app::DaemonOptions& options = l.options;
+  if (vm.count("config")) {
+    options.configFile = vm["config"].as<std::string>();
+    app::applyDaemonConfigFile(options.configFile, options);
+  }
+  std::vector<std::string> policies = r.policies();
+  if (!policies.empty()) options.policyFile = policies[0];
+  if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
+  options.hostname = vm.count("hostname")        ? vm["hostname"].as<std::string>()
+                     : !options.hostname.empty() ? options.hostname
+                                                 : app::defaultHostname();
   app::PolicyLoadOptions load;
-  PolicySharedPtr policy, oldPolicy;
-  try {
-    if (vm.count("config")) {
-      options.configFile = vm["config"].as<std::string>();
-      app::applyDaemonConfigFile(options.configFile, options);
-    }
-    if (vm.count("policy")) options.policyFile = vm["policy"].as<std::vector<std::string>>()[0];
-    if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
-    options.hostname = vm.count("hostname")        ? vm["hostname"].as<std::string>()
-                       : !options.hostname.empty() ? options.hostname
-                                                   : app::defaultHostname();
-    load.resolver = app::makeResolver(options.dns, options.configFile);
-    load.store = app::makeStore(options.store);
-    load.ourHostname = options.hostname;
-    policy = app::loadPolicyFile(options.policyFile, load);
-    if (!replayFile.empty() && vm["policy"].as<std::vector<std::string>>().size() == 2)
-      oldPolicy = app::loadPolicyFile(vm["policy"].as<std::vector<std::string>>()[1], load);
-  } catch (const config::ConfigError& e) {
-    std::fprintf(stderr, "mxguard-check: %s\n", e.what());
-    return config::kExitConfig;
-  }
-  if (!replayFile.empty()) {
-    // Streamed: each record is replayed as it is read, so a recording of millions of
-    // transactions needs no more memory than one of ten.
-    size_t errors = 0;
-    harness::Replayer replayer(policy, oldPolicy, options.hostname);
-    size_t records = app::forEachTransaction(
-        replayFile, [&](const TransactionRecord& r) { replayer.add(r); },
-        [&](const std::string& e) {
-          ++errors;
-          std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());
-        });
-    if (records == 0 && errors > 0) return config::kExitUsage;
-    auto names = vm["policy"].as<std::vector<std::string>>();
-    std::cout << harness::formatReplay(replayer.report(), replayFile, names[0],
-                                       names.size() > 1 ? names[1] : "");
-    return 0;
-  }
-  t.ourHostname = options.hostname;
+  load.resolver = app::makeResolver(options.dns, options.configFile);
+  load.store = app::makeStore(options.store);
+  load.ourHostname = options.hostname;
+  l.policy = app::loadPolicyFile(options.policyFile, load);
+  if (!r.replayFile.empty() && policies.size() == 2)
+    l.oldPolicy = app::loadPolicyFile(policies[1], load);
+  return l;
+}
 
-  if (senderCheck) {
+int runReplay(const Request& r, const Loaded& l) {
+  // Streamed: each record is replayed as it is read, so a recording of millions of
+  // transactions needs no more memory than one of ten.
+  size_t errors = 0;
+  harness::Replayer replayer(l.policy, l.oldPolicy, l.options.hostname);
+  size_t records = app::forEachTransaction(
+      r.replayFile, [&](const TransactionRecord& record) { replayer.add(record); },
+      [&](const std::string& e) {
+        ++errors;
+        std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());
+      });
+  if (records == 0 && errors > 0) return config::kExitUsage;
+  auto names = r.policies();
+  std::cout << harness::formatReplay(replayer.report(), r.replayFile, names[0],
+                                     names.size() > 1 ? names[1] : "");
+  return 0;
+}
+
+void printOutcome(const Request& r, const Loaded& l, const harness::Outcome& outcome,
+                  const std::vector<harness::Finding>& found) {
+  const harness::Transcript& t = r.transcript;
+  if (r.json) {
+    std::string out = harness::formatJson(outcome);
+    if (r.explain)
+      out = out.substr(0, out.rfind('}')) + ",\"explain\":" + harness::formatFindingsJson(found) +
+            "}\n";
+    std::cout << out;
+    return;
+  }
+  if (r.senderCheck)
+    std::cout << "sender check: mail from " << t.clientIp << " (HELO " << *t.helo << ", MAIL FROM <"
+              << *t.sender << ">) against " << l.options.policyFile
+              << ", every check in observe mode\n\n";
+  std::cout << harness::formatText(outcome);
+  if (r.explain) std::cout << harness::formatFindingsText(found);
+}
+
+int runTranscript(Request& r, const Loaded& l) {
+  r.transcript.ourHostname = l.options.hostname;
+  PolicySharedPtr policy = l.policy;
+  if (r.senderCheck) {
     // Every stage in observe mode: the first problem must not hide the others.
     auto all = std::make_shared<Policy>(*policy);
     for (auto& entry : all->stages) entry.mode = StageMode::Observe;
     policy = all;
   }
-  harness::Outcome outcome = harness::runDialogue(policy, t);
-  for (unsigned i = 1; i < repeat; ++i) outcome = harness::runDialogue(policy, t);
+  harness::Outcome outcome = harness::runDialogue(policy, r.transcript);
+  for (unsigned i = 1; i < r.repeat; ++i) outcome = harness::runDialogue(policy, r.transcript);
   std::vector<harness::Finding> found;
-  if (explain) found = harness::findings(outcome, t);
-  if (json) {
-    std::string out = harness::formatJson(outcome);
-    if (explain)
-      out = out.substr(0, out.rfind('}')) + ",\"explain\":" + harness::formatFindingsJson(found) +
-            "}\n";
-    std::cout << out;
-  } else {
-    if (senderCheck)
-      std::cout << "sender check: mail from " << t.clientIp << " (HELO " << *t.helo
-                << ", MAIL FROM <" << *t.sender << ">) against " << options.policyFile
-                << ", every check in observe mode\n\n";
-    std::cout << harness::formatText(outcome);
-    if (explain) std::cout << harness::formatFindingsText(found);
-  }
-  if (senderCheck) return found.empty() ? 0 : 1;
+  if (r.explain) found = harness::findings(outcome, r.transcript);
+  printOutcome(r, l, outcome, found);
+  if (r.senderCheck) return found.empty() ? 0 : 1;
   if (outcome.action == "reject") return 1;
   if (outcome.action == "tempfail") return 2;
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Request request;
+  try {
+    if (!parseRequest(argc, argv, request)) return 0;
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "mxguard-check: %s\n%s", e.what(), kUsage);
+    return config::kExitUsage;
+  }
+  Loaded loaded;
+  try {
+    loaded = loadPolicies(request);
+  } catch (const config::ConfigError& e) {
+    std::fprintf(stderr, "mxguard-check: %s\n", e.what());
+    return config::kExitConfig;
+  }
+  return request.replayFile.empty() ? runTranscript(request, loaded) : runReplay(request, loaded);
 }

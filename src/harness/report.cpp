@@ -1,49 +1,20 @@
-// report.cpp - text and JSON renderings; JSON escaping done here (no JSON library needed for
-// writing one flat object).
-// Must not: print raw outside bytes: every value is escaped.
+// report.cpp - text and JSON renderings; the JSON through nlohmann::json, the escaper the
+// transaction log uses too, so --json and the record file agree on every byte.
+// Must not: print control bytes or invalid UTF-8 from outside: JSON escapes the one and replaces
+// the other.
 #include "harness/report.h"
 
-#include <cstdio>
+#include "app/json_text.h"
 
 namespace mxguard::harness {
 namespace {
 
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+using Json = nlohmann::ordered_json;  // keys in the order written: the golden files pin it
 
-std::string replyJson(const Step& s) {
-  return "{\"code\":" + std::to_string(s.code) +
-         ",\"enhanced\":" + (s.enhanced.empty() ? std::string("null") : jsonString(s.enhanced)) +
-         ",\"text\":" + jsonString(s.text) + "}";
+Json replyJson(const Step& s) {
+  return Json{{"code", s.code},
+              {"enhanced", s.enhanced.empty() ? Json(nullptr) : Json(s.enhanced)},
+              {"text", s.text}};
 }
 
 std::string replyLine(const Step& s) {
@@ -95,39 +66,32 @@ std::string formatText(const Outcome& o) {
 }
 
 std::string formatJson(const Outcome& o) {
-  std::string out = "{\"action\":" + jsonString(o.action);
+  Json j{{"action", o.action}};
   if (o.firstRejection) {
     const auto& r = *o.firstRejection;
-    out += ",\"reply\":" + replyJson(r) + ",\"phase\":" + jsonString(r.phase) +
-           ",\"stage\":" + jsonString(r.stage) + ",\"reason\":" + jsonString(r.reason);
+    j["reply"] = replyJson(r);
+    j["phase"] = r.phase;
+    j["stage"] = r.stage;
+    j["reason"] = r.reason;
   } else {
-    out += ",\"reply\":null,\"phase\":null,\"stage\":null,\"reason\":null";
+    for (const char* key : {"reply", "phase", "stage", "reason"}) j[key] = nullptr;
   }
-  out += ",\"steps\":[";
-  for (size_t i = 0; i < o.steps.size(); ++i) {
-    out += (i ? "," : "") + std::string("{\"command\":") + jsonString(o.steps[i].command) +
-           ",\"reply\":" + replyJson(o.steps[i]) + "}";
-  }
-  out += "],\"trace\":[";
-  for (size_t i = 0; i < o.trace.size(); ++i) {
-    const auto& t = o.trace[i];
-    out += (i ? "," : "") + std::string("{\"phase\":") +
-           jsonString(std::string(toString(t.phase))) + ",\"stage\":" + jsonString(t.stage) +
-           ",\"outcome\":" + jsonString(t.outcome) + ",\"detail\":" + jsonString(t.detail) +
-           ",\"effect\":" + jsonString(t.effect) + "}";
-  }
-  out += "],\"added_headers\":[";
-  for (size_t i = 0; i < o.addedHeaders.size(); ++i)
-    out += (i ? "," : "") + std::string("{\"name\":") + jsonString(o.addedHeaders[i].name) +
-           ",\"value\":" + jsonString(o.addedHeaders[i].value) + "}";
-  out += "],\"removed_headers\":[";
-  for (size_t i = 0; i < o.removedHeaders.size(); ++i)
-    out += (i ? "," : "") + std::string("{\"name\":") + jsonString(o.removedHeaders[i].first) +
-           ",\"index\":" + std::to_string(o.removedHeaders[i].second) + "}";
-  out += "],\"log\":[";
-  for (size_t i = 0; i < o.log.size(); ++i) out += (i ? "," : "") + jsonString(o.log[i]);
-  out += "]}\n";
-  return out;
+  Json& steps = j["steps"] = Json::array();
+  for (const auto& s : o.steps) steps.push_back({{"command", s.command}, {"reply", replyJson(s)}});
+  Json& trace = j["trace"] = Json::array();
+  for (const auto& t : o.trace)
+    trace.push_back({{"phase", toString(t.phase)},
+                     {"stage", t.stage},
+                     {"outcome", t.outcome},
+                     {"detail", t.detail},
+                     {"effect", t.effect}});
+  Json& added = j["added_headers"] = Json::array();
+  for (const auto& h : o.addedHeaders) added.push_back({{"name", h.name}, {"value", h.value}});
+  Json& removed = j["removed_headers"] = Json::array();
+  for (const auto& [name, index] : o.removedHeaders)
+    removed.push_back({{"name", name}, {"index", index}});
+  j["log"] = o.log;
+  return app::dumpJson(j) + "\n";
 }
 
 }  // namespace mxguard::harness

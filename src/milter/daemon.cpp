@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "app/policy_holder.h"
@@ -30,10 +31,11 @@
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
 #include "app/transaction_log.h"
-#include "config/config_error.h"
 #include "base/counters.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/version.h"
+#include "config/config_error.h"
 #include "milter/log_sinks.h"
 #include "milter/metrics_http.h"
 #include "milter/milter_adapter.h"
@@ -101,22 +103,24 @@ bool daemonize() {
   return true;
 }
 
-}  // namespace
+// The steps of runDaemon. Each that can fail returns nullopt to go on, or the exit code the
+// daemon stops with (the reason logged).
+using Stop = std::optional<int>;
 
-int runDaemon(const app::DaemonOptions& options) {
-  // Threads (the resolver's, libmilter's) must start after the fork: daemonize first.
-  if (!options.foreground) {
-    logToSyslog();
-    if (!daemonize()) {
-      logMessage(LogLevel::Error, std::string("cannot fork: ") + std::strerror(errno));
-      return kExitOsErr;
-    }
-  } else {
+// Threads (the resolver's, libmilter's) must start after the fork: daemonize first.
+Stop startLogging(const app::DaemonOptions& options) {
+  if (options.foreground) {
     logToStderr();
+    return std::nullopt;
   }
+  logToSyslog();
+  if (daemonize()) return std::nullopt;
+  logMessage(LogLevel::Error, std::string("cannot fork: ") + std::strerror(errno));
+  return kExitOsErr;
+}
 
-  app::PolicyLoadOptions loadOptions;
-  std::unique_ptr<app::PolicyHolder> holder;
+Stop loadFirstPolicy(const app::DaemonOptions& options, app::PolicyLoadOptions& loadOptions,
+                     std::unique_ptr<app::PolicyHolder>& holder) {
   try {
     loadOptions.resolver = app::makeResolver(options.dns, options.configFile);
     loadOptions.store = app::makeStore(options.store);
@@ -130,15 +134,16 @@ int runDaemon(const app::DaemonOptions& options) {
     logMessage(LogLevel::Error, e.what());
     return config::kExitConfig;
   }
-  setPolicyHolder(holder.get());
-  setDefaultHostname(options.hostname);
-  setUnansweredData(!unixSocketPath(options.socket).empty());
+  return std::nullopt;
+}
 
-  if (!options.pidfile.empty()) {
-    std::ofstream pid(options.pidfile);
-    pid << getpid() << "\n";
-  }
+void writePidfile(const app::DaemonOptions& options) {
+  if (options.pidfile.empty()) return;
+  std::ofstream pid(options.pidfile);
+  pid << getpid() << "\n";
+}
 
+Stop openListener(const app::DaemonOptions& options) {
   std::string conn = options.socket;
   if (smfi_setconn(conn.data()) != MI_SUCCESS ||
       smfi_register(makeFilterDescription()) != MI_SUCCESS) {
@@ -157,16 +162,24 @@ int runDaemon(const app::DaemonOptions& options) {
     return kExitOsErr;
   }
   setNoDelayOnListeners();
-  // Before dropping privileges (a port below 1024 needs root); stopped when this returns.
-  std::unique_ptr<MetricsHttpServer> metricsServer;
-  if (const auto& m = options.metrics; !m.listen.empty()) {
-    std::string error;
-    if (!(metricsServer = MetricsHttpServer::start(m.address, m.port, &error))) {
-      logMessage(LogLevel::Error, error);
-      return kExitOsErr;
-    }
-    logMessage(LogLevel::Info, "serving metrics on http://" + m.listen + "/metrics");
+  return std::nullopt;
+}
+
+// Before dropping privileges (a port below 1024 needs root); stopped when `server` goes.
+Stop startMetrics(const app::DaemonOptions& options, std::unique_ptr<MetricsHttpServer>& server) {
+  const auto& m = options.metrics;
+  if (m.listen.empty()) return std::nullopt;
+  std::string error;
+  if (!(server = MetricsHttpServer::start(m.address, m.port, &error))) {
+    logMessage(LogLevel::Error, error);
+    return kExitOsErr;
   }
+  logMessage(LogLevel::Info, "serving metrics on http://" + m.listen + "/metrics");
+  return std::nullopt;
+}
+
+// The socket's owner and mode first (they may need root), then the configured user.
+Stop dropPrivilegesAsConfigured(const app::DaemonOptions& options) {
   std::string error;
   if (std::string path = unixSocketPath(options.socket); !path.empty()) {
     SocketPermissions perms{options.socketOwner, options.socketGroup,
@@ -184,41 +197,58 @@ int runDaemon(const app::DaemonOptions& options) {
     logMessage(LogLevel::Error, refusal);
     return config::kExitConfig;
   }
+  return std::nullopt;
+}
 
+constexpr int kHandledSignals[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+
+Stop installSignalHandlers() {
   if (pipe2(gSignalPipe, O_CLOEXEC | O_NONBLOCK) != 0) return kExitOsErr;
   struct sigaction sa {};
   sa.sa_handler = onSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGHUP, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGUSR1, &sa, nullptr);
+  for (int sig : kHandledSignals) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return std::nullopt;
+}
 
-  // smfi_main's thread (and the per-connection threads it spawns) inherit the blocked mask.
+// smfi_main's thread (and the per-connection threads it spawns) inherit the blocked mask, so
+// the handled signals reach the main thread only.
+std::thread startMilterThread(std::atomic<bool>& done, std::atomic<int>& result) {
   sigset_t ours, old;
   sigemptyset(&ours);
-  sigaddset(&ours, SIGHUP);
-  sigaddset(&ours, SIGTERM);
-  sigaddset(&ours, SIGINT);
-  sigaddset(&ours, SIGUSR1);
+  for (int sig : kHandledSignals) sigaddset(&ours, sig);
   pthread_sigmask(SIG_BLOCK, &ours, &old);
-  std::atomic<bool> milterDone{false};
-  std::atomic<int> milterResult{MI_SUCCESS};
-  std::thread milterThread([&] {
-    milterResult = smfi_main();
-    milterDone = true;
+  std::thread milterThread([&done, &result] {
+    result = smfi_main();
+    done = true;
     onSignal(0);  // wake the main loop
   });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return milterThread;
+}
 
-  logMessage(LogLevel::Info, "mxguard 0.1.0 listening on " + options.socket + ", store " +
-                                 loadOptions.store->describe() + ", policy " + options.policyFile +
-                                 " (" + std::to_string(holder->snapshot()->stages.size()) +
-                                 " stages)");
-  notifyReady("listening on " + options.socket + ", policy " + options.policyFile + " (" +
-              std::to_string(holder->snapshot()->stages.size()) + " stages)");
+std::string stagesOf(const app::PolicyHolder& holder) {
+  return "(" + std::to_string(holder.snapshot()->stages.size()) + " stages)";
+}
+
+void reloadPolicy(const app::DaemonOptions& options, const app::PolicyLoadOptions& loadOptions,
+                  app::PolicyHolder& holder) {
+  notifyReloading("reloading the policy from " + options.policyFile);
+  std::string error =
+      holder.reload([&] { return app::loadPolicyFile(options.policyFile, loadOptions); });
+  metrics::countPolicyReload(error.empty());
+  std::string outcome = error.empty()
+                            ? "policy reloaded from " + options.policyFile + " " + stagesOf(holder)
+                            : "policy reload refused, keeping the running policy: " + error;
+  logMessage(error.empty() ? LogLevel::Info : LogLevel::Error, outcome);
+  notifyReady(outcome);
+}
+
+// The main thread's loop: the signals the handler wrote to the pipe, until smfi_main returns.
+void serveSignals(const app::DaemonOptions& options, const app::PolicyLoadOptions& loadOptions,
+                  app::PolicyHolder& holder, const std::atomic<bool>& milterDone) {
   bool stopping = false;
   while (!milterDone) {
     pollfd p{gSignalPipe[0], POLLIN, 0};
@@ -226,16 +256,7 @@ int runDaemon(const app::DaemonOptions& options) {
     unsigned char sig = 0;
     while (read(gSignalPipe[0], &sig, 1) == 1) {
       if (sig == SIGHUP) {
-        notifyReloading("reloading the policy from " + options.policyFile);
-        std::string error =
-            holder->reload([&] { return app::loadPolicyFile(options.policyFile, loadOptions); });
-        metrics::countPolicyReload(error.empty());
-        std::string outcome =
-            error.empty() ? "policy reloaded from " + options.policyFile + " (" +
-                                std::to_string(holder->snapshot()->stages.size()) + " stages)"
-                          : "policy reload refused, keeping the running policy: " + error;
-        logMessage(error.empty() ? LogLevel::Info : LogLevel::Error, outcome);
-        notifyReady(outcome);
+        reloadPolicy(options, loadOptions, holder);
       } else if (sig == SIGUSR1) {
         logCounters();
       } else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
@@ -246,6 +267,34 @@ int runDaemon(const app::DaemonOptions& options) {
       }
     }
   }
+}
+
+}  // namespace
+
+int runDaemon(const app::DaemonOptions& options) {
+  if (Stop stop = startLogging(options)) return *stop;
+  app::PolicyLoadOptions loadOptions;
+  std::unique_ptr<app::PolicyHolder> holder;
+  if (Stop stop = loadFirstPolicy(options, loadOptions, holder)) return *stop;
+  setPolicyHolder(holder.get());
+  setDefaultHostname(options.hostname);
+  setUnansweredData(!unixSocketPath(options.socket).empty());
+  writePidfile(options);
+  if (Stop stop = openListener(options)) return *stop;
+  std::unique_ptr<MetricsHttpServer> metricsServer;
+  if (Stop stop = startMetrics(options, metricsServer)) return *stop;
+  if (Stop stop = dropPrivilegesAsConfigured(options)) return *stop;
+  if (Stop stop = installSignalHandlers()) return *stop;
+
+  std::atomic<bool> milterDone{false};
+  std::atomic<int> milterResult{MI_SUCCESS};
+  std::thread milterThread = startMilterThread(milterDone, milterResult);
+  logMessage(LogLevel::Info, "mxguard " + std::string(version()) + " listening on " +
+                                 options.socket + ", store " + loadOptions.store->describe() +
+                                 ", policy " + options.policyFile + " " + stagesOf(*holder));
+  notifyReady("listening on " + options.socket + ", policy " + options.policyFile + " " +
+              stagesOf(*holder));
+  serveSignals(options, loadOptions, *holder, milterDone);
   milterThread.join();
   if (!options.pidfile.empty()) unlink(options.pidfile.c_str());
   logMessage(LogLevel::Info, "stopped");

@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/strings.h"
 #include "core/reply.h"
 
 namespace mxguard::milter {
@@ -29,9 +30,7 @@ constexpr unsigned kConnectionTimeoutS = 10;  // an idle or trickling client is 
 void logFromMhd(void*, const char* format, va_list args) {
   char buf[512];
   std::vsnprintf(buf, sizeof buf, format, args);
-  std::string line = buf;
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  logMessage(LogLevel::Warning, "metrics listener: " + sanitize(line));
+  logMessage(LogLevel::Warning, "metrics listener: " + sanitize(trimLineEnd(buf)));
 }
 
 MHD_Result reply(MHD_Connection* connection, unsigned status, const std::string& body,

@@ -72,12 +72,7 @@ void refreshQueueId(SMFICTX* ctx, Transaction& tx) {
 sfsistat answer(SMFICTX* ctx, const Verdict& v) {
   switch (v.action) {
     case Action::Pass:
-    case Action::AddHeader:
       return SMFIS_CONTINUE;
-    case Action::Accept:
-      return SMFIS_ACCEPT;
-    case Action::Discard:
-      return SMFIS_DISCARD;
     case Action::Quarantine:
       // The Session gives a quarantine only as the end-of-message verdict, the one step where
       // libmilter allows smfi_quarantine.

@@ -22,6 +22,22 @@ ReplyTemplate parseTemplate(const config::Section& section, const std::string& o
   }
 }
 
+void requireTempfail(const config::Section& section, const std::string& option,
+                     const ReplyTemplate& reply, const std::string& why) {
+  if (reply.code() < 500) return;
+  std::string message = why;
+  if (size_t at = message.find("{code}"); at != std::string::npos)
+    message.replace(at, std::string_view("{code}").size(), std::to_string(reply.code()));
+  section.fail(option, message);
+}
+
+ReplyTemplate parseTempfailTemplate(const config::Section& section, const std::string& option,
+                                    const std::set<std::string>& vars, const std::string& why) {
+  ReplyTemplate reply = parseTemplate(section, option, vars);
+  requireTempfail(section, option, reply, why);
+  return reply;
+}
+
 Check parseCheck(const config::Section& section, const std::string& name,
                  const std::set<std::string>& vars) {
   Check c;

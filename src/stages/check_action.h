@@ -31,6 +31,15 @@ Check parseCheck(const config::Section& section, const std::string& name,
 ReplyTemplate parseTemplate(const config::Section& section, const std::string& option,
                             const std::set<std::string>& vars);
 
+// The reply for a temporary failure (a DNS or store outage, an unreachable callout target) must
+// be 4xx: a 5xx would bounce mail that a retry delivers. A 5xx `reply`, parsed from `option`, is
+// a config error `why` at its line, "{code}" in `why` replaced by the reply's code.
+void requireTempfail(const config::Section& section, const std::string& option,
+                     const ReplyTemplate& reply, const std::string& why);
+// parseTemplate, then requireTempfail.
+ReplyTemplate parseTempfailTemplate(const config::Section& section, const std::string& option,
+                                    const std::set<std::string>& vars, const std::string& why);
+
 // A failed check: its rendered reply as a rejection (or tempfail, by the reply's class) under
 // the check's mode, which the Session applies; Off -> nullopt (callers skip Off checks anyway).
 std::optional<Decision> failCheck(const Check& check, const std::string& stage,

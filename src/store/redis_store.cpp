@@ -60,6 +60,13 @@ std::string contextError(redisContext* c) {
   return e;
 }
 
+// Why `r` is not the answer asked for: the connection's error when there is no reply at all,
+// else Redis' own error text, else (a reply of another type) "unexpected reply".
+std::string replyError(redisContext* c, const redisReply* r) {
+  if (!r) return contextError(c);
+  return r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply";
+}
+
 }  // namespace
 
 void RedisStore::ContextDeleter::operator()(redisContext* c) const {
@@ -165,6 +172,14 @@ RedisStore::ContextPtr RedisStore::acquire(std::string* error) {
   return c;
 }
 
+void RedisStore::settle(ContextPtr c, StoreStatus status, const std::string& error) {
+  release(std::move(c));
+  if (status == StoreStatus::Unavailable)
+    markDown(error);
+  else
+    markUp();
+}
+
 void RedisStore::release(ContextPtr c) {
   std::lock_guard guard(mutex_);
   if (c && c->err == 0) {
@@ -183,21 +198,13 @@ StoreResult RedisStore::get(const std::string& key) {
   std::string k = options_.keyPrefix + key;
   ReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "GET %b", k.data(), k.size())));
   StoreResult out;
-  if (!r) {
-    out = {StoreStatus::Unavailable, "", contextError(c.get())};
-  } else if (r->type == REDIS_REPLY_NIL) {
+  if (r && r->type == REDIS_REPLY_NIL)
     out = {StoreStatus::NotFound, "", ""};
-  } else if (r->type == REDIS_REPLY_STRING) {
+  else if (r && r->type == REDIS_REPLY_STRING)
     out = {StoreStatus::Ok, std::string(r->str, r->len), ""};
-  } else {
-    out = {StoreStatus::Unavailable, "",
-           r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply"};
-  }
-  release(std::move(c));
-  if (out.status == StoreStatus::Unavailable)
-    markDown(out.error);
   else
-    markUp();
+    out = {StoreStatus::Unavailable, "", replyError(c.get(), r.get())};
+  settle(std::move(c), out.status, out.error);
   return out;
 }
 
@@ -222,9 +229,7 @@ std::vector<StoreResult> RedisStore::getMany(const std::vector<std::string>& key
   ReplyPtr r(static_cast<redisReply*>(
       redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), argl.data())));
   std::vector<StoreResult> out;
-  if (!r) {
-    out = unavailable(contextError(c.get()));
-  } else if (r->type == REDIS_REPLY_ARRAY && r->elements == keys.size()) {
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements == keys.size()) {
     for (size_t i = 0; i < r->elements; ++i) {
       const redisReply* e = r->element[i];
       if (e->type == REDIS_REPLY_STRING)
@@ -233,14 +238,9 @@ std::vector<StoreResult> RedisStore::getMany(const std::vector<std::string>& key
         out.push_back({StoreStatus::NotFound, "", ""});  // nil: absent, expired, or not a string
     }
   } else {
-    out = unavailable(r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
-                                                   : "unexpected reply");
+    out = unavailable(replyError(c.get(), r.get()));
   }
-  release(std::move(c));
-  if (out.front().status == StoreStatus::Unavailable)
-    markDown(out.front().error);
-  else
-    markUp();
+  settle(std::move(c), out.front().status, out.front().error);
   return out;
 }
 
@@ -255,15 +255,9 @@ StoreResult RedisStore::set(const std::string& key, const std::string& value,
   ReplyPtr r(static_cast<redisReply*>(redisCommand(c.get(), "SET %b %b EX %lld", k.data(), k.size(),
                                                    value.data(), value.size(), seconds)));
   StoreResult out{StoreStatus::Ok, "", ""};
-  if (!r)
-    out = {StoreStatus::Unavailable, "", contextError(c.get())};
-  else if (r->type == REDIS_REPLY_ERROR)
-    out = {StoreStatus::Unavailable, "", std::string(r->str, r->len)};
-  release(std::move(c));
-  if (out.status == StoreStatus::Unavailable)
-    markDown(out.error);
-  else
-    markUp();
+  if (!r || r->type == REDIS_REPLY_ERROR)
+    out = {StoreStatus::Unavailable, "", replyError(c.get(), r.get())};
+  settle(std::move(c), out.status, out.error);
   return out;
 }
 
@@ -306,23 +300,17 @@ TokenResult RedisStore::takeToken(const std::string& key, double capacity, doubl
     sha.clear();  // the server lost its scripts: load again
   }
   TokenResult out{StoreStatus::Ok, false, 0, std::chrono::milliseconds(0), ""};
-  if (!r) {
-    out = {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0), contextError(c.get())};
-  } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-             r->element[0]->type == REDIS_REPLY_INTEGER) {
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+      r->element[0]->type == REDIS_REPLY_INTEGER) {
     out.allowed = r->element[0]->integer == 1;
     if (r->element[1]->type == REDIS_REPLY_STRING) out.remaining = std::atof(r->element[1]->str);
     if (r->element[2]->type == REDIS_REPLY_INTEGER)
       out.retryAfter = std::chrono::milliseconds(r->element[2]->integer);
   } else {
     out = {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0),
-           r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "unexpected reply"};
+           replyError(c.get(), r.get())};
   }
-  release(std::move(c));
-  if (out.status == StoreStatus::Unavailable)
-    markDown(out.error);
-  else
-    markUp();
+  settle(std::move(c), out.status, out.error);
   return out;
 }
 

@@ -52,6 +52,9 @@ class RedisStore : public Store {
   // A connection from the pool or a new one; nullptr + *error when Redis cannot be reached now.
   ContextPtr acquire(std::string* error);
   void release(ContextPtr c);
+  // After a command: the connection back to the pool (release), then Redis' state from how it
+  // answered: down when it could not (markDown), up otherwise.
+  void settle(ContextPtr c, StoreStatus status, const std::string& error);
   ContextPtr connect(std::string* error);
   void markDown(const std::string& error);  // logs once per outage, counts every failure
   void markUp();

@@ -14,7 +14,7 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=tests/testbed/testbed.sh
 source "$here/testbed/testbed.sh"  # ok, bad, tb_summary
-command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
+command -v python3 >/dev/null || tb_skip "python3 is not installed"
 
 # A server that holds every query for a minute: as good as silent for a 500 ms deadline.
 echo "x.example.net 300 A 192.0.2.1" > "$work/zone"

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "prerequisite.h"
 
 namespace mxguard::store {
 namespace {
@@ -71,8 +72,8 @@ class RedisServer {
 
 struct RedisStoreTest : ::testing::Test {
   void SetUp() override {
-    if (system("command -v redis-server >/dev/null 2>&1") != 0)
-      GTEST_SKIP() << "redis-server is not installed";
+    MXGUARD_REQUIRE(system("command -v redis-server >/dev/null 2>&1") == 0,
+                    "redis-server is not installed");
     server = std::make_unique<RedisServer>(freePort());
     setLogSink([this](LogLevel, std::string_view m) {
       std::lock_guard g(logMutex);

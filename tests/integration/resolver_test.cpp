@@ -12,6 +12,7 @@
 #include "core/session.h"
 #include "dns/unbound_resolver.h"
 #include "test_server_process.h"
+#include "prerequisite.h"
 
 namespace mxguard {
 namespace {
@@ -66,8 +67,7 @@ const std::string kZone =
 
 struct ResolverTest : ::testing::Test {
   void SetUp() override {
-    if (system("command -v python3 >/dev/null 2>&1") != 0)
-      GTEST_SKIP() << "python3 is not installed";
+    MXGUARD_REQUIRE(system("command -v python3 >/dev/null 2>&1") == 0, "python3 is not installed");
     server = std::make_unique<SlowDnsServer>(kZone, 0);
     ASSERT_GT(server->port(), 0) << "test DNS server did not start";
   }
@@ -148,7 +148,7 @@ TEST_F(ResolverTest, ConcurrentCallersShareOneContext) {
 }
 
 TEST(ResolverDeadline, TenSlowBlocklistsCostOneRoundTripPlusTheQuotedTxt) {
-  if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
+  MXGUARD_REQUIRE(system("command -v python3 >/dev/null 2>&1") == 0, "python3 is not installed");
   std::string zone, policy = "[engine]\nstages = rbl\nwhitelist_clients =\n[rbl]\nthreshold = 10\n";
   for (int i = 0; i < 10; ++i) {
     zone += "2.2.0.192.bl" + std::to_string(i) + ".example.net 300 A 127.0.0.2\n";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "test_server_process.h"
+#include "prerequisite.h"
 
 namespace mxguard::smtp {
 namespace {
@@ -14,7 +15,7 @@ using testing::TestServerProcess;
 
 struct ProbeTest : ::testing::Test {
   void SetUp() override {
-    if (!TestServerProcess::pythonAvailable()) GTEST_SKIP() << "python3 is not installed";
+    MXGUARD_REQUIRE(TestServerProcess::pythonAvailable(), "python3 is not installed");
   }
   ProbeResult run(const std::string& mode, const std::string& rcpt = "alice@sender.example.net",
                   const std::string& random = "") {

@@ -15,9 +15,6 @@ MXGUARD=${1:?usage: systemd_test.sh MXGUARD MXGUARD-CHECK}
 CHECK=${2:?usage: systemd_test.sh MXGUARD MXGUARD-CHECK}
 build=$(cd "$(dirname "$MXGUARD")" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
-for tool in python3 cmake groff; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: '$tool' is not installed"; exit 77; }
-done
 [[ -r "$build/CMakeCache.txt" ]] || { echo "FAIL: $build is not a CMake build directory"; exit 1; }
 
 work=$(mktemp -d)
@@ -29,7 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 # shellcheck source=tests/testbed/testbed.sh
-source "$src/tests/testbed/testbed.sh"  # ok, bad, tb_summary
+source "$src/tests/testbed/testbed.sh"  # ok, bad, tb_summary, tb_require
+tb_require python3 cmake groff
 
 # ---- 1. cmake --install into a DESTDIR ----------------------------------------------------------
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")

@@ -33,7 +33,13 @@ TB_CLEANUP_HOOKS=()
 tb_log() { echo "testbed: $*" >&2; }
 
 # Prints the reason and exits 77 (ctest SKIP_RETURN_CODE): only for a missing prerequisite.
+# In CI (CI=true) it fails instead: the README's test command installs every prerequisite, so a
+# skip there would hide a missing install step.
 tb_skip() {
+  if [[ "${CI:-}" == true ]]; then
+    echo "FAIL: $* (in CI: contrib/install-deps.sh --test installs it; a skip would hide that)"
+    exit 1
+  fi
   echo "SKIP: $*"
   exit 77
 }

@@ -5,7 +5,7 @@
 // Must not: ship a 5xx default for a limit: only a 421 makes Postfix close the session.
 #include "stages/behaviour/behaviour_stage.h"
 
-#include <cctype>
+#include "base/strings.h"
 
 namespace mxguard::stages {
 namespace {
@@ -14,14 +14,6 @@ const std::set<std::string> kVars{"our_hostname",  "client_address", "client_nam
                                   "previous_helo", "sender",         "limit",       "count"};
 constexpr size_t kShownHelo = 64;  // of a client's HELO quoted in a reply or trace
 constexpr long kMaxLimit = 10000;  // beyond this a limit is a typo, not a policy
-
-// Host names compare case-insensitively, and "name." is the same host as "name".
-std::string canonicalHelo(std::string_view h) {
-  std::string out(h);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
-}
 
 std::string shownHelo(const std::string& h) {
   return h.size() > kShownHelo ? h.substr(0, kShownHelo) + "..." : h;
@@ -99,7 +91,7 @@ Findings BehaviourStage::onHelo(Transaction& tx) const {
   if (heloChanged_.off()) return {};
   const std::string& previous = tx.counters.previousHelo;
   // A repeated identical EHLO (after STARTTLS, RFC 3207 4.2) is the protocol working normally.
-  if (previous.empty() || canonicalHelo(previous) == canonicalHelo(tx.connection.helo))
+  if (previous.empty() || canonicalHostName(previous) == canonicalHostName(tx.connection.helo))
     return {};
   const size_t n = tx.counters.heloCommands;
   return failCheck(heloChanged_, "behaviour", varsFor(tx, 0, n),
@@ -118,9 +110,9 @@ Findings BehaviourStage::onMail(Transaction& tx) const {
     if (out.refused()) return out;
   }
   if (!tooManyMessages_.off() && n.messages > maxMessages_)
-    out.add(failCheck(tooManyMessages_, "behaviour", varsFor(tx, maxMessages_, n.messages),
-                      std::to_string(n.messages) + " messages, limit " +
-                          std::to_string(maxMessages_)));
+    out.add(
+        failCheck(tooManyMessages_, "behaviour", varsFor(tx, maxMessages_, n.messages),
+                  std::to_string(n.messages) + " messages, limit " + std::to_string(maxMessages_)));
   return out;
 }
 

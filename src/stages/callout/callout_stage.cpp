@@ -12,6 +12,7 @@
 #include "base/counters.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/strings.h"
 #include "core/reply.h"
 #include "stages/check_action.h"
 
@@ -21,11 +22,6 @@ namespace {
 const std::set<std::string> kVars{"sender",         "sender_domain", "mx_host",
                                   "mx_addr",        "remote_reply",  "why",
                                   "callout_cached", "client_address"};
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // The outcome as a metric label: snake_case, like every other label value.
 const char* probeLabel(smtp::ProbeOutcome o) {
@@ -174,10 +170,8 @@ StageSharedPtr CalloutStage::create(const config::Section& section, const StageC
   s->domainTtl_ = seconds("domain_ttl");
   s->tempfailTtl_ = seconds("tempfail_ttl");
   s->rejected_ = parseTemplate(section, "reply_rejected", kVars);
-  s->unverified_ = parseTemplate(section, "reply_unverified", kVars);
-  if (s->unverified_.code() >= 500)
-    section.fail("reply_unverified", "an unverified address must get a 4xx reply, not " +
-                                         std::to_string(s->unverified_.code()));
+  s->unverified_ = parseTempfailTemplate(section, "reply_unverified", kVars,
+                                         "an unverified address must get a 4xx reply, not {code}");
   s->nullMx_ = parseTemplate(section, "reply_null_mx", kVars);
   s->domainNotFound_ = parseTemplate(section, "reply_domain_not_found", kVars);
   s->nullSenderRefused_ = parseTemplate(section, "reply_null_sender_refused", kVars);
@@ -208,18 +202,23 @@ Findings CalloutStage::onMail(Transaction& tx) const {
   std::string domain = lower(sender.substr(at + 1));
   if (skipDomains_.count(domain))
     return Decision::pass("callout.skip", domain + " is in skip_domains");
-  std::string key = lower(sender);
+  if (auto answer = fromCache(tx, sender, domain)) return *answer;
+  metrics::countCacheLookup("callout", "miss");
+  if (auto limited = probeRateLimited(sender, domain)) return *limited;
+  return probeAndDecide(tx, sender, domain);
+}
 
-  // The cache: an address answer, else a domain known to accept everything; both in one round
-  // trip to the store.
-  auto cached = store_->getMany({"callout:addr:" + key, "callout:domain:" + domain});
+// The cache: an address answer, else a domain known to accept everything; both in one round
+// trip to the store.
+std::optional<Findings> CalloutStage::fromCache(Transaction& tx, const std::string& sender,
+                                                const std::string& domain) const {
+  auto cached = store_->getMany({"callout:addr:" + lower(sender), "callout:domain:" + domain});
   const store::StoreResult& cachedAddress = cached[0];
   const store::StoreResult& cachedDomain = cached[1];
   if (cachedAddress.status == store::StoreStatus::Unavailable) {
     metrics::countCacheLookup("callout", "error");
-    TemplateVars vars{{"sender", sender}, {"why", "the verification cache is unavailable"}};
-    return Decision::dependencyTempfail(unverified_.render(vars), "callout.store_failure",
-                                        cachedAddress.error);
+    return unverifiedBecause(sender, "the verification cache is unavailable",
+                             "callout.store_failure", cachedAddress.error);
   }
   if (cachedAddress.status == store::StoreStatus::Ok) {
     if (auto record = decodeAddress(cachedAddress.value)) {
@@ -229,7 +228,7 @@ Findings CalloutStage::onMail(Transaction& tx) const {
         f.kind = Finding::Kind::Unverified;
         f.why = record->reply;
       }
-      return decide(tx, sender, domain, f);
+      return Findings(decide(tx, sender, domain, f));
     }
   }
   if (cachedDomain.status == store::StoreStatus::Ok)
@@ -238,23 +237,31 @@ Findings CalloutStage::onMail(Transaction& tx) const {
       Finding f{Finding::Kind::AcceptAll, {}, "", "", true};
       f.record.host = d->host;
       f.record.probedAt = d->probedAt;
-      return decide(tx, sender, domain, f);
+      return Findings(decide(tx, sender, domain, f));
     }
+  return std::nullopt;
+}
 
-  metrics::countCacheLookup("callout", "miss");
-  // Our probes must not become a flood at one domain's servers (forged senders at a victim
-  // domain would otherwise make us probe it once per address). A store outage does not block.
+// Our probes must not become a flood at one domain's servers (forged senders at a victim domain
+// would otherwise make us probe it once per address). A store outage does not block.
+std::optional<Decision> CalloutStage::probeRateLimited(const std::string& sender,
+                                                       const std::string& domain) const {
   auto rate = store_->takeToken("callout:rate:" + domain, probesPerDomainPerMinute_,
                                 probesPerDomainPerMinute_ / 60.0);
-  if (rate.status == store::StoreStatus::Ok && !rate.allowed) {
-    auto seconds = std::max<long long>(1, (rate.retryAfter.count() + 999) / 1000);
-    TemplateVars vars{
-        {"sender", sender},
-        {"why", "too many verification probes to " + domain + " in the last minute; try again in " +
-                    std::to_string(seconds) + " seconds"}};
-    return Decision::dependencyTempfail(unverified_.render(vars), "callout.rate",
-                                        "probe rate cap reached for " + domain);
-  }
+  if (rate.status != store::StoreStatus::Ok || rate.allowed) return std::nullopt;
+  auto seconds = std::max<long long>(1, (rate.retryAfter.count() + 999) / 1000);
+  return unverifiedBecause(sender,
+                           "too many verification probes to " + domain +
+                               " in the last minute; try again in " + std::to_string(seconds) +
+                               " seconds",
+                           "callout.rate", "probe rate cap reached for " + domain);
+}
+
+// One probe per address at a time, whichever check asks (the coordinator): this check runs it,
+// or waits for the one running.
+Findings CalloutStage::probeAndDecide(Transaction& tx, const std::string& sender,
+                                      const std::string& domain) const {
+  std::string key = lower(sender);
   auto wait = probeOptions_.totalTimeout + dnsTimeout_ * 3;
   std::pair<CalloutProbes::Status, std::optional<Finding>> outcome;
   try {
@@ -278,22 +285,24 @@ Findings CalloutStage::onMail(Transaction& tx) const {
   if (status == CalloutProbes::Status::Failed)
     return internalError(sender,
                          "the probe of " + key + " this check waited for failed internally");
-  if (status == CalloutProbes::Status::TooMany) {
-    TemplateVars vars{{"sender", sender}, {"why", "too many verification probes in progress"}};
-    return Decision::dependencyTempfail(unverified_.render(vars), "callout.busy",
-                                        "probe caps reached for " + domain);
-  }
-  if (!finding) {
-    TemplateVars vars{{"sender", sender}, {"why", "verification did not finish in time"}};
-    return Decision::dependencyTempfail(unverified_.render(vars), "callout.timeout", key);
-  }
+  if (status == CalloutProbes::Status::TooMany)
+    return unverifiedBecause(sender, "too many verification probes in progress", "callout.busy",
+                             "probe caps reached for " + domain);
+  if (!finding)
+    return unverifiedBecause(sender, "verification did not finish in time", "callout.timeout", key);
   return decide(tx, sender, domain, *finding);
 }
 
-Decision CalloutStage::internalError(const std::string& sender, std::string detail) const {
-  TemplateVars vars{{"sender", sender}, {"why", "the verification probe failed internally"}};
-  return Decision::dependencyTempfail(unverified_.render(vars), "callout.internal_error",
+Decision CalloutStage::unverifiedBecause(const std::string& sender, const std::string& why,
+                                         std::string reason, std::string detail) const {
+  TemplateVars vars{{"sender", sender}, {"why", why}};
+  return Decision::dependencyTempfail(unverified_.render(vars), std::move(reason),
                                       std::move(detail));
+}
+
+Decision CalloutStage::internalError(const std::string& sender, std::string detail) const {
+  return unverifiedBecause(sender, "the verification probe failed internally",
+                           "callout.internal_error", std::move(detail));
 }
 
 CalloutStage::Finding CalloutStage::probeFresh(Transaction& tx, const std::string& sender,

@@ -49,6 +49,16 @@ class CalloutStage : public Stage {
   static std::shared_ptr<CalloutProbes> processProbes();
 
  private:
+  // The steps of onMail: the cached answer, if any; the per-domain probe rate; the probe.
+  std::optional<Findings> fromCache(Transaction& tx, const std::string& sender,
+                                    const std::string& domain) const;
+  std::optional<Decision> probeRateLimited(const std::string& sender,
+                                           const std::string& domain) const;
+  Findings probeAndDecide(Transaction& tx, const std::string& sender,
+                          const std::string& domain) const;
+  // The sender could not be verified now: reply_unverified, as a dependency failure.
+  Decision unverifiedBecause(const std::string& sender, const std::string& why, std::string reason,
+                             std::string detail) const;
   Finding probeFresh(Transaction& tx, const std::string& sender, const std::string& domain) const;
   Finding probeHosts(Transaction& tx, const std::vector<std::string>& hosts,
                      const std::string& sender, const std::string& domain) const;

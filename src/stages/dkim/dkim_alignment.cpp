@@ -3,7 +3,8 @@
 // Must not: recurse (comments are skipped with a depth counter) or allocate per input byte.
 #include "stages/dkim/dkim_alignment.h"
 
-#include <cctype>
+#include "base/strings.h"
+#include "core/rfc5322_comment.h"
 
 namespace mxguard::stages {
 namespace {
@@ -17,7 +18,6 @@ bool under(std::string_view name, std::string_view parent) {
 // Drops comments and quoted strings, so '@', '<' and ',' inside them do not count.
 std::string stripCommentsAndQuotes(std::string_view v) {
   std::string out;
-  int depth = 0;
   bool quoted = false;
   for (size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
@@ -28,40 +28,17 @@ std::string stripCommentsAndQuotes(std::string_view v) {
         quoted = false;
       continue;
     }
-    if (depth > 0) {
-      if (c == '\\')
-        ++i;
-      else if (c == '(')
-        ++depth;
-      else if (c == ')')
-        --depth;
-      continue;
-    }
     if (c == '"')
       quoted = true;
     else if (c == '(')
-      depth = 1;
+      i = scanComment(v, i).end - 1;  // an unterminated comment runs to the end
     else
       out.push_back(c);
   }
   return out;
 }
 
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
 }  // namespace
-
-std::string normalizeDomain(std::string_view d) {
-  std::string out(d);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
-}
 
 std::vector<std::string> fromDomains(std::string_view fromValue, size_t limit) {
   std::string v = stripCommentsAndQuotes(fromValue.substr(0, 64 * 1024));
@@ -82,7 +59,7 @@ std::vector<std::string> fromDomains(std::string_view fromValue, size_t limit) {
     }
     size_t at = part.rfind('@');
     if (at != std::string_view::npos) {
-      std::string domain = normalizeDomain(trim(part.substr(at + 1)));
+      std::string domain = canonicalHostName(trim(part.substr(at + 1)));
       if (!domain.empty()) out.push_back(domain);
     }
     if (end == std::string::npos) break;
@@ -100,7 +77,7 @@ std::optional<std::string> coveringDomain(std::string_view fromDomain,
 }
 
 bool signsFor(std::string_view d, std::string_view fromDomain, std::string_view boundary) {
-  std::string dn = normalizeDomain(d);
+  std::string dn = canonicalHostName(d);
   return !dn.empty() && under(fromDomain, dn) && under(dn, boundary);
 }
 

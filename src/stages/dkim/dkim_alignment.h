@@ -22,7 +22,4 @@ std::optional<std::string> coveringDomain(std::string_view fromDomain,
 // alignment) and is still `boundary` or under it, so d=com can never speak for example.com.
 bool signsFor(std::string_view d, std::string_view fromDomain, std::string_view boundary);
 
-// lowercase, one trailing dot removed
-std::string normalizeDomain(std::string_view d);
-
 }  // namespace mxguard::stages

@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace mxguard::stages {
 namespace {
 
@@ -113,13 +115,6 @@ bool mayBeBareRsaPublicKey(std::string_view p) {
   return next >= b.size() || b[next] == 0x02;
 }
 
-std::string trimmed(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
 }  // namespace
 
 std::string normalizeKeyRecord(std::string_view record) {
@@ -132,8 +127,8 @@ std::string normalizeKeyRecord(std::string_view record) {
     std::string_view item = record.substr(pos, end - pos);
     size_t eq = item.find('=');
     if (eq != std::string_view::npos) {
-      std::string name = trimmed(item.substr(0, eq));
-      if (name == "k") keyType = trimmed(item.substr(eq + 1));
+      std::string name = trim(item.substr(0, eq));
+      if (name == "k") keyType = trim(item.substr(eq + 1));
       if (name == "p" && pStart == std::string_view::npos) {
         pStart = pos + eq + 1;
         pEnd = end;

@@ -28,6 +28,12 @@ struct SignatureResult {
   std::string reason;
 };
 
+// One signature as the stage reports it: whose (d=, s=, the first 8 characters of b= for
+// RFC 8601's header.b) and its result.
+struct SignatureOutcome {
+  std::string d, s, b8, result, reason;
+};
+
 constexpr unsigned kMinRsaBits = 1024;  // RFC 8301 3.2
 
 SignatureResult classifySignature(const SignatureFacts& f);

@@ -7,9 +7,9 @@
 #include "stages/dkim/dkim_stage.h"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
+#include "base/strings.h"
 #include "config/config_error.h"
 #include "stages/dkim/dkim_alignment.h"
 #include "stages/dkim/dkim_key_lookup.h"
@@ -22,17 +22,6 @@ namespace mxguard::stages {
 namespace {
 
 const std::set<std::string> kVars{"domain", "dkim_problem", "client_address", "sender"};
-
-struct SignatureOutcome {
-  std::string d, s, b8, result, reason;
-};
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Bare LF becomes CRLF. Postfix hands us CRLF already; mxguard-check may read LF-only files.
 // Done here rather than with DKIM_LIBFLAGS_FIXCRLF: `last` carries a CR across body chunk
@@ -76,6 +65,99 @@ std::string describe(const SignatureOutcome& o) {
       o.result + " d=" + (o.d.empty() ? "(none)" : o.d) + " s=" + (o.s.empty() ? "(none)" : o.s);
   if (!o.reason.empty()) out += ": " + o.reason;
   return out;
+}
+
+// What libopendkim and our key lookup found about one signature. libopendkim stops at the first
+// passing signature; the others are processed here so that each gets its own result (RFC 6376
+// 6.1: each signature is evaluated on its own).
+SignatureFacts factsOf(DKIM* handle, DKIM_SIGINFO* sig, const KeyLookupContext& lookup) {
+  SignatureFacts f;
+  unsigned flags = dkim_sig_getflags(sig);
+  if (!(flags & DKIM_SIGFLAG_PROCESSED) && !(flags & DKIM_SIGFLAG_IGNORE) &&
+      dkim_sig_geterror(sig) == DKIM_SIGERROR_UNKNOWN) {
+    DKIM_STAT ps = dkim_sig_process(handle, sig);
+    f.internalError = isResourceError(ps);
+    flags = dkim_sig_getflags(sig);
+  }
+  f.flags = flags;
+  f.bodyHash = dkim_sig_getbh(sig);
+  f.error = dkim_sig_geterror(sig);
+  const char* es = dkim_sig_geterrorstr(f.error);
+  f.errorText = es ? es : "";
+  dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+  if (dkim_sig_getsignalg(sig, &alg) == DKIM_STAT_OK) f.algorithm = alg;
+  unsigned int bits = 0;
+  if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) f.keyBits = bits;
+  const u_char* q = dkim_sig_gettagvalue(sig, false, tagName("q"));
+  f.queryMethodUsable = hasUsableQueryMethod(cstr(q), q != nullptr);
+  if (auto it = lookup.outcomes.find(sig); it != lookup.outcomes.end()) f.lookup = it->second;
+  return f;
+}
+
+// d=, s= and b= as libopendkim parsed them, else as we did (`tags`: when the signature list
+// lines up with the fields we saw).
+SignatureOutcome outcomeOf(DKIM_SIGINFO* sig, SignatureResult r, const SignatureTags* tags) {
+  SignatureOutcome o{cstr(dkim_sig_getdomain(sig)), cstr(dkim_sig_getselector(sig)), "",
+                     std::move(r.result), std::move(r.reason)};
+  const u_char* b = dkim_sig_gettagvalue(sig, false, tagName("b"));
+  if (b) o.b8 = parseSignatureTags("b=" + cstr(b)).b8;
+  if (tags) {
+    if (o.d.empty()) o.d = tags->d;
+    if (o.s.empty()) o.s = tags->s;
+    if (o.b8.empty()) o.b8 = tags->b8;
+  }
+  return o;
+}
+
+// The trace detail: every signature's result, and those not verified.
+std::string summarise(const std::vector<SignatureOutcome>& outcomes, const std::string& skipped) {
+  std::string summary;
+  for (const auto& o : outcomes) summary += (summary.empty() ? "" : "; ") + describe(o);
+  if (!skipped.empty()) summary += (summary.empty() ? "" : "; ") + skipped;
+  return summary.empty() ? "no signature" : summary;
+}
+
+// The outcome the trace names: pass when any signature passed, else the first signature's.
+std::string overallOutcome(const std::vector<SignatureOutcome>& outcomes, bool signed_) {
+  std::string outcome = outcomes.empty() ? (signed_ ? "neutral" : "none") : outcomes.front().result;
+  for (const auto& o : outcomes)
+    if (o.result == "pass") outcome = "pass";
+  return outcome;
+}
+
+// How the signatures stand for one From domain that must be signed, within `boundary`.
+struct AuthorCoverage {
+  bool valid = false, temporary = false;
+  const SignatureOutcome* aligned = nullptr;  // the first aligned signature that did not pass
+  std::vector<std::string> others;            // up to 3 other signing domains
+
+  // The ${dkim_problem} of the reply.
+  std::string problem() const {
+    if (aligned)
+      return aligned->result + ": " + aligned->reason + " (d=" + aligned->d + " s=" + aligned->s +
+             ")";
+    if (others.empty()) return "no signature";
+    std::string p = std::string(others.size() == 1 ? "signature" : "signatures") + " by ";
+    for (size_t i = 0; i < others.size(); ++i) p += (i ? ", " : "") + others[i];
+    return p + " only";
+  }
+};
+
+AuthorCoverage coverageOf(const std::vector<SignatureOutcome>& outcomes,
+                          const std::string& fromDomain, const std::string& boundary) {
+  AuthorCoverage c;
+  for (const auto& o : outcomes) {
+    if (signsFor(o.d, fromDomain, boundary)) {
+      if (o.result == "pass") c.valid = true;
+      if (o.result == "temperror") c.temporary = true;
+      if (o.result != "pass" && !c.aligned) c.aligned = &o;
+    } else {
+      std::string d = o.d.empty() ? "(no d=)" : canonicalHostName(o.d);
+      if (c.others.size() < 3 && std::find(c.others.begin(), c.others.end(), d) == c.others.end())
+        c.others.push_back(d);
+    }
+  }
+  return c;
 }
 
 }  // namespace
@@ -142,7 +224,7 @@ StageSharedPtr DkimStage::create(const config::Section& section, const StageCont
   st->timeout_ = context.dnsTimeout;
   st->maxSignatures_ = static_cast<size_t>(section.getInt("max_signatures"));
   for (const auto& text : section.getList("require_signature_from")) {
-    std::string d = normalizeDomain(text);
+    std::string d = canonicalHostName(text);
     if (auto problem = hostNameProblem(d))
       section.fail("require_signature_from", "'" + text + "' is not a domain name: " + *problem);
     if (d.find('.') == std::string::npos)
@@ -153,9 +235,8 @@ StageSharedPtr DkimStage::create(const config::Section& section, const StageCont
   st->noValidSignature_ = parseCheck(section, "no_valid_signature", kVars);
   st->noAuthorSignature_ = st->noValidSignature_;
   st->noAuthorSignature_.reply = parseTemplate(section, "reply_no_author_signature", kVars);
-  st->temperrorReply_ = parseTemplate(section, "reply_temperror", kVars);
-  if (st->temperrorReply_.code() / 100 != 4)
-    section.fail("reply_temperror", "must be a 4xx reply: a failed key lookup is temporary");
+  st->temperrorReply_ = parseTempfailTemplate(
+      section, "reply_temperror", kVars, "must be a 4xx reply: a failed key lookup is temporary");
 
   auto initError = [&](const std::string& what) {
     throw config::ConfigError(section.file(), 0, "dkim", "libopendkim: " + what);
@@ -210,7 +291,7 @@ std::vector<dns::Query> DkimStage::prefetch(Phase phase, const Transaction& tx) 
   if (phase != Phase::Eoh) return out;
   size_t seen = 0;
   for (const auto& h : tx.envelope.headers) {
-    if (!iequals(h.name, "DKIM-Signature")) continue;
+    if (!equalsIgnoreCase(h.name, "DKIM-Signature")) continue;
     if (++seen > maxSignatures_) break;
     SignatureTags t = parseSignatureTags(h.value);
     std::string name = keyQueryName(t.s, t.d);
@@ -223,7 +304,7 @@ std::vector<dns::Query> DkimStage::prefetch(Phase phase, const Transaction& tx) 
 
 Findings DkimStage::onHeader(Transaction& tx, const Header& h) const {
   auto& st = state(tx);
-  if (iequals(h.name, "DKIM-Signature")) {
+  if (equalsIgnoreCase(h.name, "DKIM-Signature")) {
     // Fields past the cap are not even parsed by libopendkim: their cost stays zero. (A
     // signature that covers one of them with h= then fails, as it should on such a message.)
     if (++st.signatureFields > maxSignatures_) {
@@ -232,7 +313,7 @@ Findings DkimStage::onHeader(Transaction& tx, const Header& h) const {
     }
     st.tags.push_back(parseSignatureTags(h.value));
   }
-  if (!st.fromSeen && iequals(h.name, "From")) {
+  if (!st.fromSeen && equalsIgnoreCase(h.name, "From")) {
     st.fromSeen = true;
     st.from = h.value.substr(0, 64 * 1024);
   }
@@ -302,64 +383,31 @@ Findings DkimStage::onBody(Transaction& tx, std::string_view chunk) const {
 Findings DkimStage::onEom(Transaction& tx) const {
   auto& st = state(tx);
   runEoh(tx, st);
-  std::vector<SignatureOutcome> outcomes;
+  std::vector<SignatureOutcome> outcomes = verifySignatures(tx, st);
+  st.release();  // the handle's memory goes now, not at the next message
+  std::string skipped = skippedSignatures(st);
+  recordResults(tx, st.signatureFields > 0, outcomes, skipped);
+  std::string summary = summarise(outcomes, skipped);
+  std::string outcome = overallOutcome(outcomes, st.signatureFields > 0);
+  if (requireFrom_.empty() || noValidSignature_.off())
+    return Decision::pass("dkim." + outcome, summary);
+  for (const auto& fromDomain : fromDomains(st.from))
+    if (auto refusal = checkAuthorDomain(tx, fromDomain, outcomes, summary)) return *refusal;
+  return Decision::pass("dkim." + outcome, summary);
+}
 
+std::vector<SignatureOutcome> DkimStage::verifySignatures(Transaction& tx, MessageState& st) const {
+  std::vector<SignatureOutcome> outcomes;
   if (st.signatureFields > 0 && !st.broken && st.handle) {
     st.lookup.tx = &tx;
-    bool testKey = false;
-    DKIM_STAT s = dkim_eom(st.handle, &testKey);
-    if (isResourceError(s))
-      st.fail(true, "end of message not accepted by libopendkim: " + statusText(s));
-    else if (s == DKIM_STAT_INVALID)
-      st.fail(false, st.eohError.empty() ? "message not usable for DKIM" : st.eohError);
-
     DKIM_SIGINFO** sigs = nullptr;
-    int n = 0;
-    if (!st.broken) {
-      s = dkim_getsiglist(st.handle, &sigs, &n);
-      if (s != DKIM_STAT_OK || (n > 0 && sigs == nullptr) || n < 0)
-        st.fail(isResourceError(s), "no signature list from libopendkim: " + statusText(s));
-    }
-    // libopendkim stops at the first passing signature; the others are processed here so that
-    // each gets its own result (RFC 6376 6.1: each signature is evaluated on its own).
+    int n = endOfMessage(st, &sigs);
     bool byIndex = !st.broken && static_cast<size_t>(n) == st.tags.size();
     for (int i = 0; !st.broken && i < n; ++i) {
       DKIM_SIGINFO* sig = sigs[i];
       if (!sig) continue;
-      SignatureFacts f;
-      unsigned flags = dkim_sig_getflags(sig);
-      if (!(flags & DKIM_SIGFLAG_PROCESSED) && !(flags & DKIM_SIGFLAG_IGNORE) &&
-          dkim_sig_geterror(sig) == DKIM_SIGERROR_UNKNOWN) {
-        DKIM_STAT ps = dkim_sig_process(st.handle, sig);
-        f.internalError = isResourceError(ps);
-        flags = dkim_sig_getflags(sig);
-      }
-      f.flags = flags;
-      f.bodyHash = dkim_sig_getbh(sig);
-      f.error = dkim_sig_geterror(sig);
-      const char* es = dkim_sig_geterrorstr(f.error);
-      f.errorText = es ? es : "";
-      dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
-      if (dkim_sig_getsignalg(sig, &alg) == DKIM_STAT_OK) f.algorithm = alg;
-      unsigned int bits = 0;
-      if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) f.keyBits = bits;
-      const u_char* q = dkim_sig_gettagvalue(sig, false, tagName("q"));
-      f.queryMethodUsable = hasUsableQueryMethod(cstr(q), q != nullptr);
-      if (auto it = st.lookup.outcomes.find(sig); it != st.lookup.outcomes.end())
-        f.lookup = it->second;
-      SignatureResult r = classifySignature(f);
-
-      SignatureOutcome o{cstr(dkim_sig_getdomain(sig)), cstr(dkim_sig_getselector(sig)), "",
-                         r.result, r.reason};
-      const u_char* b = dkim_sig_gettagvalue(sig, false, tagName("b"));
-      if (b) o.b8 = parseSignatureTags("b=" + cstr(b)).b8;
-      if (byIndex) {
-        const auto& t = st.tags[static_cast<size_t>(i)];
-        if (o.d.empty()) o.d = t.d;
-        if (o.s.empty()) o.s = t.s;
-        if (o.b8.empty()) o.b8 = t.b8;
-      }
-      outcomes.push_back(std::move(o));
+      SignatureResult r = classifySignature(factsOf(st.handle, sig, st.lookup));
+      outcomes.push_back(outcomeOf(sig, std::move(r), byIndex ? &st.tags[i] : nullptr));
     }
     st.lookup.tx = nullptr;
   }
@@ -369,10 +417,37 @@ Findings DkimStage::onEom(Transaction& tx) const {
       outcomes.push_back(
           {t.d, t.s, t.b8, st.brokenTemporary ? "temperror" : "permerror", st.brokenWhy});
   }
-  st.release();  // the handle's memory goes now, not at the next message
+  return outcomes;
+}
 
+int DkimStage::endOfMessage(MessageState& st, DKIM_SIGINFO*** sigs) const {
+  bool testKey = false;
+  DKIM_STAT s = dkim_eom(st.handle, &testKey);
+  if (isResourceError(s))
+    st.fail(true, "end of message not accepted by libopendkim: " + statusText(s));
+  else if (s == DKIM_STAT_INVALID)
+    st.fail(false, st.eohError.empty() ? "message not usable for DKIM" : st.eohError);
+  int n = 0;
+  if (!st.broken) {
+    s = dkim_getsiglist(st.handle, sigs, &n);
+    if (s != DKIM_STAT_OK || (n > 0 && *sigs == nullptr) || n < 0)
+      st.fail(isResourceError(s), "no signature list from libopendkim: " + statusText(s));
+  }
+  return n;
+}
+
+std::string DkimStage::skippedSignatures(const MessageState& st) const {
+  if (st.skippedSignatures == 0) return "";
+  return std::to_string(st.skippedSignatures) + " more signature" +
+         (st.skippedSignatures == 1 ? "" : "s") +
+         " not verified (max_signatures = " + std::to_string(maxSignatures_) + ")";
+}
+
+void DkimStage::recordResults(Transaction& tx, bool signed_,
+                              const std::vector<SignatureOutcome>& outcomes,
+                              const std::string& skipped) const {
   auto& results = tx.envelope.authResults;
-  if (st.signatureFields == 0) results.push_back({"dkim", "none", "", {}});
+  if (!signed_) results.push_back({"dkim", "none", "", {}});
   for (const auto& o : outcomes) {
     AuthResult a{"dkim", o.result, o.reason, {}};
     if (!o.d.empty()) a.properties.push_back({"header.d", o.d});
@@ -380,70 +455,31 @@ Findings DkimStage::onEom(Transaction& tx) const {
     if (!o.b8.empty()) a.properties.push_back({"header.b", o.b8});
     results.push_back(std::move(a));
   }
-  std::string skipped;
-  if (st.skippedSignatures > 0) {
-    skipped = std::to_string(st.skippedSignatures) + " more signature" +
-              (st.skippedSignatures == 1 ? "" : "s") +
-              " not verified (max_signatures = " + std::to_string(maxSignatures_) + ")";
-    results.push_back({"dkim", "neutral", skipped, {}});
-  }
+  if (!skipped.empty()) results.push_back({"dkim", "neutral", skipped, {}});
+}
 
-  std::string summary;
-  for (const auto& o : outcomes) summary += (summary.empty() ? "" : "; ") + describe(o);
-  if (!skipped.empty()) summary += (summary.empty() ? "" : "; ") + skipped;
-  if (summary.empty()) summary = "no signature";
-  std::string outcome =
-      outcomes.empty() ? (st.signatureFields ? "neutral" : "none") : outcomes.front().result;
-  for (const auto& o : outcomes)
-    if (o.result == "pass") outcome = "pass";
-
-  if (requireFrom_.empty() || noValidSignature_.off())
-    return Decision::pass("dkim." + outcome, summary);
-  for (const auto& fromDomain : fromDomains(st.from)) {
-    auto boundary = coveringDomain(fromDomain, requireFrom_);
-    if (!boundary) continue;
-    bool valid = false, temporary = false;
-    const SignatureOutcome* aligned = nullptr;
-    std::vector<std::string> others;
-    for (const auto& o : outcomes) {
-      if (signsFor(o.d, fromDomain, *boundary)) {
-        if (o.result == "pass") valid = true;
-        if (o.result == "temperror") temporary = true;
-        if (o.result != "pass" && !aligned) aligned = &o;
-      } else {
-        std::string d = o.d.empty() ? "(no d=)" : normalizeDomain(o.d);
-        if (others.size() < 3 && std::find(others.begin(), others.end(), d) == others.end())
-          others.push_back(d);
-      }
-    }
-    if (valid) continue;
-    std::string problem;
-    if (aligned) {
-      problem =
-          aligned->result + ": " + aligned->reason + " (d=" + aligned->d + " s=" + aligned->s + ")";
-    } else if (!others.empty()) {
-      problem = std::string(others.size() == 1 ? "signature" : "signatures") + " by ";
-      for (size_t i = 0; i < others.size(); ++i) problem += (i ? ", " : "") + others[i];
-      problem += " only";
-    } else {
-      problem = "no signature";
-    }
-    TemplateVars vars{{"domain", fromDomain},
-                      {"dkim_problem", problem},
-                      {"client_address", tx.connection.clientAddress},
-                      {"sender", tx.envelope.sender}};
-    std::string detail = summary + "; " + fromDomain + " requires a valid signature";
-    if (temporary) {
-      // A key lookup that may succeed later: never a 5xx (the engine's on_failure applies).
-      return undecided(Decision::dependencyTempfail(temperrorReply_.render(vars),
-                                                    "dkim.temperror", detail),
-                       {&noValidSignature_});
-    }
-    bool otherPassed = std::any_of(outcomes.begin(), outcomes.end(),
-                                   [](const auto& o) { return o.result == "pass"; });
-    return failCheck(otherPassed ? noAuthorSignature_ : noValidSignature_, "dkim", vars, detail);
+std::optional<Findings> DkimStage::checkAuthorDomain(Transaction& tx, const std::string& fromDomain,
+                                                     const std::vector<SignatureOutcome>& outcomes,
+                                                     const std::string& summary) const {
+  auto boundary = coveringDomain(fromDomain, requireFrom_);
+  if (!boundary) return std::nullopt;
+  AuthorCoverage coverage = coverageOf(outcomes, fromDomain, *boundary);
+  if (coverage.valid) return std::nullopt;
+  TemplateVars vars{{"domain", fromDomain},
+                    {"dkim_problem", coverage.problem()},
+                    {"client_address", tx.connection.clientAddress},
+                    {"sender", tx.envelope.sender}};
+  std::string detail = summary + "; " + fromDomain + " requires a valid signature";
+  if (coverage.temporary) {
+    // A key lookup that may succeed later: never a 5xx (the engine's on_failure applies).
+    return undecided(
+        Decision::dependencyTempfail(temperrorReply_.render(vars), "dkim.temperror", detail),
+        {&noValidSignature_});
   }
-  return Decision::pass("dkim." + outcome, summary);
+  bool otherPassed = std::any_of(outcomes.begin(), outcomes.end(),
+                                 [](const auto& o) { return o.result == "pass"; });
+  return Findings(
+      failCheck(otherPassed ? noAuthorSignature_ : noValidSignature_, "dkim", vars, detail));
 }
 
 void DkimStage::onAbort(Transaction& tx) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "core/stage.h"
 #include "stages/check_action.h"
 #include "stages/dkim/dkim_lib.h"
+#include "stages/dkim/dkim_result.h"
 #include "stages/registry.h"
 
 namespace mxguard::stages {
@@ -39,6 +41,23 @@ class DkimStage : public Stage {
   struct MessageState;
   MessageState& state(Transaction& tx) const;
   void runEoh(Transaction& tx, MessageState& st) const;
+
+  // The steps of onEom. One outcome per signature libopendkim verified, or (when the message
+  // could not be verified at all) per signature field, each a temperror or permerror.
+  std::vector<SignatureOutcome> verifySignatures(Transaction& tx, MessageState& st) const;
+  // libopendkim's end of message and its signature list (*sigs, the count returned); what fails
+  // marks the message broken.
+  int endOfMessage(MessageState& st, DKIM_SIGINFO*** sigs) const;
+  std::string skippedSignatures(const MessageState& st) const;  // "" when none was skipped
+  // RFC 8601 results: one per outcome, "none" for an unsigned message, "neutral" naming the
+  // signatures past max_signatures.
+  void recordResults(Transaction& tx, bool signed_, const std::vector<SignatureOutcome>& outcomes,
+                     const std::string& skipped) const;
+  // require_signature_from for one From domain: nullopt when it is not required, or a valid
+  // signature covers it; else what the stage reports.
+  std::optional<Findings> checkAuthorDomain(Transaction& tx, const std::string& fromDomain,
+                                            const std::vector<SignatureOutcome>& outcomes,
+                                            const std::string& summary) const;
 
   std::shared_ptr<DKIM_LIB> lib_;
   dns::ResolverSharedPtr resolver_;

@@ -2,7 +2,7 @@
 // Must not: keep more than the tags it names (a 1 MB signature field stays a few bytes here).
 #include "stages/dkim/dkim_tags.h"
 
-#include <cctype>
+#include "base/strings.h"
 
 namespace mxguard::stages {
 namespace {
@@ -18,12 +18,6 @@ std::string withoutFws(std::string_view v, size_t limit) {
     if (out.size() >= limit) break;
     out.push_back(c);
   }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 

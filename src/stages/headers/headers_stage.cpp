@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 
+#include "base/strings.h"
 #include "stages/headers/rfc5322_syntax.h"
 
 namespace mxguard::stages {
@@ -28,12 +29,6 @@ struct HeaderState : StageState {
   std::string date, from, messageId;             // first occurrence, capped
   std::string badName, longLine, eightBit, nul;  // first offending field name
 };
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string canonical(const std::string& lowerName) {
   // "message-id" -> "Message-ID", "reply-to" -> "Reply-To"
@@ -174,8 +169,7 @@ Findings HeadersStage::onEoh(Transaction& tx) const {
   if (!st.nul.empty())
     if (check(nul_, {{"header_name", st.nul}}, "NUL in " + st.nul)) return out;
   if (!st.badName.empty())
-    if (check(fieldName_, {{"header_name", st.badName}}, "field name " + st.badName))
-      return out;
+    if (check(fieldName_, {{"header_name", st.badName}}, "field name " + st.badName)) return out;
   if (!st.counts.count("date"))
     if (check(missingDate_, {}, "no Date")) return out;
   if (!st.counts.count("from"))
@@ -184,7 +178,7 @@ Findings HeadersStage::onEoh(Transaction& tx) const {
     auto it = st.counts.find(name);
     if (it != st.counts.end() && it->second > 1)
       if (check(duplicate_, {{"header_name", canonical(name)}},
-                         std::to_string(it->second) + " " + canonical(name) + " fields"))
+                std::to_string(it->second) + " " + canonical(name) + " fields"))
         return out;
   }
   if (st.counts.count("date")) {
@@ -192,12 +186,12 @@ Findings HeadersStage::onEoh(Transaction& tx) const {
     auto when = parseRfc5322Date(st.date, &problem);
     if (!when) {
       if (check(dateSyntax_, {{"header_value", shown(st.date)}, {"problem", problem}},
-                         "Date: " + problem))
+                "Date: " + problem))
         return out;
     } else {
-      int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                        tx.clock().wallNow().time_since_epoch())
-                        .count();
+      int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(tx.clock().wallNow().time_since_epoch())
+              .count();
       std::string range;
       if (*when < now - maxAge_.count())
         range = "more than " + std::to_string(maxAge_.count() / 86400) + " days in the past";
@@ -205,7 +199,7 @@ Findings HeadersStage::onEoh(Transaction& tx) const {
         range = "more than " + std::to_string(maxFuture_.count() / 3600) + " hours in the future";
       if (!range.empty())
         if (check(dateRange_, {{"header_value", shown(st.date)}, {"problem", range}},
-                           "Date " + range))
+                  "Date " + range))
           return out;
     }
   }
@@ -213,20 +207,19 @@ Findings HeadersStage::onEoh(Transaction& tx) const {
     std::string problem;
     if (!isMsgId(st.messageId, &problem))
       if (check(messageId_, {{"header_value", shown(st.messageId)}, {"problem", problem}},
-                         "Message-ID: " + problem))
+                "Message-ID: " + problem))
         return out;
   }
   if (!st.longLine.empty())
     if (check(lineLength_, {{"header_name", st.longLine}}, "long line in " + st.longLine))
       return out;
   if (!st.eightBit.empty())
-    if (check(eightBit_, {{"header_name", st.eightBit}}, "8-bit in " + st.eightBit))
-      return out;
+    if (check(eightBit_, {{"header_name", st.eightBit}}, "8-bit in " + st.eightBit)) return out;
   if (st.counts.count("from")) {
     std::string problem;
     if (!isMailboxList(st.from, tx.envelope.smtputf8, &problem))
       if (check(fromSyntax_, {{"header_value", shown(st.from)}, {"problem", problem}},
-                         "From: " + problem))
+                "From: " + problem))
         return out;
   }
   if (out.empty())

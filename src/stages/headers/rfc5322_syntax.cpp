@@ -4,9 +4,13 @@
 // Must not: accept a date whose fields are out of range (Feb 30, 25:00, zone +9999).
 #include "stages/headers/rfc5322_syntax.h"
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <vector>
+
+#include "base/strings.h"
+#include "core/rfc5322_comment.h"
 
 namespace mxguard::stages {
 namespace {
@@ -17,39 +21,31 @@ constexpr int kMaxCommentDepth = 20;
 // unbalanced or nested too deep.
 std::optional<std::string> stripComments(std::string_view v, std::string* problem) {
   std::string out;
-  int depth = 0;
   bool quoted = false;
   for (size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
-    if (c == '\\' && i + 1 < v.size() && (quoted || depth > 0)) {
-      if (depth == 0) {
-        out += c;
-        out += v[i + 1];
-      }
-      ++i;
+    if (quoted && c == '\\' && i + 1 < v.size()) {
+      out += c;
+      out += v[++i];
       continue;
     }
-    if (depth == 0 && c == '"') quoted = !quoted;
-    if (!quoted && c == '(') {
-      if (++depth > kMaxCommentDepth) {
-        *problem = "comments nested too deeply";
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (!quoted && c == '(') {
+      CommentScan comment = scanComment(v, i, kMaxCommentDepth);
+      if (comment.status != CommentScan::Status::Closed) {
+        *problem = comment.status == CommentScan::Status::TooDeep ? "comments nested too deeply"
+                                                                  : "unterminated comment";
         return std::nullopt;
       }
+      out += ' ';
+      i = comment.end - 1;
       continue;
+    } else if (!quoted && c == ')') {
+      *problem = "unbalanced ')'";
+      return std::nullopt;
     }
-    if (!quoted && c == ')') {
-      if (depth == 0) {
-        *problem = "unbalanced ')'";
-        return std::nullopt;
-      }
-      if (--depth == 0) out += ' ';
-      continue;
-    }
-    if (depth == 0) out += c;
-  }
-  if (depth > 0) {
-    *problem = "unterminated comment";
-    return std::nullopt;
+    out += c;
   }
   if (quoted) {
     *problem = "unterminated quoted string";
@@ -79,11 +75,6 @@ bool allDigits(const std::string& s) {
   for (char c : s)
     if (!std::isdigit(static_cast<unsigned char>(c))) return false;
   return true;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // Zone offset in minutes, or nullopt. Obsolete named zones per section 4.3; military letters
@@ -140,16 +131,9 @@ bool isQuotedString(std::string_view s) {
   return true;
 }
 
-std::string trimmed(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
 // addr-spec = local-part "@" domain (obsolete CFWS around the dots is not accepted).
 bool isAddrSpec(std::string_view s, bool allowUtf8) {
-  std::string a = trimmed(s);
+  std::string a = trim(s);
   size_t at = a.rfind('@');
   if (at == std::string::npos || at == 0 || at + 1 == a.size()) return false;
   std::string_view local(a.data(), at), domain(a.data() + at + 1, a.size() - at - 1);
@@ -161,95 +145,120 @@ bool isAddrSpec(std::string_view s, bool allowUtf8) {
 
 }  // namespace
 
-std::optional<int64_t> parseRfc5322Date(std::string_view value, std::string* problem) {
-  auto clean = stripComments(value, problem);
-  if (!clean) return std::nullopt;
-  auto w = words(*clean);
-  size_t i = 0;
-  static const char* days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-  static const char* months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                 "jul", "aug", "sep", "oct", "nov", "dec"};
-  if (i < w.size() && !allDigits(w[i])) {
-    std::string d = lower(w[i]);
-    bool known = false;
-    for (const char* day : days) known = known || d == day;
-    if (!known) {
-      *problem = "unknown day name '" + w[i] + "'";
-      return std::nullopt;
-    }
-    ++i;
-    if (i < w.size() && w[i] == ",") ++i;
+namespace {
+
+// A date-time's words, read left to right (section 3.3, with the obsolete forms of 4.3). Each
+// step reads its field, or sets *problem and returns false.
+class DateReader {
+ public:
+  DateReader(std::vector<std::string> words, std::string* problem)
+      : w_(std::move(words)), problem_(problem) {}
+
+  bool dayOfWeek() {  // optional: "Mon," or "Mon"
+    static const char* kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    if (i_ >= w_.size() || allDigits(w_[i_])) return true;
+    std::string d = lower(w_[i_]);
+    if (std::find(std::begin(kDays), std::end(kDays), d) == std::end(kDays))
+      return fail("unknown day name '" + w_[i_] + "'");
+    ++i_;
+    if (i_ < w_.size() && w_[i_] == ",") ++i_;
+    return true;
   }
-  auto need = [&](const char* what) {
-    if (i >= w.size()) {
-      *problem = std::string("missing ") + what;
+
+  bool day(int& out) {
+    if (!need("day") || !allDigits(w_[i_]) || w_[i_].size() > 2) {
+      if (problem_->empty()) *problem_ = "invalid day '" + (i_ < w_.size() ? w_[i_] : "") + "'";
       return false;
     }
+    out = std::stoi(w_[i_++]);
     return true;
-  };
-  if (!need("day") || !allDigits(w[i]) || w[i].size() > 2) {
-    if (problem->empty()) *problem = "invalid day '" + (i < w.size() ? w[i] : "") + "'";
-    return std::nullopt;
   }
-  int day = std::stoi(w[i++]);
-  if (!need("month")) return std::nullopt;
-  int month = -1;
-  for (int m = 0; m < 12; ++m)
-    if (lower(w[i]) == months[m]) month = m;
-  if (month < 0) {
-    *problem = "unknown month '" + w[i] + "'";
-    return std::nullopt;
+
+  bool month(int& out) {  // 0 = January
+    static const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                    "jul", "aug", "sep", "oct", "nov", "dec"};
+    if (!need("month")) return false;
+    out = -1;
+    for (int m = 0; m < 12; ++m)
+      if (lower(w_[i_]) == kMonths[m]) out = m;
+    if (out < 0) return fail("unknown month '" + w_[i_] + "'");
+    ++i_;
+    return true;
   }
-  ++i;
-  if (!need("year") || !allDigits(w[i]) || w[i].size() < 2 || w[i].size() > 4) {
-    if (problem->empty()) *problem = "invalid year '" + w[i] + "'";
-    return std::nullopt;
-  }
-  int year = std::stoi(w[i]);
-  if (w[i].size() == 2)
-    year += year < 50 ? 2000 : 1900;  // section 4.3
-  else if (w[i].size() == 3)
-    year += 1900;
-  ++i;
-  if (!need("time")) return std::nullopt;
-  // hh:mm[:ss], possibly split by whitespace in obsolete forms ("12 : 30") - rejoin.
-  std::string time = w[i++];
-  while (i < w.size() && (time.back() == ':' || w[i].front() == ':')) time += w[i++];
-  int hh = -1, mm = -1, ss = 0;
-  {
-    std::vector<std::string> parts;
-    size_t s = 0;
-    while (true) {
-      size_t c = time.find(':', s);
-      parts.push_back(time.substr(s, c == std::string::npos ? std::string::npos : c - s));
-      if (c == std::string::npos) break;
-      s = c + 1;
+
+  bool year(int& out) {
+    if (!need("year") || !allDigits(w_[i_]) || w_[i_].size() < 2 || w_[i_].size() > 4) {
+      if (problem_->empty()) *problem_ = "invalid year '" + w_[i_] + "'";
+      return false;
     }
+    out = std::stoi(w_[i_]);
+    if (w_[i_].size() == 2)
+      out += out < 50 ? 2000 : 1900;  // section 4.3
+    else if (w_[i_].size() == 3)
+      out += 1900;
+    ++i_;
+    return true;
+  }
+
+  bool time(int& hh, int& mm, int& ss) {
+    if (!need("time")) return false;
+    // hh:mm[:ss], possibly split by whitespace in obsolete forms ("12 : 30") - rejoin.
+    std::string time = w_[i_++];
+    while (i_ < w_.size() && (time.back() == ':' || w_[i_].front() == ':')) time += w_[i_++];
+    std::vector<std::string> parts = splitFields(time, ':');
     bool ok = (parts.size() == 2 || parts.size() == 3);
     for (const auto& p : parts) ok = ok && allDigits(p) && p.size() <= 2;
-    if (!ok) {
-      *problem = "invalid time '" + time + "'";
-      return std::nullopt;
-    }
+    if (!ok) return fail("invalid time '" + time + "'");
     hh = std::stoi(parts[0]);
     mm = std::stoi(parts[1]);
     if (parts.size() == 3) ss = std::stoi(parts[2]);
+    return true;
   }
-  if (!need("time zone")) return std::nullopt;
-  auto zone = zoneOffset(w[i]);
-  if (!zone) {
-    *problem = "invalid time zone '" + w[i] + "'";
-    return std::nullopt;
+
+  bool zone(int& minutes) {
+    if (!need("time zone")) return false;
+    auto z = zoneOffset(w_[i_]);
+    if (!z) return fail("invalid time zone '" + w_[i_] + "'");
+    minutes = *z;
+    ++i_;
+    return true;
   }
-  ++i;
-  if (i != w.size()) {
-    *problem = "unexpected '" + w[i] + "' after the time zone";
-    return std::nullopt;
+
+  bool end() {
+    if (i_ != w_.size()) return fail("unexpected '" + w_[i_] + "' after the time zone");
+    return true;
   }
+
+ private:
+  bool fail(std::string why) {
+    *problem_ = std::move(why);
+    return false;
+  }
+  bool need(const char* what) { return i_ < w_.size() || fail(std::string("missing ") + what); }
+
+  std::vector<std::string> w_;
+  size_t i_ = 0;
+  std::string* problem_;
+};
+
+bool inRange(int year, int month, int day, int hh, int mm, int ss) {
   static const int daysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   int maxDay = month == 1 && !leap ? 28 : daysIn[month];
-  if (year < 1900 || day < 1 || day > maxDay || hh > 23 || mm > 59 || ss > 60) {
+  return year >= 1900 && day >= 1 && day <= maxDay && hh <= 23 && mm <= 59 && ss <= 60;
+}
+
+}  // namespace
+
+std::optional<int64_t> parseRfc5322Date(std::string_view value, std::string* problem) {
+  auto clean = stripComments(value, problem);
+  if (!clean) return std::nullopt;
+  DateReader r(words(*clean), problem);
+  int day = 0, month = 0, year = 0, hh = -1, mm = -1, ss = 0, zone = 0;
+  if (!r.dayOfWeek() || !r.day(day) || !r.month(month) || !r.year(year) || !r.time(hh, mm, ss) ||
+      !r.zone(zone) || !r.end())
+    return std::nullopt;
+  if (!inRange(year, month, day, hh, mm, ss)) {
     *problem = "date or time out of range";
     return std::nullopt;
   }
@@ -260,13 +269,13 @@ std::optional<int64_t> parseRfc5322Date(std::string_view value, std::string* pro
   tm.tm_hour = hh;
   tm.tm_min = mm;
   tm.tm_sec = ss;
-  return static_cast<int64_t>(timegm(&tm)) - static_cast<int64_t>(*zone) * 60;
+  return static_cast<int64_t>(timegm(&tm)) - static_cast<int64_t>(zone) * 60;
 }
 
 bool isMsgId(std::string_view value, std::string* problem) {
   auto clean = stripComments(value, problem);
   if (!clean) return false;
-  std::string v = trimmed(*clean);
+  std::string v = trim(*clean);
   if (v.size() < 5 || v.front() != '<' || v.back() != '>') {
     *problem = "not enclosed in <>";
     return false;
@@ -316,16 +325,16 @@ bool isMailboxList(std::string_view value, bool allowUtf8, std::string* problem)
   items.push_back(cur);
   size_t mailboxes = 0;
   for (const auto& raw : items) {
-    std::string item = trimmed(raw);
+    std::string item = trim(raw);
     if (item.empty()) continue;  // obs-mbox-list allows empty elements
     size_t lt = item.find('<');
     if (lt != std::string::npos) {
       size_t gt = item.rfind('>');
-      if (gt == std::string::npos || gt < lt || trimmed(item.substr(gt + 1)) != "") {
+      if (gt == std::string::npos || gt < lt || trim(item.substr(gt + 1)) != "") {
         *problem = "unbalanced <> in '" + item + "'";
         return false;
       }
-      std::string display = trimmed(item.substr(0, lt));
+      std::string display = trim(item.substr(0, lt));
       for (unsigned char c : display)
         if (c < 0x20 || c == 0x7f || (c >= 0x80 && !allowUtf8)) {
           *problem = "invalid character in the display name";

@@ -5,8 +5,8 @@
 #include "stages/helo/helo_stage.h"
 
 #include <algorithm>
-#include <cctype>
 
+#include "base/strings.h"
 #include "stages/host_name_syntax.h"
 #include "stages/reverse_name.h"
 
@@ -17,14 +17,14 @@ const std::set<std::string> kVars{"helo_name",   "helo_problem", "client_address
                                   "client_name", "our_hostname", "dns_error"};
 constexpr size_t kShownHelo = 64;
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
-
 bool isLiteral(const std::string& h) {
   return h.size() >= 2 && h.front() == '[' && h.back() == ']';
+}
+
+// A client connecting from one of our own addresses may name us (a local relay, a health check).
+bool clientIsUs(const Connection& c) {
+  return c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *c.clientIp) !=
+                           c.ourAddresses.end();
 }
 
 }  // namespace
@@ -82,9 +82,10 @@ StageSharedPtr HeloStage::create(const config::Section& section, const StageCont
   s->reverseMismatch_ = parseCheck(section, "reverse_mismatch", kVars);
   s->unresolvableTempfail_ = parseTemplate(section, "tempfail_reply_unresolvable", kVars);
   s->reverseTempfail_ = parseTemplate(section, "tempfail_reply_reverse_mismatch", kVars);
-  for (const char* option : {"tempfail_reply_unresolvable", "tempfail_reply_reverse_mismatch"})
-    if (parseTemplate(section, option, kVars).code() >= 500)
-      section.fail(option, "a DNS failure must get a 4xx reply");
+  // Both parsed before either is judged: a broken second template is the error reported.
+  const std::string why = "a DNS failure must get a 4xx reply";
+  requireTempfail(section, "tempfail_reply_unresolvable", s->unresolvableTempfail_, why);
+  requireTempfail(section, "tempfail_reply_reverse_mismatch", s->reverseTempfail_, why);
   return s;
 }
 
@@ -104,8 +105,8 @@ std::vector<dns::Query> HeloStage::prefetch(Phase phase, const Transaction& tx) 
   const std::string& h = tx.connection.helo;
   if (!unresolvable_.off() && !isLiteral(h) && !hostNameProblem(h) &&
       h.find('.') != std::string::npos) {
-    qs.push_back({lower(h), dns::RrType::A});
-    qs.push_back({lower(h), dns::RrType::AAAA});
+    qs.push_back({canonicalHostName(h), dns::RrType::A});
+    qs.push_back({canonicalHostName(h), dns::RrType::AAAA});
   }
   if (!reverseMismatch_.off() && tx.connection.clientIp)
     qs.push_back(ptrQuery(*tx.connection.clientIp));
@@ -117,108 +118,124 @@ Findings HeloStage::onMail(Transaction& tx) const {
   return failCheck(missing_, "helo", varsFor(tx, ""), "no HELO/EHLO before MAIL FROM");
 }
 
+// Postfix's order, one function per check. The first four end checking whatever their mode: the
+// later checks could not read a name that is empty, a literal, a bare address or malformed. The
+// host-name checks run until one refuses.
 Findings HeloStage::onHelo(Transaction& tx) const {
   Findings out;
-  // Reports one failed check; true when it refuses (checking stops there).
-  auto failed = [&](const Check& chk, const std::string& problem, const std::string& detail) {
-    out.add(failCheck(chk, "helo", varsFor(tx, problem), detail));
-    return out.refused();
-  };
-  auto finish = [&]() -> Findings {
-    if (out.empty()) return Decision::pass("helo.ok", sanitize(tx.connection.helo.substr(0, kShownHelo)));
-    return out;
-  };
-  const auto& c = tx.connection;
-  const std::string& h = c.helo;
-
-  if (h.empty()) {
-    failed(invalid_, "empty name", "empty HELO");
-    return finish();
-  }
-  if (isLiteral(h)) {
-    auto literal = IpAddress::parse(h);
-    if (!literal) {
-      failed(invalid_, "invalid address literal", "bad literal");
-      return finish();
-    }
-    if (c.clientIp && !(*literal == *c.clientIp) &&
-        failed(literalMismatch_, "",
-               "literal " + literal->toString() + " vs client " + c.clientAddress))
-      return finish();
-    bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
-                                              *c.clientIp) != c.ourAddresses.end();
-    if (!clientIsUs &&
-        std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *literal) != c.ourAddresses.end())
-      failed(forged_, "", "literal of our own address " + literal->toString());
-    return finish();
-  }
-  if (auto ip = IpAddress::parse(h)) {
-    std::string fix = ip->isV4() ? "[" + ip->toString() + "]" : "[IPv6:" + ip->toString() + "]";
-    failed(bareIp_, "an IP address must be written as an address literal: " + fix, "bare IP");
-    return finish();
-  }
-  if (auto p = hostNameProblem(h)) {
-    failed(invalid_, *p, *p);
-    return finish();
-  }
-  std::string name = lower(h);
-  if (name.find('.') == std::string::npos && failed(nonFqdn_, "", "no dot in HELO name"))
-    return finish();
-  std::string ours = lower(c.ourHostname.empty() ? ourHostname_ : c.ourHostname);
-  bool clientIsUs = c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(),
-                                            *c.clientIp) != c.ourAddresses.end();
-  if (!ours.empty() && name == ours && !clientIsUs &&
-      failed(forged_, "", "HELO claims to be " + ours))
-    return finish();
-  out.add(dnsChecks(tx, name));
-  return finish();
+  const std::string& h = tx.connection.helo;
+  if (h.empty())
+    fail(tx, invalid_, "empty name", "empty HELO", out);
+  else if (isLiteral(h))
+    checkLiteral(tx, out);
+  else if (auto ip = IpAddress::parse(h))
+    checkBareIp(tx, *ip, out);
+  else if (auto problem = hostNameProblem(h))
+    fail(tx, invalid_, *problem, *problem, out);
+  else
+    checkHostName(tx, canonicalHostName(h), out);
+  if (out.empty()) return Decision::pass("helo.ok", sanitize(h.substr(0, kShownHelo)));
+  return out;
 }
 
-Findings HeloStage::dnsChecks(Transaction& tx, const std::string& name) const {
+void HeloStage::fail(const Transaction& tx, const Check& check, const std::string& problem,
+                     const std::string& detail, Findings& out) const {
+  out.add(failCheck(check, "helo", varsFor(tx, problem), detail));
+}
+
+void HeloStage::checkLiteral(Transaction& tx, Findings& out) const {
+  auto literal = IpAddress::parse(tx.connection.helo);
+  if (!literal) {
+    fail(tx, invalid_, "invalid address literal", "bad literal", out);
+    return;
+  }
+  checkLiteralIsClient(tx, *literal, out);
+  if (!out.refused()) checkLiteralNotOurs(tx, *literal, out);
+}
+
+void HeloStage::checkLiteralIsClient(Transaction& tx, const IpAddress& literal,
+                                     Findings& out) const {
   const auto& c = tx.connection;
-  Findings out;
-  if (!unresolvable_.off() && name.find('.') != std::string::npos) {
-    auto answers = cachedLookupAll(tx, *resolver_,
-                                   {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
-    bool found = false, temp = false;
-    std::string error;
-    for (const auto& a : answers) {
-      found = found || a.status == dns::LookupStatus::Ok;
-      if (a.status == dns::LookupStatus::TempFail) {
-        temp = true;
-        error = a.error.empty() ? "temporary failure" : a.error;
-      }
-    }
-    if (!found && temp) {
-      auto vars = varsFor(tx, "");
-      vars["dns_error"] = error;
-      out.add(Decision::dependencyTempfail(unresolvableTempfail_.render(vars), "helo.dns_failure",
-                                           "A/AAAA " + name + ": " + error)
-                  .under(unresolvable_.mode, unresolvable_.name));
-    } else if (!found) {
-      out.add(failCheck(unresolvable_, "helo", varsFor(tx, ""), "no A/AAAA for " + name));
-    }
-    if (out.refused()) return out;
+  if (c.clientIp && !(literal == *c.clientIp))
+    fail(tx, literalMismatch_, "",
+         "literal " + literal.toString() + " vs client " + c.clientAddress, out);
+}
+
+void HeloStage::checkLiteralNotOurs(Transaction& tx, const IpAddress& literal,
+                                    Findings& out) const {
+  const auto& ours = tx.connection.ourAddresses;
+  if (!clientIsUs(tx.connection) && std::find(ours.begin(), ours.end(), literal) != ours.end())
+    fail(tx, forged_, "", "literal of our own address " + literal.toString(), out);
+}
+
+void HeloStage::checkBareIp(Transaction& tx, const IpAddress& ip, Findings& out) const {
+  std::string fix = ip.isV4() ? "[" + ip.toString() + "]" : "[IPv6:" + ip.toString() + "]";
+  fail(tx, bareIp_, "an IP address must be written as an address literal: " + fix, "bare IP", out);
+}
+
+void HeloStage::checkHostName(Transaction& tx, const std::string& name, Findings& out) const {
+  using NameCheck = void (HeloStage::*)(Transaction&, const std::string&, Findings&) const;
+  for (NameCheck check : {&HeloStage::checkFullyQualified, &HeloStage::checkNotOurName,
+                          &HeloStage::checkResolvable, &HeloStage::checkReverseName}) {
+    (this->*check)(tx, name, out);
+    if (out.refused()) return;
   }
-  if (!reverseMismatch_.off() && c.clientIp) {
-    auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
-    if (rev.status == ReverseName::Status::PtrTempFail ||
-        rev.status == ReverseName::Status::ForwardTempFail) {
-      auto vars = varsFor(tx, "");
-      vars["dns_error"] = rev.error;
-      out.add(Decision::dependencyTempfail(reverseTempfail_.render(vars), "helo.dns_failure",
-                                           "reverse lookup: " + rev.error)
-                  .under(reverseMismatch_.mode, reverseMismatch_.name));
-      return out;
-    }
-    if (rev.status != ReverseName::Status::Confirmed || lower(rev.confirmedName) != name) {
-      auto vars = varsFor(tx, "");
-      vars["client_name"] =
-          rev.status == ReverseName::Status::Confirmed ? rev.confirmedName : "unknown";
-      out.add(failCheck(reverseMismatch_, "helo", vars, "verified name " + vars["client_name"]));
+}
+
+void HeloStage::checkFullyQualified(Transaction& tx, const std::string& name, Findings& out) const {
+  if (name.find('.') == std::string::npos) fail(tx, nonFqdn_, "", "no dot in HELO name", out);
+}
+
+void HeloStage::checkNotOurName(Transaction& tx, const std::string& name, Findings& out) const {
+  const auto& c = tx.connection;
+  std::string ours = canonicalHostName(c.ourHostname.empty() ? ourHostname_ : c.ourHostname);
+  if (!ours.empty() && name == ours && !clientIsUs(c))
+    fail(tx, forged_, "", "HELO claims to be " + ours, out);
+}
+
+void HeloStage::checkResolvable(Transaction& tx, const std::string& name, Findings& out) const {
+  if (unresolvable_.off() || name.find('.') == std::string::npos) return;
+  auto answers = cachedLookupAll(tx, *resolver_,
+                                 {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
+  bool found = false, temp = false;
+  std::string error;
+  for (const auto& a : answers) {
+    found = found || a.status == dns::LookupStatus::Ok;
+    if (a.status == dns::LookupStatus::TempFail) {
+      temp = true;
+      error = a.error.empty() ? "temporary failure" : a.error;
     }
   }
-  return out;
+  if (!found && temp) {
+    auto vars = varsFor(tx, "");
+    vars["dns_error"] = error;
+    out.add(Decision::dependencyTempfail(unresolvableTempfail_.render(vars), "helo.dns_failure",
+                                         "A/AAAA " + name + ": " + error)
+                .under(unresolvable_.mode, unresolvable_.name));
+  } else if (!found) {
+    fail(tx, unresolvable_, "", "no A/AAAA for " + name, out);
+  }
+}
+
+void HeloStage::checkReverseName(Transaction& tx, const std::string& name, Findings& out) const {
+  const auto& c = tx.connection;
+  if (reverseMismatch_.off() || !c.clientIp) return;
+  auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
+  if (rev.status == ReverseName::Status::PtrTempFail ||
+      rev.status == ReverseName::Status::ForwardTempFail) {
+    auto vars = varsFor(tx, "");
+    vars["dns_error"] = rev.error;
+    out.add(Decision::dependencyTempfail(reverseTempfail_.render(vars), "helo.dns_failure",
+                                         "reverse lookup: " + rev.error)
+                .under(reverseMismatch_.mode, reverseMismatch_.name));
+    return;
+  }
+  bool confirmed = rev.status == ReverseName::Status::Confirmed;
+  if (!confirmed || canonicalHostName(rev.confirmedName) != name) {
+    auto vars = varsFor(tx, "");
+    vars["client_name"] = confirmed ? rev.confirmedName : "unknown";
+    out.add(failCheck(reverseMismatch_, "helo", vars, "verified name " + vars["client_name"]));
+  }
 }
 
 }  // namespace mxguard::stages

@@ -25,8 +25,21 @@ class HeloStage : public Stage {
 
  private:
   TemplateVars varsFor(const Transaction& tx, const std::string& problem) const;
-  // The DNS checks, run after the syntax checks passed.
-  Findings dnsChecks(Transaction& tx, const std::string& name) const;
+  // Reports `check` as failed into `out` (under its mode: nothing when it is off).
+  void fail(const Transaction& tx, const Check& check, const std::string& problem,
+            const std::string& detail, Findings& out) const;
+
+  // One function per check, each reporting into `out`; onHelo says which run, and when they stop.
+  void checkLiteral(Transaction& tx, Findings& out) const;  // "[192.0.2.1]", "[IPv6:...]"
+  void checkLiteralIsClient(Transaction& tx, const IpAddress& literal, Findings& out) const;
+  void checkLiteralNotOurs(Transaction& tx, const IpAddress& literal, Findings& out) const;
+  void checkBareIp(Transaction& tx, const IpAddress& ip, Findings& out) const;
+  // A well-formed host name (`name` in canonical form): the four checks below, in order.
+  void checkHostName(Transaction& tx, const std::string& name, Findings& out) const;
+  void checkFullyQualified(Transaction& tx, const std::string& name, Findings& out) const;
+  void checkNotOurName(Transaction& tx, const std::string& name, Findings& out) const;
+  void checkResolvable(Transaction& tx, const std::string& name, Findings& out) const;
+  void checkReverseName(Transaction& tx, const std::string& name, Findings& out) const;
 
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};

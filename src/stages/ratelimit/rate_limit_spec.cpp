@@ -13,14 +13,10 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "base/strings.h"
+
 namespace mxguard::stages {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;
@@ -104,6 +100,143 @@ const char* toString(Counted c) {
   return "?";
 }
 
+namespace {
+
+using Error = std::optional<std::string>;  // what is wrong with a setting; nullopt: nothing
+
+// One `limit` line's settings, parsed word by word into `spec`; finish() checks what only the
+// whole line can tell and fills in the defaults.
+struct LimitParser {
+  RateLimitSpec spec;
+  bool haveKey = false, haveCount = false, haveRate = false, haveV4 = false, haveV6 = false;
+  std::optional<double> burst, rateAmount;
+
+  Error setting(const std::string& name, const std::string& value) {
+    if (name == "key") return key(value);
+    if (name == "count") return count(value);
+    if (name == "rate") return rate(value);
+    if (name == "burst") return burstSize(value);
+    if (name == "ipv4_prefix" || name == "ipv6_prefix") return prefix(name, value);
+    if (name == "exempt_clients") return exemptClients(value);
+    if (name == "exempt_authenticated") return exemptAuthenticated(value);
+    if (name == "exempt_sender_domains") {
+      for (const auto& d : split(value, ',')) spec.exemptSenderDomains.push_back(lower(d));
+      return std::nullopt;
+    }
+    if (name == "mode") return mode(value);
+    return "unknown setting '" + name +
+           "' (known: key, count, rate, burst, ipv4_prefix, ipv6_prefix, exempt_clients, "
+           "exempt_authenticated, exempt_sender_domains, mode)";
+  }
+
+  Error key(const std::string& value) {
+    haveKey = true;
+    static const std::pair<const char*, KeyField> kNames[] = {
+        {"client_ip", KeyField::ClientIp}, {"client_network", KeyField::ClientNetwork},
+        {"sender", KeyField::Sender},      {"sender_domain", KeyField::SenderDomain},
+        {"auth_user", KeyField::AuthUser}, {"helo", KeyField::Helo}};
+    for (const auto& f : split(value, '+')) {
+      std::string l = lower(f);
+      auto it = std::find_if(std::begin(kNames), std::end(kNames),
+                             [&](const auto& n) { return l == n.first; });
+      if (it == std::end(kNames)) return "unknown key field '" + f + "' (known: " + kFields + ")";
+      if (std::find(spec.key.begin(), spec.key.end(), it->second) == spec.key.end())
+        spec.key.push_back(it->second);
+    }
+    if (spec.key.empty()) return "key= names no field (known: " + std::string(kFields) + ")";
+    return std::nullopt;
+  }
+
+  Error count(const std::string& value) {
+    haveCount = true;
+    for (Counted c : {Counted::Connections, Counted::Messages, Counted::Recipients, Counted::Bytes})
+      if (lower(value) == toString(c)) {
+        spec.counted = c;
+        return std::nullopt;
+      }
+    return "count='" + value + "': use connections, messages, recipients or bytes";
+  }
+
+  Error rate(const std::string& value) {
+    haveRate = true;
+    size_t slash = value.find('/');
+    auto amount = slash == std::string::npos ? std::nullopt : parseAmount(value.substr(0, slash));
+    auto unit = slash == std::string::npos ? std::nullopt : unitSeconds(value.substr(slash + 1));
+    if (!amount || !unit)
+      return "rate='" + value +
+             "': write a positive number per unit, e.g. 100/h, 30/min, 10M/d (units: s, min, h, "
+             "d)";
+    spec.perSecond = *amount / *unit;
+    rateAmount = amount;
+    spec.rateText = value;
+    if (spec.perSecond > 1e9) return "rate='" + value + "' is absurdly high";
+    if (spec.perSecond < 1.0 / (365 * 86400.0)) return "rate='" + value + "' is absurdly low";
+    return std::nullopt;
+  }
+
+  Error burstSize(const std::string& value) {
+    burst = parseAmount(value);
+    if (!burst || *burst < 1 || *burst != std::floor(*burst))
+      return "burst='" + value + "': a whole number of at least 1";
+    if (*burst > 1e12) return "burst='" + value + "' is absurdly high";
+    return std::nullopt;
+  }
+
+  Error prefix(const std::string& name, const std::string& value) {
+    bool v4 = name == "ipv4_prefix";
+    char* end = nullptr;
+    long p = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end || p < 0 || p > (v4 ? 32 : 128))
+      return name + "='" + value + "': 0.." + (v4 ? "32" : "128");
+    (v4 ? spec.ipv4Prefix : spec.ipv6Prefix) = static_cast<int>(p);
+    (v4 ? haveV4 : haveV6) = true;
+    return std::nullopt;
+  }
+
+  Error exemptClients(const std::string& value) {
+    for (const auto& c : split(value, ',')) {
+      auto cidr = Cidr::parse(c);
+      if (!cidr) return "exempt_clients: '" + c + "' is not an address or CIDR";
+      spec.exemptClients.push_back(*cidr);
+    }
+    return std::nullopt;
+  }
+
+  Error exemptAuthenticated(const std::string& value) {
+    std::string l = lower(value);
+    if (l != "yes" && l != "no") return "exempt_authenticated='" + value + "': yes or no";
+    spec.exemptAuthenticated = l == "yes";
+    return std::nullopt;
+  }
+
+  Error mode(const std::string& value) {
+    std::string l = lower(value);
+    if (l != "enforce" && l != "observe") return "mode='" + value + "': enforce or observe";
+    spec.observe = l == "observe";
+    return std::nullopt;
+  }
+
+  Error finish() {
+    if (!haveKey) return "no key= (e.g. key=client_ip)";
+    if (!haveCount) return "no count= (connections, messages, recipients or bytes)";
+    if (!haveRate) return "no rate= (e.g. rate=100/h)";
+    if (spec.counted == Counted::Connections)
+      for (auto k : spec.key)
+        if (k != KeyField::ClientIp && k != KeyField::ClientNetwork)
+          return "count=connections can only be keyed by client_ip or client_network (nothing "
+                 "else is known when a client connects)";
+    bool network =
+        std::find(spec.key.begin(), spec.key.end(), KeyField::ClientNetwork) != spec.key.end();
+    if (network && !haveV4) spec.ipv4Prefix = 24;
+    if (network && !haveV6) spec.ipv6Prefix = 48;
+    // Without burst=, one unit's worth: rate=100/h admits 100 at once, then 100 an hour.
+    spec.burst = burst ? *burst : std::max(1.0, std::ceil(*rateAmount));
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
 std::optional<RateLimitSpec> parseRateLimit(std::string_view text, std::string* error) {
   auto fail = [&](std::string why) -> std::optional<RateLimitSpec> {
     *error = std::move(why);
@@ -114,13 +247,12 @@ std::optional<RateLimitSpec> parseRateLimit(std::string_view text, std::string* 
   for (std::string w; in >> w;) words.push_back(w);
   if (words.empty())
     return fail("empty; write: NAME key=client_ip count=messages rate=100/h [burst=20]");
-  RateLimitSpec spec;
-  spec.name = words[0];
-  for (char c : spec.name)
+  LimitParser parser;
+  parser.spec.name = words[0];
+  for (char c : parser.spec.name)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
-      return fail("limit name '" + spec.name + "' may hold only letters, digits, '_' and '-'");
-  bool haveKey = false, haveCount = false, haveRate = false, haveV4 = false, haveV6 = false;
-  std::optional<double> burst, rateAmount;
+      return fail("limit name '" + parser.spec.name +
+                  "' may hold only letters, digits, '_' and '-'");
   std::vector<std::string> seen;
   for (size_t i = 1; i < words.size(); ++i) {
     const std::string& w = words[i];
@@ -130,108 +262,10 @@ std::optional<RateLimitSpec> parseRateLimit(std::string_view text, std::string* 
     if (std::find(seen.begin(), seen.end(), name) != seen.end())
       return fail("'" + name + "' is set twice");
     seen.push_back(name);
-    if (name == "key") {
-      haveKey = true;
-      for (const auto& f : split(value, '+')) {
-        std::string l = lower(f);
-        KeyField k;
-        if (l == "client_ip")
-          k = KeyField::ClientIp;
-        else if (l == "client_network")
-          k = KeyField::ClientNetwork;
-        else if (l == "sender")
-          k = KeyField::Sender;
-        else if (l == "sender_domain")
-          k = KeyField::SenderDomain;
-        else if (l == "auth_user")
-          k = KeyField::AuthUser;
-        else if (l == "helo")
-          k = KeyField::Helo;
-        else
-          return fail("unknown key field '" + f + "' (known: " + kFields + ")");
-        if (std::find(spec.key.begin(), spec.key.end(), k) == spec.key.end()) spec.key.push_back(k);
-      }
-      if (spec.key.empty())
-        return fail("key= names no field (known: " + std::string(kFields) + ")");
-    } else if (name == "count") {
-      haveCount = true;
-      std::string l = lower(value);
-      if (l == "connections")
-        spec.counted = Counted::Connections;
-      else if (l == "messages")
-        spec.counted = Counted::Messages;
-      else if (l == "recipients")
-        spec.counted = Counted::Recipients;
-      else if (l == "bytes")
-        spec.counted = Counted::Bytes;
-      else
-        return fail("count='" + value + "': use connections, messages, recipients or bytes");
-    } else if (name == "rate") {
-      haveRate = true;
-      size_t slash = value.find('/');
-      auto amount = slash == std::string::npos ? std::nullopt : parseAmount(value.substr(0, slash));
-      auto unit = slash == std::string::npos ? std::nullopt : unitSeconds(value.substr(slash + 1));
-      if (!amount || !unit)
-        return fail("rate='" + value +
-                    "': write a positive number per unit, e.g. 100/h, 30/min, 10M/d (units: s, "
-                    "min, h, d)");
-      spec.perSecond = *amount / *unit;
-      rateAmount = amount;
-      spec.rateText = value;
-      if (spec.perSecond > 1e9) return fail("rate='" + value + "' is absurdly high");
-      if (spec.perSecond < 1.0 / (365 * 86400.0))
-        return fail("rate='" + value + "' is absurdly low");
-    } else if (name == "burst") {
-      burst = parseAmount(value);
-      if (!burst || *burst < 1 || *burst != std::floor(*burst))
-        return fail("burst='" + value + "': a whole number of at least 1");
-      if (*burst > 1e12) return fail("burst='" + value + "' is absurdly high");
-    } else if (name == "ipv4_prefix" || name == "ipv6_prefix") {
-      bool v4 = name == "ipv4_prefix";
-      char* end = nullptr;
-      long p = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end || p < 0 || p > (v4 ? 32 : 128))
-        return fail(name + "='" + value + "': 0.." + (v4 ? "32" : "128"));
-      (v4 ? spec.ipv4Prefix : spec.ipv6Prefix) = static_cast<int>(p);
-      (v4 ? haveV4 : haveV6) = true;
-    } else if (name == "exempt_clients") {
-      for (const auto& c : split(value, ',')) {
-        auto cidr = Cidr::parse(c);
-        if (!cidr) return fail("exempt_clients: '" + c + "' is not an address or CIDR");
-        spec.exemptClients.push_back(*cidr);
-      }
-    } else if (name == "exempt_authenticated") {
-      std::string l = lower(value);
-      if (l != "yes" && l != "no") return fail("exempt_authenticated='" + value + "': yes or no");
-      spec.exemptAuthenticated = l == "yes";
-    } else if (name == "exempt_sender_domains") {
-      for (const auto& d : split(value, ',')) spec.exemptSenderDomains.push_back(lower(d));
-    } else if (name == "mode") {
-      std::string l = lower(value);
-      if (l != "enforce" && l != "observe") return fail("mode='" + value + "': enforce or observe");
-      spec.observe = l == "observe";
-    } else {
-      return fail("unknown setting '" + name +
-                  "' (known: key, count, rate, burst, ipv4_prefix, ipv6_prefix, exempt_clients, "
-                  "exempt_authenticated, exempt_sender_domains, mode)");
-    }
+    if (Error e = parser.setting(name, value)) return fail(std::move(*e));
   }
-  if (!haveKey) return fail("no key= (e.g. key=client_ip)");
-  if (!haveCount) return fail("no count= (connections, messages, recipients or bytes)");
-  if (!haveRate) return fail("no rate= (e.g. rate=100/h)");
-  if (spec.counted == Counted::Connections)
-    for (auto k : spec.key)
-      if (k != KeyField::ClientIp && k != KeyField::ClientNetwork)
-        return fail(
-            "count=connections can only be keyed by client_ip or client_network (nothing "
-            "else is known when a client connects)");
-  bool network =
-      std::find(spec.key.begin(), spec.key.end(), KeyField::ClientNetwork) != spec.key.end();
-  if (network && !haveV4) spec.ipv4Prefix = 24;
-  if (network && !haveV6) spec.ipv6Prefix = 48;
-  // Without burst=, one unit's worth: rate=100/h admits 100 at once, then 100 an hour.
-  spec.burst = burst ? *burst : std::max(1.0, std::ceil(*rateAmount));
-  return spec;
+  if (Error e = parser.finish()) return fail(std::move(*e));
+  return parser.spec;
 }
 
 std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Transaction& tx,

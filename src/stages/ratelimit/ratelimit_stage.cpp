@@ -8,6 +8,7 @@
 
 #include "base/counters.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "stages/check_action.h"
 
 namespace mxguard::stages {
@@ -104,9 +105,9 @@ StageSharedPtr RateLimitStage::create(const config::Section& section, const Stag
       section.fail(v, "limit_reply", e.what());
     }
   }
-  st->storeFailureReply_ = parseTemplate(section, "reply_store_failure", kFailureVars);
-  if (st->storeFailureReply_.code() >= 500)
-    section.fail("reply_store_failure", "must be 4xx: an unavailable store is a temporary failure");
+  st->storeFailureReply_ =
+      parseTempfailTemplate(section, "reply_store_failure", kFailureVars,
+                            "must be 4xx: an unavailable store is a temporary failure");
   return st;
 }
 
@@ -154,8 +155,7 @@ std::optional<Decision> RateLimitStage::take(Transaction& tx, Counted what, doub
     Reply reply = limit.reply.render(vars);
     if (spec.observe) {
       countEvent("ratelimit.observed");
-      std::string smtp = reply.toSmtp();
-      while (!smtp.empty() && (smtp.back() == '\n' || smtp.back() == '\r')) smtp.pop_back();
+      std::string smtp = trimLineEnd(reply.toSmtp());
       logMessage(LogLevel::Warning, "ratelimit: limit " + spec.name +
                                         " (observe mode) would reply: " + sanitize(smtp));
       note(state + " (observe: not enforced)");

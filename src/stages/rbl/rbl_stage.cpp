@@ -39,6 +39,83 @@ std::string notAListing(const std::array<uint8_t, 4>& a) {
   return "";
 }
 
+// The zones' answers summed up, in zone order; whether a failure mattered is only known once all
+// zones are read.
+struct Tally {
+  struct Evidence {
+    std::string text;
+    bool failed = false;
+    bool allowList = false;
+  };
+  std::vector<Evidence> evidence;
+  int score = 0;
+  // What the failed zones could have added (blocklists) or taken away (allow lists).
+  int failedUp = 0, failedDown = 0;
+  const RblZoneSpec* best = nullptr;  // the heaviest blocklist listing the client
+  size_t bestIndex = 0;
+  std::string bestCode, allowedBy;
+  const RblZoneSpec* failedBlock = nullptr;  // the first blocklist that failed, and its error
+  const RblZoneSpec* failedAllow = nullptr;  // the first allow list that failed, and its error
+  std::string failedBlockError, failedAllowError;
+
+  void addFailure(const RblZoneSpec& zone, const dns::LookupResult& a) {
+    std::string error = a.error.empty() ? dns::toString(a.status) : a.error;
+    if (zone.isAllowList()) {
+      failedDown += zone.weight();
+      if (!failedAllow) {
+        failedAllow = &zone;
+        failedAllowError = error;
+      }
+    } else {
+      failedUp += zone.weight();
+      if (!failedBlock) {
+        failedBlock = &zone;
+        failedBlockError = error;
+      }
+    }
+    evidence.push_back({zone.domain() + ": " + dns::toString(a.status), true, zone.isAllowList()});
+  }
+
+  void addAnswer(const RblZoneSpec& zone, size_t index, const dns::LookupResult& a,
+                 const std::string& clientAddress) {
+    for (const auto& record : a.records) {
+      auto ip = IpAddress::parse(record);
+      if (!ip || !ip->isV4()) continue;
+      std::array<uint8_t, 4> code{ip->bytes()[0], ip->bytes()[1], ip->bytes()[2], ip->bytes()[3]};
+      if (std::string why = notAListing(code); !why.empty()) {
+        countEvent("rbl.misconfigured_answer");
+        logMessage(LogLevel::Error,
+                   "rbl: zone " + zone.domain() + " answered " + record + " for " + clientAddress +
+                       ": " + why + " - NOT treated as listed; check this zone's configuration");
+        evidence.push_back({zone.domain() + "=" + record + " ignored (" + why + ")"});
+        continue;
+      }
+      if (!zone.matches(code)) continue;
+      score += zone.weight();
+      evidence.push_back({zone.domain() + "=" + record});
+      if (zone.isAllowList()) {
+        if (allowedBy.empty()) allowedBy = zone.domain();
+      } else if (!best || zone.weight() > best->weight()) {
+        best = &zone;
+        bestIndex = index;
+        bestCode = record;
+      }
+      break;  // one listing per zone counts once
+    }
+  }
+
+  // The evidence as the trace shows it; `deferred` decides which failures mattered.
+  std::string detail(bool listed, bool deferred) const {
+    std::string out;
+    for (const auto& e : evidence) {
+      out += (out.empty() ? "" : ", ") + e.text;
+      bool matters = deferred && e.allowList == listed;
+      if (e.failed && !matters) out += " (cannot change the verdict)";
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 std::vector<config::OptionSpec> RblStage::options() {
@@ -68,10 +145,8 @@ StageSharedPtr RblStage::create(const config::Section& section, const StageConte
     section.fail("zone", "no zone configured: add e.g. 'zone = zen.spamhaus.org=127.0.0.[2..11]'");
   stage->threshold_ = static_cast<int>(section.getInt("threshold"));
   stage->reply_ = parseTemplate(section, "reply", kVars);
-  stage->tempfailReply_ = parseTemplate(section, "tempfail_reply", kVars);
-  if (stage->tempfailReply_.code() >= 500)
-    section.fail("tempfail_reply", "a lookup failure must get a 4xx reply, not " +
-                                       std::to_string(stage->tempfailReply_.code()));
+  stage->tempfailReply_ = parseTempfailTemplate(
+      section, "tempfail_reply", kVars, "a lookup failure must get a 4xx reply, not {code}");
   for (const auto& v : section.getAll("zone_reply")) {
     auto sp = v.text.find(' ');
     std::string domain = v.text.substr(0, sp);
@@ -110,118 +185,58 @@ Findings RblStage::onConnect(Transaction& tx) const {
   if (!conn.clientIp) return Decision::pass("rbl.skip", "no client address");
   auto queries = queriesFor(*conn.clientIp);
   auto answers = cachedLookupAll(tx, *resolver_, queries, timeout_);
-
-  // Per zone, in zone order; whether a failure mattered is only known once all zones are read.
-  struct Evidence {
-    std::string text;
-    bool failed = false;
-    bool allowList = false;
-  };
-  std::vector<Evidence> evidence;
-  int score = 0;
-  // What the failed zones could have added (blocklists) or taken away (allow lists).
-  int failedUp = 0, failedDown = 0;
-  const RblZoneSpec* best = nullptr;
-  size_t bestIndex = 0;
-  std::string bestCode, allowedBy;
-  const RblZoneSpec* failedBlock = nullptr;
-  const RblZoneSpec* failedAllow = nullptr;
-  std::string failedBlockError, failedAllowError;
+  Tally tally;
   for (size_t i = 0; i < zones_.size(); ++i) {
-    const auto& zone = zones_[i];
     const auto& a = answers[i];
-    if (a.status == dns::LookupStatus::TempFail || a.status == dns::LookupStatus::PermFail) {
-      std::string error = a.error.empty() ? dns::toString(a.status) : a.error;
-      if (zone.isAllowList()) {
-        failedDown += zone.weight();
-        if (!failedAllow) {
-          failedAllow = &zone;
-          failedAllowError = error;
-        }
-      } else {
-        failedUp += zone.weight();
-        if (!failedBlock) {
-          failedBlock = &zone;
-          failedBlockError = error;
-        }
-      }
-      evidence.push_back(
-          {zone.domain() + ": " + dns::toString(a.status), true, zone.isAllowList()});
-      continue;
-    }
-    if (a.status != dns::LookupStatus::Ok) continue;
-    for (const auto& record : a.records) {
-      auto ip = IpAddress::parse(record);
-      if (!ip || !ip->isV4()) continue;
-      std::array<uint8_t, 4> code{ip->bytes()[0], ip->bytes()[1], ip->bytes()[2], ip->bytes()[3]};
-      if (std::string why = notAListing(code); !why.empty()) {
-        countEvent("rbl.misconfigured_answer");
-        logMessage(LogLevel::Error,
-                   "rbl: zone " + zone.domain() + " answered " + record + " for " +
-                       conn.clientAddress + ": " + why +
-                       " - NOT treated as listed; check this zone's configuration");
-        evidence.push_back({zone.domain() + "=" + record + " ignored (" + why + ")"});
-        continue;
-      }
-      if (!zone.matches(code)) continue;
-      score += zone.weight();
-      evidence.push_back({zone.domain() + "=" + record});
-      if (zone.isAllowList()) {
-        if (allowedBy.empty()) allowedBy = zone.domain();
-      } else if (!best || zone.weight() > best->weight()) {
-        best = &zone;
-        bestIndex = i;
-        bestCode = record;
-      }
-      break;  // one listing per zone counts once
-    }
+    if (a.status == dns::LookupStatus::TempFail || a.status == dns::LookupStatus::PermFail)
+      tally.addFailure(zones_[i], a);
+    else if (a.status == dns::LookupStatus::Ok)
+      tally.addAnswer(zones_[i], i, a, conn.clientAddress);
   }
 
   // A failed zone matters only if its answer could have changed the outcome: a failed blocklist
   // could have lifted a passing score to the threshold, a failed allow list could have pulled a
   // listed client below it. Rejecting a client an allow list may vouch for is the worse error, so
   // that case defers too; a definite listing that no failure could undo is rejected.
-  bool listed = best && score >= threshold_;
-  bool deferred = listed ? score + failedDown < threshold_ : score + failedUp >= threshold_;
-  std::string detail;
-  for (const auto& e : evidence) {
-    detail += (detail.empty() ? "" : ", ") + e.text;
-    bool matters = deferred && e.allowList == listed;
-    if (e.failed && !matters) detail += " (cannot change the verdict)";
-  }
+  int score = tally.score;
+  bool listed = tally.best && score >= threshold_;
+  bool deferred =
+      listed ? score + tally.failedDown < threshold_ : score + tally.failedUp >= threshold_;
+  std::string detail = tally.detail(listed, deferred);
 
   TemplateVars vars{{"client_address", conn.clientAddress},
                     {"client_name", conn.clientName},
                     {"helo_name", conn.helo}};
   if (deferred) {
-    vars["rbl_domain"] = listed ? failedAllow->domain() : failedBlock->domain();
-    vars["rbl_error"] = listed ? failedAllowError : failedBlockError;
+    vars["rbl_domain"] = listed ? tally.failedAllow->domain() : tally.failedBlock->domain();
+    vars["rbl_error"] = listed ? tally.failedAllowError : tally.failedBlockError;
     return Decision::dependencyTempfail(tempfailReply_.render(vars), "rbl.dns_failure", detail);
   }
+  std::string scored = detail + " score " + std::to_string(score);
+  std::string ofThreshold = scored + "/" + std::to_string(threshold_);
   if (listed) {
-    vars["rbl_domain"] = best->domain();
-    vars["rbl_code"] = bestCode;
-    auto it = zoneReplies_.find(best->domain());
-    const ReplyTemplate& t = it != zoneReplies_.end() ? it->second : reply_;
-    // Asked only when the reply can quote it (an escaped "$${rbl_txt" at worst costs a query).
-    // A failed TXT lookup only shortens the reply: the listing itself was answered.
-    if (t.source().find("${rbl_txt") != std::string::npos) {
-      auto txt =
-          cachedLookup(tx, *resolver_, {queries[bestIndex].name, dns::RrType::TXT}, timeout_);
-      if (txt.status == dns::LookupStatus::Ok && !txt.records.empty())
-        vars["rbl_txt"] = txt.records.front();
-    }
-    return Decision::reject(
-        t.render(vars), "rbl.listed",
-        detail + " score " + std::to_string(score) + "/" + std::to_string(threshold_));
+    vars["rbl_domain"] = tally.best->domain();
+    vars["rbl_code"] = tally.bestCode;
+    return Decision::reject(listedReply(tx, std::move(vars), queries[tally.bestIndex].name),
+                            "rbl.listed", ofThreshold);
   }
-  if (!allowedBy.empty())
-    return Decision::pass("rbl.allowlisted", detail + " score " + std::to_string(score));
-  if (best)
-    return Decision::pass("rbl.below_threshold", detail + " score " + std::to_string(score) + "/" +
-                                                     std::to_string(threshold_));
+  if (!tally.allowedBy.empty()) return Decision::pass("rbl.allowlisted", scored);
+  if (tally.best) return Decision::pass("rbl.below_threshold", ofThreshold);
   return Decision::pass("rbl.not_listed",
                         detail.empty() ? std::to_string(zones_.size()) + " zones checked" : detail);
+}
+
+Reply RblStage::listedReply(Transaction& tx, TemplateVars vars, const std::string& name) const {
+  auto it = zoneReplies_.find(vars["rbl_domain"]);
+  const ReplyTemplate& t = it != zoneReplies_.end() ? it->second : reply_;
+  // Asked only when the reply can quote it (an escaped "$${rbl_txt" at worst costs a query).
+  // A failed TXT lookup only shortens the reply: the listing itself was answered.
+  if (t.source().find("${rbl_txt") != std::string::npos) {
+    auto txt = cachedLookup(tx, *resolver_, {name, dns::RrType::TXT}, timeout_);
+    if (txt.status == dns::LookupStatus::Ok && !txt.records.empty())
+      vars["rbl_txt"] = txt.records.front();
+  }
+  return t.render(vars);
 }
 
 }  // namespace mxguard::stages

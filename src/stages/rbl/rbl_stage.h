@@ -26,6 +26,9 @@ class RblStage : public Stage {
 
  private:
   std::vector<dns::Query> queriesFor(const IpAddress& ip) const;  // one A per zone
+  // A listed client's reply: the listing zone's own template, else the stage's, with the
+  // listing's TXT record (asked at `name`) when the template quotes it.
+  Reply listedReply(Transaction& tx, TemplateVars vars, const std::string& name) const;
 
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};

@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "base/strings.h"
+
 namespace mxguard::stages {
 namespace {
 
@@ -29,12 +31,7 @@ bool parseOctet(const std::string& s, std::vector<std::pair<int, int>>& ranges) 
     return true;
   }
   if (s.back() != ']') return false;
-  std::string inner = s.substr(1, s.size() - 2);
-  size_t start = 0;
-  while (start <= inner.size()) {
-    size_t semi = inner.find(';', start);
-    std::string item =
-        inner.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
+  for (const std::string& item : splitFields(s.substr(1, s.size() - 2), ';')) {
     size_t dots = item.find("..");
     if (dots == std::string::npos) {
       if (!parseNumber(item, 255, &a)) return false;
@@ -44,8 +41,6 @@ bool parseOctet(const std::string& s, std::vector<std::pair<int, int>>& ranges) 
       return false;
     }
     ranges.push_back({int(a), int(b)});
-    if (semi == std::string::npos) break;
-    start = semi + 1;
   }
   return true;
 }
@@ -59,70 +54,36 @@ bool validDomain(const std::string& d) {
   return true;
 }
 
-}  // namespace
+// "*2", "*-1" (an allow list), without the '*'; the value checked by the caller (0 counts for
+// nothing).
+std::optional<int> parseWeight(const std::string& w) {
+  bool negative = !w.empty() && w[0] == '-';
+  long value = 0;
+  if (!parseNumber(negative ? w.substr(1) : w, 1000, &value)) return std::nullopt;
+  return static_cast<int>(negative ? -value : value);
+}
 
-std::optional<RblZoneSpec> RblZoneSpec::parse(const std::string& text, std::string* error) {
-  RblZoneSpec z;
-  std::string rest = text;
-  size_t star = rest.rfind('*');
-  if (star != std::string::npos) {
-    std::string w = rest.substr(star + 1);
-    bool negative = !w.empty() && w[0] == '-';
-    long value = 0;
-    if (!parseNumber(negative ? w.substr(1) : w, 1000, &value)) {
-      *error = "invalid weight '" + w + "' in '" + text + "' (use e.g. *2 or *-1)";
-      return std::nullopt;
-    }
-    z.weight_ = static_cast<int>(negative ? -value : value);
-    if (z.weight_ == 0) {
-      *error = "weight 0 in '" + text + "' would make the zone count for nothing";
-      return std::nullopt;
-    }
-    rest = rest.substr(0, star);
+// "4" or "0.0.0.4" (after the '&'); nullopt when malformed or 0 (a mask matching nothing).
+std::optional<uint32_t> parseBitmask(const std::string& m) {
+  long value = 0;
+  if (m.find('.') == std::string::npos) {
+    if (!parseNumber(m, 0xffffffffL, &value) || value == 0) return std::nullopt;
+    return static_cast<uint32_t>(value);
   }
-  size_t eq = rest.find('=');
-  z.domain_ = rest.substr(0, eq);
-  if (!validDomain(z.domain_)) {
-    *error = "invalid zone domain '" + z.domain_ + "' in '" + text + "'";
-    return std::nullopt;
+  std::vector<std::string> parts = splitFields(m, '.');
+  long o = 0;
+  bool ok = parts.size() == 4;
+  for (size_t i = 0; ok && i < 4; ++i) {
+    ok = parseNumber(parts[i], 255, &o);
+    value = (value << 8) | o;
   }
-  if (eq == std::string::npos) return z;
-  std::string filter = rest.substr(eq + 1);
-  if (!filter.empty() && filter[0] == '&') {
-    std::string m = filter.substr(1);
-    long value = 0;
-    if (m.find('.') == std::string::npos) {
-      if (!parseNumber(m, 0xffffffffL, &value) || value == 0) {
-        *error = "invalid bitmask '" + filter + "' in '" + text + "' (use e.g. &4 or &0.0.0.4)";
-        return std::nullopt;
-      }
-    } else {
-      std::vector<std::string> parts;
-      size_t s = 0;
-      while (true) {
-        size_t d = m.find('.', s);
-        parts.push_back(m.substr(s, d == std::string::npos ? std::string::npos : d - s));
-        if (d == std::string::npos) break;
-        s = d + 1;
-      }
-      long o = 0;
-      value = 0;
-      bool ok = parts.size() == 4;
-      for (size_t i = 0; ok && i < 4; ++i) {
-        ok = parseNumber(parts[i], 255, &o);
-        value = (value << 8) | o;
-      }
-      if (!ok || value == 0) {
-        *error = "invalid bitmask '" + filter + "' in '" + text + "' (use e.g. &4 or &0.0.0.4)";
-        return std::nullopt;
-      }
-    }
-    z.hasMask_ = true;
-    z.mask_ = static_cast<uint32_t>(value);
-    return z;
-  }
+  if (!ok || value == 0) return std::nullopt;
+  return static_cast<uint32_t>(value);
+}
+
+// "127.0.[0..255].[1;3]" at the dots outside brackets.
+std::vector<std::string> splitOctets(const std::string& filter) {
   std::vector<std::string> parts;
-  size_t s = 0;
   int depth = 0;
   std::string cur;
   for (char c : filter) {
@@ -136,14 +97,47 @@ std::optional<RblZoneSpec> RblZoneSpec::parse(const std::string& text, std::stri
     }
   }
   parts.push_back(cur);
-  (void)s;
+  return parts;
+}
+
+}  // namespace
+
+std::optional<RblZoneSpec> RblZoneSpec::parse(const std::string& text, std::string* error) {
+  auto fail = [&](std::string why) -> std::optional<RblZoneSpec> {
+    *error = std::move(why);
+    return std::nullopt;
+  };
+  RblZoneSpec z;
+  std::string rest = text;
+  if (size_t star = rest.rfind('*'); star != std::string::npos) {
+    std::string w = rest.substr(star + 1);
+    auto weight = parseWeight(w);
+    if (!weight) return fail("invalid weight '" + w + "' in '" + text + "' (use e.g. *2 or *-1)");
+    if (*weight == 0)
+      return fail("weight 0 in '" + text + "' would make the zone count for nothing");
+    z.weight_ = *weight;
+    rest = rest.substr(0, star);
+  }
+  size_t eq = rest.find('=');
+  z.domain_ = rest.substr(0, eq);
+  if (!validDomain(z.domain_))
+    return fail("invalid zone domain '" + z.domain_ + "' in '" + text + "'");
+  if (eq == std::string::npos) return z;
+  std::string filter = rest.substr(eq + 1);
+  if (!filter.empty() && filter[0] == '&') {
+    auto mask = parseBitmask(filter.substr(1));
+    if (!mask)
+      return fail("invalid bitmask '" + filter + "' in '" + text + "' (use e.g. &4 or &0.0.0.4)");
+    z.hasMask_ = true;
+    z.mask_ = *mask;
+    return z;
+  }
+  std::vector<std::string> parts = splitOctets(filter);
   bool ok = parts.size() == 4;
   for (size_t i = 0; ok && i < 4; ++i) ok = parseOctet(parts[i], z.octets_[i]);
-  if (!ok) {
-    *error = "invalid filter '" + filter + "' in '" + text +
-             "' (use e.g. 127.0.0.2, 127.0.0.[2..11], 127.0.[0..255].[1;3] or &0.0.0.4)";
-    return std::nullopt;
-  }
+  if (!ok)
+    return fail("invalid filter '" + filter + "' in '" + text +
+                "' (use e.g. 127.0.0.2, 127.0.0.[2..11], 127.0.[0..255].[1;3] or &0.0.0.4)");
   z.hasPattern_ = true;
   return z;
 }

@@ -3,20 +3,15 @@
 // Must not: look up more than kMaxPtrNames names for one client.
 #include "stages/rdns/rdns_stage.h"
 
-#include <cctype>
 #include <cstdio>
 
+#include "base/strings.h"
 #include "stages/reverse_name.h"
 
 namespace mxguard::stages {
 namespace {
 
 const std::set<std::string> kVars{"client_address", "client_name", "rdns_name", "dns_error"};
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 }  // namespace
 
@@ -50,10 +45,8 @@ StageSharedPtr RdnsStage::create(const config::Section& section, const StageCont
   s->noPtr_ = parseCheck(section, "no_ptr", kVars);
   s->notConfirmed_ = parseCheck(section, "not_confirmed", kVars);
   s->dynamic_ = parseCheck(section, "dynamic", kVars);
-  s->tempfailReply_ = parseTemplate(section, "tempfail_reply", kVars);
-  if (s->tempfailReply_.code() >= 500)
-    section.fail("tempfail_reply", "a DNS failure must get a 4xx reply, not " +
-                                       std::to_string(s->tempfailReply_.code()));
+  s->tempfailReply_ = parseTempfailTemplate(section, "tempfail_reply", kVars,
+                                            "a DNS failure must get a 4xx reply, not {code}");
   for (const auto& p : section.getList("dynamic_patterns")) s->patterns_.push_back(lower(p));
   return s;
 }

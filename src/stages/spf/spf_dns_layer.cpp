@@ -5,8 +5,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <vector>
 
+#include "base/strings.h"
 #include "stages/spf/spf_record_syntax.h"
 
 namespace mxguard::stages {
@@ -16,12 +18,6 @@ thread_local SpfLookupContext* tCurrent = nullptr;
 constexpr size_t kMaxPtrRecords = 10;  // RFC 7208 4.6.4: use the first 10, do not fail
 constexpr int kMaxVoidLookups = 2;     // ... "SHOULD be 2"
 constexpr int kMaxTermLookups = 10;    // include, a, mx, ptr, exists, redirect
-
-std::string lowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // RFC 7208 7.3: a name over 253 octets loses labels from the left until it fits.
 std::string truncateLeft(std::string name) {
@@ -47,8 +43,7 @@ bool labelsValid(const std::string& name) {
 }
 
 bool endsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         lowerCopy(s.substr(s.size() - suffix.size())) == lowerCopy(suffix);
+  return s.size() >= suffix.size() && lower(s.substr(s.size() - suffix.size())) == lower(suffix);
 }
 
 // One lookup as RFC 7208 wants it, before libspf2 sees it.
@@ -86,79 +81,76 @@ std::vector<std::string> explanationTexts(std::vector<std::string> records) {
   return {out};
 }
 
-SPF_dns_rr_t* lookupHook(SPF_dns_server_t* layer, const char* domain, ns_type nsType, int) {
-  SpfLookupContext* ctx = tCurrent;
-  if (!ctx || !domain) return answer(layer, domain ? domain : "", nsType, TRY_AGAIN);
-  dns::RrType type;
-  switch (nsType) {
+std::optional<dns::RrType> rrTypeOf(ns_type t) {
+  switch (t) {
     case ns_t_a:
-      type = dns::RrType::A;
-      break;
+      return dns::RrType::A;
     case ns_t_aaaa:
-      type = dns::RrType::AAAA;
-      break;
+      return dns::RrType::AAAA;
     case ns_t_mx:
-      type = dns::RrType::MX;
-      break;
+      return dns::RrType::MX;
     case ns_t_ptr:
-      type = dns::RrType::PTR;
-      break;
+      return dns::RrType::PTR;
     case ns_t_txt:
-      type = dns::RrType::TXT;
-      break;
+      return dns::RrType::TXT;
     default:
-      return answer(layer, domain, nsType, NO_DATA);  // type 99 SPF: obsolete (3.1)
+      return std::nullopt;
   }
-  std::string name = domain;
-  bool cidrZero = endsWith(name, kCidrZeroMarker);
-  if (cidrZero) name.resize(name.size() - kCidrZeroMarker.size());
-  bool address = type == dns::RrType::A || type == dns::RrType::AAAA;
-  bool validatesPtr = address && ctx->ptrTargets.count(lowerCopy(name));
-  // An a/exists term is one A/AAAA lookup; an mx term one MX lookup (its hosts' addresses are
-  // part of it); a ptr term one PTR lookup. TXT here is exp= text, not a term.
-  if ((address && !validatesPtr && !ctx->mxTargets.count(lowerCopy(name))) ||
+}
+
+bool isAddress(dns::RrType t) {
+  return t == dns::RrType::A || t == dns::RrType::AAAA;
+}
+
+// An a/exists term is one A/AAAA lookup; an mx term one MX lookup (its hosts' addresses are part
+// of it); a ptr term one PTR lookup. TXT here is exp= text, not a term.
+void countTermLookup(SpfLookupContext& ctx, dns::RrType type, const std::string& name,
+                     bool validatesPtr) {
+  if ((isAddress(type) && !validatesPtr && !ctx.mxTargets.count(lower(name))) ||
       type == dns::RrType::MX || type == dns::RrType::PTR)
-    ++ctx->termLookups;
+    ++ctx.termLookups;
+}
 
-  dns::LookupResult r = resolve(*ctx, name, type);
-  bool addressOrMx = type == dns::RrType::A || type == dns::RrType::AAAA ||
-                     type == dns::RrType::MX || type == dns::RrType::PTR;
-  switch (r.status) {
-    case dns::LookupStatus::Ok:
-      break;
-    case dns::LookupStatus::NotFound:
-    case dns::LookupStatus::NoData:
-      if (addressOrMx && !validatesPtr) ++ctx->voidLookups;
-      return answer(layer, domain, nsType,
-                    r.status == dns::LookupStatus::NotFound ? HOST_NOT_FOUND : NO_DATA, r.ttl);
-    default:
-      // 5.5: a PTR name whose address lookup fails is skipped, not a temperror.
-      if (validatesPtr) return answer(layer, domain, nsType, NO_DATA);
-      if (ctx->dnsError.empty())
-        ctx->dnsError = std::string(toString(type)) + " " + name + ": " +
-                        (r.error.empty() ? toString(r.status) : r.error);
-      return answer(layer, domain, nsType, TRY_AGAIN);
+// A lookup that found nothing (a void lookup, 4.6.4) or failed (the first failure is the
+// temperror's reason).
+SPF_dns_rr_t* unanswered(SPF_dns_server_t* layer, const char* domain, ns_type nsType,
+                         SpfLookupContext& ctx, dns::RrType type, const std::string& name,
+                         const dns::LookupResult& r, bool validatesPtr) {
+  if (r.status == dns::LookupStatus::NotFound || r.status == dns::LookupStatus::NoData) {
+    if ((isAddress(type) || type == dns::RrType::MX || type == dns::RrType::PTR) && !validatesPtr)
+      ++ctx.voidLookups;
+    return answer(layer, domain, nsType,
+                  r.status == dns::LookupStatus::NotFound ? HOST_NOT_FOUND : NO_DATA, r.ttl);
   }
+  // 5.5: a PTR name whose address lookup fails is skipped, not a temperror.
+  if (validatesPtr) return answer(layer, domain, nsType, NO_DATA);
+  if (ctx.dnsError.empty())
+    ctx.dnsError = std::string(toString(type)) + " " + name + ": " +
+                   (r.error.empty() ? toString(r.status) : r.error);
+  return answer(layer, domain, nsType, TRY_AGAIN);
+}
 
-  std::vector<std::string> records = std::move(r.records);
-  if (type == dns::RrType::TXT) records = explanationTexts(std::move(records));
-  if (type == dns::RrType::PTR && records.size() > kMaxPtrRecords) records.resize(kMaxPtrRecords);
-  if (records.empty()) return answer(layer, domain, nsType, NO_DATA, r.ttl);
+// An A/AAAA record as libspf2 holds it; for a "/0" marked name the client's own address, since
+// any address matches.
+bool putAddress(SPF_dns_rr_t* rr, int n, bool v4, const std::string& record, bool cidrZero,
+                const IpAddress& client) {
+  std::string text = cidrZero && client.isV4() == v4 ? client.toString() : record;
+  return SPF_dns_rr_buf_realloc(rr, n, v4 ? sizeof(in_addr) : sizeof(in6_addr)) == SPF_E_SUCCESS &&
+         inet_pton(v4 ? AF_INET : AF_INET6, text.c_str(),
+                   v4 ? static_cast<void*>(&rr->rr[n]->a) : &rr->rr[n]->aaaa) == 1;
+}
 
-  SPF_dns_rr_t* rr = answer(layer, domain, nsType, NETDB_SUCCESS, r.ttl);
+// The records as libspf2's answer; MX and PTR targets are remembered for the lookups that follow.
+SPF_dns_rr_t* answered(SPF_dns_server_t* layer, const char* domain, ns_type nsType,
+                       SpfLookupContext& ctx, dns::RrType type,
+                       const std::vector<std::string>& records, uint32_t ttl, bool cidrZero) {
+  SPF_dns_rr_t* rr = answer(layer, domain, nsType, NETDB_SUCCESS, ttl);
   if (!rr) return nullptr;
   int n = 0;
   for (const auto& rec : records) {
     bool ok = true;
-    if (type == dns::RrType::A || type == dns::RrType::AAAA) {
-      bool v4 = type == dns::RrType::A;
-      std::string text = rec;
-      // "/0" marked name: any address matches, so answer with the client's own.
-      if (cidrZero && ctx->client.isV4() == v4) text = ctx->client.toString();
-      ok =
-          SPF_dns_rr_buf_realloc(rr, n, v4 ? sizeof(in_addr) : sizeof(in6_addr)) == SPF_E_SUCCESS &&
-          inet_pton(v4 ? AF_INET : AF_INET6, text.c_str(),
-                    v4 ? static_cast<void*>(&rr->rr[n]->a) : &rr->rr[n]->aaaa) == 1;
+    if (isAddress(type)) {
+      ok = putAddress(rr, n, type == dns::RrType::A, rec, cidrZero, ctx.client);
       if (cidrZero) {
         if (ok) ++n;
         break;  // one address is enough
@@ -166,11 +158,11 @@ SPF_dns_rr_t* lookupHook(SPF_dns_server_t* layer, const char* domain, ns_type ns
     } else if (type == dns::RrType::MX) {
       size_t sp = rec.find(' ');  // "10 mx.example.net"
       std::string host = sp == std::string::npos ? rec : rec.substr(sp + 1);
-      ctx->mxTargets.insert(lowerCopy(host));
+      ctx.mxTargets.insert(lower(host));
       if (cidrZero) host += std::string(kCidrZeroMarker);
       ok = putString(rr, n, host);
     } else {
-      if (type == dns::RrType::PTR) ctx->ptrTargets.insert(lowerCopy(rec));
+      if (type == dns::RrType::PTR) ctx.ptrTargets.insert(lower(rec));
       ok = putString(rr, n, rec);
     }
     if (!ok) continue;
@@ -179,6 +171,27 @@ SPF_dns_rr_t* lookupHook(SPF_dns_server_t* layer, const char* domain, ns_type ns
   rr->num_rr = n;
   if (n == 0) rr->herrno = NO_DATA;
   return rr;
+}
+
+SPF_dns_rr_t* lookupHook(SPF_dns_server_t* layer, const char* domain, ns_type nsType, int) {
+  SpfLookupContext* ctx = tCurrent;
+  if (!ctx || !domain) return answer(layer, domain ? domain : "", nsType, TRY_AGAIN);
+  std::optional<dns::RrType> type = rrTypeOf(nsType);
+  if (!type) return answer(layer, domain, nsType, NO_DATA);  // type 99 SPF: obsolete (3.1)
+  std::string name = domain;
+  bool cidrZero = endsWith(name, kCidrZeroMarker);
+  if (cidrZero) name.resize(name.size() - kCidrZeroMarker.size());
+  bool validatesPtr = isAddress(*type) && ctx->ptrTargets.count(lower(name));
+  countTermLookup(*ctx, *type, name, validatesPtr);
+
+  dns::LookupResult r = resolve(*ctx, name, *type);
+  if (r.status != dns::LookupStatus::Ok)
+    return unanswered(layer, domain, nsType, *ctx, *type, name, r, validatesPtr);
+  std::vector<std::string> records = std::move(r.records);
+  if (type == dns::RrType::TXT) records = explanationTexts(std::move(records));
+  if (type == dns::RrType::PTR && records.size() > kMaxPtrRecords) records.resize(kMaxPtrRecords);
+  if (records.empty()) return answer(layer, domain, nsType, NO_DATA, r.ttl);
+  return answered(layer, domain, nsType, *ctx, *type, records, r.ttl, cidrZero);
 }
 
 SPF_errcode_t fail(SPF_response_t* response, SPF_result_t result, SPF_errcode_t code,

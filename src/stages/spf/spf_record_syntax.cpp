@@ -10,17 +10,10 @@
 #include <optional>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace mxguard::stages {
 namespace {
-
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 // A term quoted in an error: bounded, so a 5 KB record cannot make a 5 KB reply.
 std::string shown(std::string_view s) {
@@ -182,10 +175,164 @@ struct Term {
   bool isAll = false, isRedirect = false;
 };
 
+// The record's terms, in order (after "v=spf1"; any number of spaces between them).
+std::vector<std::string_view> termsOf(std::string_view record) {
+  std::vector<std::string_view> terms;
+  size_t pos = 6;
+  while (pos < record.size()) {
+    while (pos < record.size() && record[pos] == ' ') ++pos;
+    if (pos >= record.size()) break;
+    size_t end = record.find(' ', pos);
+    if (end == std::string_view::npos) end = record.size();
+    terms.push_back(record.substr(pos, end - pos));
+    pos = end;
+  }
+  return terms;
+}
+
+// modifier = name "=" ...; name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
+bool isModifier(std::string_view term) {
+  size_t eq = term.find('=');
+  size_t nameEnd = 0;
+  while (nameEnd < term.size() && (isAlnum(term[nameEnd]) || term[nameEnd] == '-' ||
+                                   term[nameEnd] == '_' || term[nameEnd] == '.'))
+    ++nameEnd;
+  return eq != std::string_view::npos && eq == nameEnd;
+}
+
+struct Modifiers {
+  std::string redirect, exp;  // the terms as written; "" when absent
+  bool sawRedirect = false, sawExp = false;
+};
+
+// Each check below returns what is wrong with its term, "" when nothing is.
+std::string checkModifier(std::string_view term, Modifiers& m) {
+  size_t eq = term.find('=');
+  std::string_view name = term.substr(0, eq), value = term.substr(eq + 1);
+  if (name.empty() || !isAlpha(name[0])) return "invalid modifier name in '" + shown(term) + "'";
+  if (equalsIgnoreCase(name, "redirect") || equalsIgnoreCase(name, "exp")) {
+    bool& seen = equalsIgnoreCase(name, "redirect") ? m.sawRedirect : m.sawExp;
+    if (seen) return "more than one " + std::string(name) + "= modifier";
+    seen = true;
+    if (auto e = checkDomainSpec(value); !e.empty()) return std::string(name) + "=: " + e;
+    (equalsIgnoreCase(name, "redirect") ? m.redirect : m.exp) = std::string(term);
+    return "";
+  }
+  bool endsInMacro = false;  // unknown-modifier = name "=" macro-string: checked, dropped
+  if (auto e = checkMacroString(value, false, &endsInMacro); !e.empty())
+    return "modifier " + std::string(name) + "=: " + e;
+  return "";
+}
+
+// directive = [ qualifier ] mechanism, split up: mechanism name and what follows it.
+struct Directive {
+  std::string_view term;
+  std::string qualifier;  // "", "+", "-", "?" or "~"
+  std::string_view name, rest;
+};
+
+Directive directiveOf(std::string_view term) {
+  Directive d{term, "", {}, {}};
+  std::string_view mech = term;
+  if (!mech.empty() && std::string_view("+-?~").find(mech[0]) != std::string_view::npos) {
+    d.qualifier = std::string(1, mech[0]);
+    mech.remove_prefix(1);
+  }
+  size_t nameLen = 0;
+  while (nameLen < mech.size() && isAlnum(mech[nameLen])) ++nameLen;
+  d.name = mech.substr(0, nameLen);
+  d.rest = mech.substr(nameLen);
+  return d;
+}
+
+// include:domain, exists:domain
+std::string checkDomainMechanism(const Directive& d, Term& t) {
+  if (d.rest.empty() || d.rest[0] != ':')
+    return "'" + std::string(d.name) + "' needs ':domain': '" + shown(d.term) + "'";
+  if (auto e = checkDomainSpec(d.rest.substr(1)); !e.empty()) return std::string(d.name) + ": " + e;
+  t.text = std::string(d.term);
+  return "";
+}
+
+// a[:domain][dual-cidr], mx[:domain][dual-cidr]
+std::string checkAddressMechanism(const Directive& d, bool clientIsV4, Term& t) {
+  std::string_view arg = d.rest;
+  Cidrs cidrs;
+  if (auto e = splitDualCidr(arg, cidrs); !e.empty()) return e;
+  std::string domain;
+  if (!arg.empty()) {
+    if (arg[0] != ':') return "unknown mechanism '" + shown(d.term) + "'";
+    domain = std::string(arg.substr(1));
+    if (auto e = checkDomainSpec(domain); !e.empty()) return std::string(d.name) + ": " + e;
+  }
+  std::optional<int> own = clientIsV4 ? cidrs.v4 : cidrs.v6;
+  if (own && *own == 0) {
+    // "/0": any address of the name matches; the DNS layer resolves the marked name.
+    t.text = d.qualifier + std::string(d.name) + ":" + (domain.empty() ? "%{d}" : domain) +
+             std::string(kCidrZeroMarker);
+  } else {
+    // Only the client's family's length is used; the other may be a /0 libspf2 refuses.
+    t.text = d.qualifier + std::string(d.name) + (domain.empty() ? "" : ":" + domain);
+    if (own) t.text += (clientIsV4 ? "/" : "//") + std::to_string(*own);
+  }
+  return "";
+}
+
+// ptr[:domain]
+std::string checkPtrMechanism(const Directive& d, Term& t) {
+  if (!d.rest.empty()) {
+    if (d.rest[0] != ':') return "invalid ptr mechanism '" + shown(d.term) + "'";
+    if (auto e = checkDomainSpec(d.rest.substr(1)); !e.empty()) return "ptr: " + e;
+  }
+  t.text = std::string(d.term);
+  return "";
+}
+
+// ip4:network[/len], ip6:network[/len]
+std::string checkNetworkMechanism(const Directive& d, Term& t) {
+  bool v4 = equalsIgnoreCase(d.name, "ip4");
+  if (d.rest.empty() || d.rest[0] != ':')
+    return "'" + std::string(d.name) + "' needs ':address': '" + shown(d.term) + "'";
+  std::string_view net = d.rest.substr(1);
+  std::optional<int> len;
+  if (size_t slash = net.find('/'); slash != std::string_view::npos) {
+    len = parseCidr(net.substr(slash + 1), v4 ? 32 : 128);
+    if (!len) return "invalid prefix length in '" + shown(d.term) + "'";
+    net = net.substr(0, slash);
+  }
+  if (v4 ? !isIp4Network(net) : !isIp6Network(net))
+    return "invalid address in '" + shown(d.term) + "'";
+  if (len && *len == 0) {
+    // libspf2 cannot compile /0; two halves cover the whole family.
+    t.text = v4 ? d.qualifier + "ip4:0.0.0.0/1 " + d.qualifier + "ip4:128.0.0.0/1"
+                : d.qualifier + "ip6:::/1 " + d.qualifier + "ip6:8000::/1";
+  } else {
+    t.text = std::string(d.term);
+  }
+  return "";
+}
+
+std::string checkDirective(std::string_view term, bool clientIsV4, Term& t) {
+  Directive d = directiveOf(term);
+  auto is = [&](std::string_view name) { return equalsIgnoreCase(d.name, name); };
+  if (is("all")) {
+    if (!d.rest.empty()) return "'all' takes no argument: '" + shown(term) + "'";
+    t.text = d.qualifier + "all";
+    t.isAll = true;
+    return "";
+  }
+  if (is("include") || is("exists")) return checkDomainMechanism(d, t);
+  if (is("a") || is("mx")) return checkAddressMechanism(d, clientIsV4, t);
+  if (is("ptr")) return checkPtrMechanism(d, t);
+  if (is("ip4") || is("ip6")) return checkNetworkMechanism(d, t);
+  return "unknown mechanism '" + shown(term) + "'";
+}
+
 }  // namespace
 
 bool isSpfRecord(std::string_view txt) {
-  return txt.size() >= 6 && ieq(txt.substr(0, 6), "v=spf1") && (txt.size() == 6 || txt[6] == ' ');
+  return txt.size() >= 6 && equalsIgnoreCase(txt.substr(0, 6), "v=spf1") &&
+         (txt.size() == 6 || txt[6] == ' ');
 }
 
 SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
@@ -199,120 +346,24 @@ SpfRecordCheck checkSpfRecord(std::string_view record, bool clientIsV4) {
     if (c < 0x20 || c > 0x7e) return fail("the record contains a control or non-ASCII character");
 
   std::vector<Term> terms;
-  std::string redirect, exp;
-  bool sawAll = false, sawRedirect = false, sawExp = false;
-  size_t pos = 6;
-  while (pos < record.size()) {
-    while (pos < record.size() && record[pos] == ' ') ++pos;
-    if (pos >= record.size()) break;
-    size_t end = record.find(' ', pos);
-    if (end == std::string_view::npos) end = record.size();
-    std::string_view term = record.substr(pos, end - pos);
-    pos = end;
-
-    // modifier = name "=" ...; name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
-    size_t eq = term.find('=');
-    size_t nameEnd = 0;
-    while (nameEnd < term.size() && (isAlnum(term[nameEnd]) || term[nameEnd] == '-' ||
-                                     term[nameEnd] == '_' || term[nameEnd] == '.'))
-      ++nameEnd;
-    if (eq != std::string_view::npos && eq == nameEnd) {
-      std::string_view name = term.substr(0, eq), value = term.substr(eq + 1);
-      if (name.empty() || !isAlpha(name[0]))
-        return fail("invalid modifier name in '" + shown(term) + "'");
-      if (ieq(name, "redirect") || ieq(name, "exp")) {
-        bool& seen = ieq(name, "redirect") ? sawRedirect : sawExp;
-        if (seen) return fail("more than one " + std::string(name) + "= modifier");
-        seen = true;
-        if (auto e = checkDomainSpec(value); !e.empty()) return fail(std::string(name) + "=: " + e);
-        (ieq(name, "redirect") ? redirect : exp) = std::string(term);
-        continue;
-      }
-      bool endsInMacro = false;  // unknown-modifier = name "=" macro-string: checked, dropped
-      if (auto e = checkMacroString(value, false, &endsInMacro); !e.empty())
-        return fail("modifier " + std::string(name) + "=: " + e);
+  Modifiers modifiers;
+  bool sawAll = false;
+  for (std::string_view term : termsOf(record)) {
+    if (isModifier(term)) {
+      if (auto e = checkModifier(term, modifiers); !e.empty()) return fail(e);
       continue;
     }
-
-    // directive = [ qualifier ] mechanism
-    std::string_view mech = term;
-    std::string qualifier;
-    if (!mech.empty() && std::string_view("+-?~").find(mech[0]) != std::string_view::npos) {
-      qualifier = std::string(1, mech[0]);
-      mech.remove_prefix(1);
-    }
-    size_t nameLen = 0;
-    while (nameLen < mech.size() && isAlnum(mech[nameLen])) ++nameLen;
-    std::string_view name = mech.substr(0, nameLen), rest = mech.substr(nameLen);
     Term t;
-    if (ieq(name, "all")) {
-      if (!rest.empty()) return fail("'all' takes no argument: '" + shown(term) + "'");
-      t.text = qualifier + "all";
-      t.isAll = true;
-      sawAll = true;
-    } else if (ieq(name, "include") || ieq(name, "exists")) {
-      if (rest.empty() || rest[0] != ':')
-        return fail("'" + std::string(name) + "' needs ':domain': '" + shown(term) + "'");
-      if (auto e = checkDomainSpec(rest.substr(1)); !e.empty())
-        return fail(std::string(name) + ": " + e);
-      t.text = std::string(term);
-    } else if (ieq(name, "a") || ieq(name, "mx")) {
-      std::string_view arg = rest;
-      Cidrs cidrs;
-      if (auto e = splitDualCidr(arg, cidrs); !e.empty()) return fail(e);
-      std::string domain;
-      if (!arg.empty()) {
-        if (arg[0] != ':') return fail("unknown mechanism '" + shown(term) + "'");
-        domain = std::string(arg.substr(1));
-        if (auto e = checkDomainSpec(domain); !e.empty()) return fail(std::string(name) + ": " + e);
-      }
-      std::optional<int> own = clientIsV4 ? cidrs.v4 : cidrs.v6;
-      if (own && *own == 0) {
-        // "/0": any address of the name matches; the DNS layer resolves the marked name.
-        t.text = qualifier + std::string(name) + ":" + (domain.empty() ? "%{d}" : domain) +
-                 std::string(kCidrZeroMarker);
-      } else {
-        // Only the client's family's length is used; the other may be a /0 libspf2 refuses.
-        t.text = qualifier + std::string(name) + (domain.empty() ? "" : ":" + domain);
-        if (own) t.text += (clientIsV4 ? "/" : "//") + std::to_string(*own);
-      }
-    } else if (ieq(name, "ptr")) {
-      if (!rest.empty()) {
-        if (rest[0] != ':') return fail("invalid ptr mechanism '" + shown(term) + "'");
-        if (auto e = checkDomainSpec(rest.substr(1)); !e.empty()) return fail("ptr: " + e);
-      }
-      t.text = std::string(term);
-    } else if (ieq(name, "ip4") || ieq(name, "ip6")) {
-      bool v4 = ieq(name, "ip4");
-      if (rest.empty() || rest[0] != ':')
-        return fail("'" + std::string(name) + "' needs ':address': '" + shown(term) + "'");
-      std::string_view net = rest.substr(1);
-      std::optional<int> len;
-      if (size_t slash = net.find('/'); slash != std::string_view::npos) {
-        len = parseCidr(net.substr(slash + 1), v4 ? 32 : 128);
-        if (!len) return fail("invalid prefix length in '" + shown(term) + "'");
-        net = net.substr(0, slash);
-      }
-      if (v4 ? !isIp4Network(net) : !isIp6Network(net))
-        return fail("invalid address in '" + shown(term) + "'");
-      if (len && *len == 0) {
-        // libspf2 cannot compile /0; two halves cover the whole family.
-        t.text = v4 ? qualifier + "ip4:0.0.0.0/1 " + qualifier + "ip4:128.0.0.0/1"
-                    : qualifier + "ip6:::/1 " + qualifier + "ip6:8000::/1";
-      } else {
-        t.text = std::string(term);
-      }
-    } else {
-      return fail("unknown mechanism '" + shown(term) + "'");
-    }
+    if (auto e = checkDirective(term, clientIsV4, t); !e.empty()) return fail(e);
+    sawAll = sawAll || t.isAll;
     terms.push_back(std::move(t));
   }
 
   out.valid = true;
   out.rewritten = "v=spf1";
   for (const auto& t : terms) out.rewritten += " " + t.text;
-  if (!redirect.empty() && !sawAll) out.rewritten += " " + redirect;
-  if (!exp.empty()) out.rewritten += " " + exp;
+  if (!modifiers.redirect.empty() && !sawAll) out.rewritten += " " + modifiers.redirect;
+  if (!modifiers.exp.empty()) out.rewritten += " " + modifiers.exp;
   return out;
 }
 

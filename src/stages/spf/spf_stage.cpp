@@ -125,11 +125,11 @@ StageSharedPtr SpfStage::create(const config::Section& section, const StageConte
     if (rule.action == ResultAction::Reject && code < 500)
       section.fail(replyOption, std::string(r.name) + " = reject needs a 5xx reply, not " +
                                     std::to_string(code));
-    if ((rule.action == ResultAction::Tempfail || r.result == SpfResult::Temperror) && code >= 500)
-      section.fail(replyOption,
-                   std::string(r.name) + " can only be deferred with a 4xx reply, not " +
-                       std::to_string(code) +
-                       (r.result == SpfResult::Temperror ? " (a DNS failure is never a 5xx)" : ""));
+    if (rule.action == ResultAction::Tempfail || r.result == SpfResult::Temperror)
+      requireTempfail(
+          section, replyOption, rule.reply,
+          std::string(r.name) + " can only be deferred with a 4xx reply, not {code}" +
+              (r.result == SpfResult::Temperror ? " (a DNS failure is never a 5xx)" : ""));
     s->rules_[static_cast<size_t>(r.result)] = std::move(rule);
   }
   s->evaluator_ = std::make_shared<const SpfEvaluator>(context.resolver, context.ourHostname);
