@@ -16,7 +16,7 @@ struct PolicyLoadOptions {
   dns::ResolverSharedPtr resolver;        // shared by all stages (and all reloads)
   store::StoreSharedPtr store;            // likewise
   std::string ourHostname;                // default for the forged-HELO check
-  TransactionRecorderSharedPtr recorder;  // [record]: kept across reloads; null = off
+  MessageRecorderSharedPtr recorder;  // [record]: kept across reloads; null = off
 };
 
 PolicySharedPtr loadPolicyFile(const std::string& path, const PolicyLoadOptions& options);

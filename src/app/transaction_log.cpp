@@ -20,7 +20,7 @@ namespace mxguard::app {
 
 using nlohmann::json;
 
-std::string toJsonLine(const TransactionRecord& r) {
+std::string toJsonLine(const MessageRecord& r) {
   json j{{"time", r.time},
          {"queue_id", r.queueId},
          {"client_address", r.clientAddress},
@@ -53,7 +53,7 @@ JsonLinesRecorder::~JsonLinesRecorder() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void JsonLinesRecorder::record(const TransactionRecord& r) {
+void JsonLinesRecorder::record(const MessageRecord& r) {
   try {
     std::string line = toJsonLine(r) + "\n";
     std::lock_guard guard(mutex_);
@@ -70,7 +70,7 @@ void JsonLinesRecorder::record(const TransactionRecord& r) {
 }
 
 size_t forEachTransaction(const std::string& path,
-                          const std::function<void(const TransactionRecord&)>& each,
+                          const std::function<void(const MessageRecord&)>& each,
                           const std::function<void(const std::string&)>& error) {
   std::ifstream in(path);
   if (!in) {
@@ -81,7 +81,7 @@ size_t forEachTransaction(const std::string& path,
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
-    TransactionRecord r;
+    MessageRecord r;
     try {
       json j = json::parse(line);
       r.time = j.value("time", "");

@@ -8,17 +8,17 @@
 #include <mutex>
 #include <string>
 
-#include "core/transaction_record.h"
+#include "core/message_record.h"
 
 namespace mxguard::app {
 
-class JsonLinesRecorder : public TransactionRecorder {
+class JsonLinesRecorder : public MessageRecorder {
  public:
   // Throws config::ConfigError (naming `option`) when the file cannot be opened for appending.
   JsonLinesRecorder(const std::string& path, bool headers, const std::string& configFile);
   ~JsonLinesRecorder() override;
   bool wantsHeaders() const override { return headers_; }
-  void record(const TransactionRecord& r) override;
+  void record(const MessageRecord& r) override;
 
  private:
   std::string path_;
@@ -28,13 +28,13 @@ class JsonLinesRecorder : public TransactionRecorder {
   bool failedOnce_ = false;
 };
 
-std::string toJsonLine(const TransactionRecord& r);  // one line, no newline
+std::string toJsonLine(const MessageRecord& r);  // one line, no newline
 
 // Streams `path` one line at a time (a replay of 1,000,000 records holds one): `each` gets every
 // record, `error` every line that is not one ("FILE:LINE: why"; skipped, so one bad line does not
 // spoil the rest). Returns the number of records.
 size_t forEachTransaction(const std::string& path,
-                          const std::function<void(const TransactionRecord&)>& each,
+                          const std::function<void(const MessageRecord&)>& each,
                           const std::function<void(const std::string&)>& error);
 
 }  // namespace mxguard::app

@@ -1,7 +1,7 @@
 // clock.h - the time the engine and stages read: monotonic for deadlines and TTLs, wall-clock
 // for dates (a Date header's age, a cached callout's timestamp). Injected through the
-// Transaction so tests set the time instead of sleeping or depending on today's date.
-// Must not: be read as std::chrono::*_clock::now() by engine or stage code (use Transaction::clock).
+// Connection so tests set the time instead of sleeping or depending on today's date.
+// Must not: be read as std::chrono::*_clock::now() by engine or stage code (use Connection::clock).
 #pragma once
 
 #include <chrono>

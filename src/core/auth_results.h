@@ -1,6 +1,6 @@
 // auth_results.h - RFC 8601 Authentication-Results: the results stages record (spf, dkim), the
 // one formatter of the header field, and the authserv-id reader used to strip forgeries (§5).
-// Must not: decide anything; stages record results, the Session adds and removes the header.
+// Must not: decide anything; stages record results, the Engine adds and removes the header.
 #pragma once
 
 #include <optional>

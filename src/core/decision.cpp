@@ -1,6 +1,6 @@
 // decision.cpp - names of actions and check modes (traces, logs, --json: change them only with
 // the golden files) and the order of a hook's findings.
-// Must not: apply a decision (the Session does).
+// Must not: apply a decision (the Engine does).
 #include "core/decision.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // decision.h - what a stage reports about a transaction: per check, an action, its would-be
 // reply, a reason named "stage.outcome" (rbl.listed, helo.invalid) with its evidence, the check's
 // mode and whether a dependency failed; and Findings, the ordered list one hook reports.
-// Must not: apply itself; the Session alone decides what a decision becomes (mode, observe,
+// Must not: apply itself; the Engine alone decides what a decision becomes (mode, observe,
 // on_failure, delay, soft bounce).
 #pragma once
 

@@ -2,7 +2,7 @@
 // Each stage's `timeout` bounds its own lookups; when DNS is slow rather than down those
 // deadlines add up (rbl, then helo, then spf...), so [engine] dns_budget caps the sum: once it
 // is spent, lookups fail at once and each stage gives its on_failure answer.
-// Must not: be shared between connections (it lives in the Transaction).
+// Must not: be shared between connections (it lives in the Connection).
 #pragma once
 
 #include <chrono>

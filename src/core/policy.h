@@ -13,7 +13,7 @@
 #include "base/phase.h"
 #include "core/reply.h"
 #include "core/stage.h"
-#include "core/transaction_record.h"
+#include "core/message_record.h"
 #include "core/resolver.h"
 
 namespace mxguard {
@@ -43,7 +43,7 @@ struct EngineSettings {
   // RFC 8601: one Authentication-Results field at end of message with what the stages recorded;
   // fields that carry this authserv-id already are forgeries and are removed (section 5).
   bool addAuthenticationResults = true;
-  std::string authservId;  // empty: the MTA's host name (Connection::ourHostname)
+  std::string authservId;  // empty: the MTA's host name (Client::ourHostname)
   // The most one message waits for DNS over all stages (DnsBudget); 0 = only each stage's own.
   std::chrono::milliseconds dnsBudget{0};
 };
@@ -53,7 +53,7 @@ struct Policy {
   EngineSettings engine;
   std::vector<StageEntry> stages;
   dns::ResolverSharedPtr resolver;        // shared with stages; never null in a built policy
-  TransactionRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
+  MessageRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
   // Where the engine reports dependency outages, and the time its connections read; the
   // process's own unless a test injects its own (so tests share nothing and run in any order).
   Incidents* incidents = &processIncidents();

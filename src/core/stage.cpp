@@ -1,4 +1,4 @@
-// stage.cpp - the connection's DNS answers (DnsAnswers) that let the Session prefetch a phase's
+// stage.cpp - the connection's DNS answers (DnsAnswers) that let the Engine prefetch a phase's
 // queries in one batch while each stage keeps simple "look this up" code; it also charges the
 // message's DNS budget for the time spent waiting.
 // Must not: keep an answer past its scope (answers are per client; the resolver has its own cache).
@@ -10,7 +10,7 @@ namespace {
 
 // Asks the resolver for the queries tx.dnsAnswers lacks, within the DNS budget, and remembers
 // the answers. Returns whether any time was left to ask in.
-bool resolveMissing(Transaction& tx, dns::Resolver& resolver, const dns::Query* qs, size_t n,
+bool resolveMissing(Connection& tx, dns::Resolver& resolver, const dns::Query* qs, size_t n,
                     std::chrono::milliseconds timeout) {
   std::vector<dns::Query> misses;
   for (size_t i = 0; i < n; ++i)
@@ -28,7 +28,7 @@ bool resolveMissing(Transaction& tx, dns::Resolver& resolver, const dns::Query* 
   return allowed.count() > 0;
 }
 
-dns::LookupResult answerFor(const Transaction& tx, const dns::Query& q, bool hadTime) {
+dns::LookupResult answerFor(const Connection& tx, const dns::Query& q, bool hadTime) {
   if (const auto* answer = tx.dnsAnswers.find(q.name, q.type, tx.clock().now())) return *answer;
   // Budget spent: not remembered, so the next message on this connection asks again.
   dns::LookupResult r;
@@ -38,7 +38,7 @@ dns::LookupResult answerFor(const Transaction& tx, const dns::Query& q, bool had
 
 }  // namespace
 
-std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& resolver,
+std::vector<dns::LookupResult> cachedLookupAll(Connection& tx, dns::Resolver& resolver,
                                                const std::vector<dns::Query>& qs,
                                                std::chrono::milliseconds timeout) {
   bool hadTime = resolveMissing(tx, resolver, qs.data(), qs.size(), timeout);
@@ -48,7 +48,7 @@ std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& r
   return out;
 }
 
-dns::LookupResult cachedLookup(Transaction& tx, dns::Resolver& resolver, const dns::Query& q,
+dns::LookupResult cachedLookup(Connection& tx, dns::Resolver& resolver, const dns::Query& q,
                                std::chrono::milliseconds timeout) {
   bool hadTime = resolveMissing(tx, resolver, &q, 1, timeout);
   return answerFor(tx, q, hadTime);

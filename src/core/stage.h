@@ -1,6 +1,6 @@
 // stage.h - the interface every check implements: one hook per SMTP phase it cares about.
 // Must not: keep per-connection state in the stage object (stages are shared by all threads and
-// immutable after load; use Transaction::messageState/connectionState).
+// immutable after load; use Connection::messageState/connectionState).
 #pragma once
 
 #include <memory>
@@ -11,7 +11,7 @@
 
 #include "core/decision.h"
 #include "base/phase.h"
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "core/resolver.h"
 
 namespace mxguard {
@@ -21,29 +21,29 @@ class Stage {
   virtual ~Stage() = default;
   virtual std::string_view name() const = 0;
 
-  // DNS queries this stage will need in `phase`. The Session issues every stage's queries of a
+  // DNS queries this stage will need in `phase`. The Engine issues every stage's queries of a
   // phase together under one deadline and stores the answers in tx.dnsAnswers before the hooks run.
-  virtual std::vector<dns::Query> prefetch(Phase, const Transaction&) const { return {}; }
+  virtual std::vector<dns::Query> prefetch(Phase, const Connection&) const { return {}; }
 
-  virtual Findings onConnect(Transaction&) const { return {}; }
-  virtual Findings onHelo(Transaction&) const { return {}; }
-  virtual Findings onMail(Transaction&) const { return {}; }
-  virtual Findings onRcpt(Transaction&, const std::string&) const { return {}; }
-  virtual Findings onHeader(Transaction&, const Header&) const { return {}; }
-  virtual Findings onEoh(Transaction&) const { return {}; }
-  virtual Findings onBody(Transaction&, std::string_view) const { return {}; }
-  virtual Findings onEom(Transaction&) const { return {}; }
-  virtual void onAbort(Transaction&) const {}
-  virtual void onClose(Transaction&) const {}
+  virtual Findings onConnect(Connection&) const { return {}; }
+  virtual Findings onHelo(Connection&) const { return {}; }
+  virtual Findings onMail(Connection&) const { return {}; }
+  virtual Findings onRcpt(Connection&, const std::string&) const { return {}; }
+  virtual Findings onHeader(Connection&, const Header&) const { return {}; }
+  virtual Findings onEoh(Connection&) const { return {}; }
+  virtual Findings onBody(Connection&, std::string_view) const { return {}; }
+  virtual Findings onEom(Connection&) const { return {}; }
+  virtual void onAbort(Connection&) const {}
+  virtual void onClose(Connection&) const {}
 };
 
 using StageSharedPtr = std::shared_ptr<const Stage>;
 
 // Reads a prefetched answer from tx.dnsAnswers, or resolves it now (and remembers it).
-dns::LookupResult cachedLookup(Transaction& tx, dns::Resolver& resolver, const dns::Query& q,
+dns::LookupResult cachedLookup(Connection& tx, dns::Resolver& resolver, const dns::Query& q,
                                std::chrono::milliseconds timeout);
 // Same for several queries at once: the misses go out together under one deadline.
-std::vector<dns::LookupResult> cachedLookupAll(Transaction& tx, dns::Resolver& resolver,
+std::vector<dns::LookupResult> cachedLookupAll(Connection& tx, dns::Resolver& resolver,
                                                const std::vector<dns::Query>& qs,
                                                std::chrono::milliseconds timeout);
 

@@ -1,4 +1,4 @@
-// verdict.h - what the Session answers a front door for one SMTP step.
+// verdict.h - what the Engine answers a front door for one SMTP step.
 // Must not: carry anything a front door cannot send (a Reply is already built and sanitised).
 #pragma once
 

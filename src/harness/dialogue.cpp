@@ -1,7 +1,7 @@
 // dialogue.cpp - MTA-side behaviour mirrored from Postfix: a rejected RCPT does not stop the
 // transaction, DATA happens only with at least one accepted recipient, replies to accepted
 // steps use Postfix's texts.
-// Must not: invent policy: every 4xx/5xx comes from the Session.
+// Must not: invent policy: every 4xx/5xx comes from the Engine.
 #include "harness/dialogue.h"
 
 #include "base/log.h"
@@ -80,34 +80,34 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
     out.log.push_back(std::string(toString(level)) + ": " + std::string(m));
   });
 
-  Session session(std::move(policy));
-  auto& conn = session.transaction().connection;
+  Engine engine(std::move(policy));
+  auto& conn = engine.connection().client;
   conn.clientIp = IpAddress::parse(t.clientIp);
   conn.clientAddress = conn.clientIp ? conn.clientIp->toString() : t.clientIp;
   conn.clientName = t.clientName.empty() ? "unknown" : t.clientName;
   conn.ourHostname = t.ourHostname;
 
-  session.connect();
+  engine.connect();
   out.steps.push_back(positive("(connect from " + conn.clientName + "[" + conn.clientAddress + "])",
                                220, "", t.ourHostname + " ESMTP mxguard-check"));
   // After a 421 the server has closed the connection (RFC 5321 3.8): no further commands.
   auto closed = [&] { return out.steps.back().code == 421; };
   if (t.helo) {
-    record(out, "EHLO " + *t.helo, session.helo(*t.helo),
+    record(out, "EHLO " + *t.helo, engine.helo(*t.helo),
            positive("EHLO " + *t.helo, 250, "", t.ourHostname));
   }
   bool mailOk = false;
   if (t.sender && !closed()) {
     std::string cmd = "MAIL FROM:<" + *t.sender + ">";
     conn.authUser = t.authUser;  // the MTA sends {auth_authen} with MAIL, as libmilter does
-    mailOk = !record(out, cmd, session.mail(*t.sender), positive(cmd, 250, "2.1.0", "Ok"));
+    mailOk = !record(out, cmd, engine.mail(*t.sender), positive(cmd, 250, "2.1.0", "Ok"));
   }
   size_t accepted = 0;
   if (mailOk) {
     for (const auto& r : t.recipients) {
       if (closed()) break;
       std::string cmd = "RCPT TO:<" + r + ">";
-      if (!record(out, cmd, session.rcpt(r), positive(cmd, 250, "2.1.5", "Ok"))) ++accepted;
+      if (!record(out, cmd, engine.rcpt(r), positive(cmd, 250, "2.1.5", "Ok"))) ++accepted;
     }
   }
   if (mailOk && accepted > 0 && t.message && !closed()) {
@@ -116,31 +116,31 @@ Outcome runDialogue(PolicySharedPtr policy, const Transcript& t) {
     std::string body;
     splitMessage(*t.message, headers, body);
     // The milter's order: header and body steps are unanswered (a verdict that ends the message
-    // there is kept by the Session and given at end of headers or message); the MTA stops
+    // there is kept by the Engine and given at end of headers or message); the MTA stops
     // sending the message once end of headers is refused, and aborts after a refusal.
-    for (const auto& h : headers) session.header(h.name, h.value, h.leading);
-    Verdict end = session.endOfHeaders();
+    for (const auto& h : headers) engine.header(h.name, h.value, h.leading);
+    Verdict end = engine.endOfHeaders();
     if (!end.isRejection()) {
       for (size_t off = 0; off < body.size(); off += 65536)
-        session.body(std::string_view(body).substr(off, 65536));
-      end = session.endOfMessage();
+        engine.body(std::string_view(body).substr(off, 65536));
+      end = engine.endOfMessage();
     }
-    for (const auto& edit : session.headerEdits()) {
-      if (edit.kind == Session::HeaderEdit::Kind::Delete)
+    for (const auto& edit : engine.headerEdits()) {
+      if (edit.kind == Engine::HeaderEdit::Kind::Delete)
         out.removedHeaders.push_back({edit.name, edit.index});
       else
         out.addedHeaders.push_back({edit.name, edit.value});
     }
-    if (end.isRejection()) session.abort();
+    if (end.isRejection()) engine.abort();
     record(out, "(end of data)", end, positive("(end of data)", 250, "2.0.0", "Ok: queued"));
   } else if (t.sender) {
-    session.abort();  // what the MTA does at QUIT/RSET without DATA
+    engine.abort();  // what the MTA does at QUIT/RSET without DATA
   }
   if (!closed()) out.steps.push_back(positive("QUIT", 221, "2.0.0", "Bye"));
-  session.close();
+  engine.close();
 
   if (out.firstRejection) out.action = out.firstRejection->code >= 500 ? "reject" : "tempfail";
-  out.trace = session.transaction().trace;
+  out.trace = engine.connection().trace;
   setLogSink(nullptr);
   return out;
 }

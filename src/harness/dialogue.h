@@ -1,4 +1,4 @@
-// dialogue.h - replays one SMTP transaction through a Session the way an MTA would, recording
+// dialogue.h - replays one SMTP transaction through an Engine the way an MTA would, recording
 // each command and the reply the client would see (MTA-style 2xx texts, the policy's 4xx/5xx).
 // Must not: print anything (report.h does) or resolve anything itself (stages do).
 #pragma once
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/session.h"
+#include "core/engine.h"
 
 namespace mxguard::harness {
 
@@ -43,7 +43,7 @@ struct Outcome {
   std::vector<std::pair<std::string, int>> removedHeaders;  // ... and delete (name, index)
 };
 
-// Builds the Transaction's connection from the transcript, runs every step.
+// Builds the Connection's connection from the transcript, runs every step.
 Outcome runDialogue(PolicySharedPtr policy, const Transcript& t);
 
 }  // namespace mxguard::harness

@@ -184,7 +184,7 @@ int runReplay(const Request& r, const Loaded& l) {
   size_t errors = 0;
   harness::Replayer replayer(l.policy, l.oldPolicy, l.options.hostname);
   size_t records = app::forEachTransaction(
-      r.replayFile, [&](const TransactionRecord& record) { replayer.add(record); },
+      r.replayFile, [&](const MessageRecord& record) { replayer.add(record); },
       [&](const std::string& e) {
         ++errors;
         std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());

@@ -19,7 +19,7 @@ std::string category(const std::string& action) {
   return "accepted";
 }
 
-Transcript transcriptOf(const TransactionRecord& r, const std::string& ourHostname) {
+Transcript transcriptOf(const MessageRecord& r, const std::string& ourHostname) {
   Transcript t;
   t.clientIp = r.clientAddress;
   t.clientName = r.clientName;
@@ -59,7 +59,7 @@ Replayer::Replayer(PolicySharedPtr newPolicy, PolicySharedPtr oldPolicy, std::st
       old_(std::move(oldPolicy)),
       ourHostname_(std::move(ourHostname)) {}
 
-void Replayer::add(const TransactionRecord& rec) {
+void Replayer::add(const MessageRecord& rec) {
   ReplayReport& report = report_;
   ++report.total;
   Transcript t = transcriptOf(rec, ourHostname_);

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "core/policy.h"
-#include "core/transaction_record.h"
+#include "core/message_record.h"
 
 namespace mxguard::harness {
 
 struct ReplayChange {
-  TransactionRecord record;
+  MessageRecord record;
   std::string before, beforeReason;  // "accepted" | "rejected" | "deferred"
   std::string after, afterReason, afterReply;
 };
@@ -35,7 +35,7 @@ struct ReplayReport {
 class Replayer {
  public:
   Replayer(PolicySharedPtr newPolicy, PolicySharedPtr oldPolicy, std::string ourHostname);
-  void add(const TransactionRecord& rec);
+  void add(const MessageRecord& rec);
   const ReplayReport& report() const { return report_; }
 
  private:

@@ -1,6 +1,6 @@
 // daemon.h - the mxguard process: log sink, daemonizing, socket, privileges, signals
 // (SIGHUP reloads the policy, SIGUSR1 logs counters, SIGTERM/SIGINT stop), and libmilter's main
-// loop. Must not: parse configuration (main does) or judge mail (the Session does).
+// loop. Must not: parse configuration (main does) or judge mail (the Engine does).
 #pragma once
 
 #include "app/daemon_options.h"

@@ -16,7 +16,7 @@
 
 #include "base/counters.h"
 #include "base/log.h"
-#include "core/session.h"
+#include "core/engine.h"
 
 namespace mxguard::milter {
 namespace {
@@ -36,10 +36,10 @@ MilterCalls& calls() {
 }
 
 struct MilterConnection {
-  explicit MilterConnection(PolicySharedPtr p) : session(std::move(p)) {}
-  Session session;
+  explicit MilterConnection(PolicySharedPtr p) : engine(std::move(p)) {}
+  Engine engine;
   // An internal error in an unanswered step (header, body), answered as tempfail at the next
-  // answered step. A verdict that ends the message there is kept by the Session itself.
+  // answered step. A verdict that ends the message there is kept by the Engine itself.
   bool failed = false;
 };
 
@@ -62,9 +62,9 @@ std::string addressFromSockaddr(const sockaddr* sa) {
   return buf;
 }
 
-void refreshQueueId(SMFICTX* ctx, Transaction& tx) {
+void refreshQueueId(SMFICTX* ctx, Connection& tx) {
   std::string id = macro(ctx, "i");
-  if (!id.empty()) tx.envelope.queueId = id;
+  if (!id.empty()) tx.message.queueId = id;
 }
 
 // Verdict -> libmilter answer. The reply's '%' are doubled (milterLines) because the MTA treats
@@ -74,7 +74,7 @@ sfsistat answer(SMFICTX* ctx, const Verdict& v) {
     case Action::Pass:
       return SMFIS_CONTINUE;
     case Action::Quarantine:
-      // The Session gives a quarantine only as the end-of-message verdict, the one step where
+      // The Engine gives a quarantine only as the end-of-message verdict, the one step where
       // libmilter allows smfi_quarantine.
       calls().quarantine(ctx, v.reason.c_str());
       return SMFIS_CONTINUE;
@@ -140,7 +140,7 @@ Verdict internalTempfail() {
 // client hears nothing before the final dot anyway, and each answer is one more round trip
 // between the MTA and us per header and per body chunk (measured: 11 % more messages per second
 // and 27 % less milter CPU for the null milter). libmilter then sends no reply whatever we
-// return; a verdict that ends the message is kept by the Session and given again at end of
+// return; a verdict that ends the message is kept by the Engine and given again at end of
 // headers or message.
 template <class Step>
 sfsistat unanswered(SMFICTX* ctx, const char* callback, Step&& step) {
@@ -164,7 +164,7 @@ bool answerFailure(MilterConnection& c) {
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
   return guarded("connect", [&]() -> sfsistat {
     auto c = std::make_unique<MilterConnection>(gPolicies->snapshot());
-    auto& conn = c->session.transaction().connection;
+    auto& conn = c->engine.connection().client;
     // Prefer Postfix's macros: they carry what XCLIENT presented, as Postfix reports the client.
     std::string addr = macro(ctx, "{client_addr}");
     if (addr.empty()) addr = addressFromSockaddr(hostaddr);
@@ -184,24 +184,24 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
       conn.ourAddresses.push_back(*ours);
     if (calls().setPriv(ctx, c.get()) != MI_SUCCESS) return SMFIS_TEMPFAIL;
     MilterConnection* owned = c.release();
-    return answer(ctx, owned->session.connect());
+    return answer(ctx, owned->engine.connect());
   });
 }
 
 sfsistat onHelo(SMFICTX* ctx, char* helo) {
   return withConnection(ctx, "helo", [&](MilterConnection& c) {
-    return answer(ctx, c.session.helo(helo ? helo : ""));
+    return answer(ctx, c.engine.helo(helo ? helo : ""));
   });
 }
 
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
   return withConnection(ctx, "envfrom", [&](MilterConnection& c) {
     c.failed = false;  // a new message (an MTA that skipped abort must not inherit a failure)
-    auto& tx = c.session.transaction();
-    tx.connection.authUser = macro(ctx, "{auth_authen}");
-    Verdict v = c.session.mail(argv && argv[0] ? argv[0] : "");
+    auto& tx = c.engine.connection();
+    tx.client.authUser = macro(ctx, "{auth_authen}");
+    Verdict v = c.engine.mail(argv && argv[0] ? argv[0] : "");
     for (int i = 1; argv && argv[0] && argv[i]; ++i)  // ESMTP parameters of MAIL FROM
-      if (strcasecmp(argv[i], "SMTPUTF8") == 0) tx.envelope.smtputf8 = true;
+      if (strcasecmp(argv[i], "SMTPUTF8") == 0) tx.message.smtputf8 = true;
     refreshQueueId(ctx, tx);
     return answer(ctx, v);
   });
@@ -209,8 +209,8 @@ sfsistat onEnvFrom(SMFICTX* ctx, char** argv) {
 
 sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) {
   return withConnection(ctx, "envrcpt", [&](MilterConnection& c) {
-    refreshQueueId(ctx, c.session.transaction());
-    return answer(ctx, c.session.rcpt(argv && argv[0] ? argv[0] : ""));
+    refreshQueueId(ctx, c.engine.connection());
+    return answer(ctx, c.engine.rcpt(argv && argv[0] ? argv[0] : ""));
   });
 }
 
@@ -224,7 +224,7 @@ sfsistat onData(SMFICTX* ctx) {
   MilterConnection* c = connectionOf(ctx);
   if (c)
     guarded("data", [&]() -> sfsistat {
-      refreshQueueId(ctx, c->session.transaction());
+      refreshQueueId(ctx, c->engine.connection());
       return reply;
     });
   return reply;  // a missing connection answers at end of headers (tempfail)
@@ -240,34 +240,34 @@ sfsistat onHeader(SMFICTX* ctx, char* name, char* value) {
       leading = v.starts_with(' ') ? " " : "";
       v.remove_prefix(leading.size());
     }
-    return c.session.header(name ? name : "", v, leading);
+    return c.engine.header(name ? name : "", v, leading);
   });
 }
 
 sfsistat onEoh(SMFICTX* ctx) {
   return withConnection(ctx, "eoh", [&](MilterConnection& c) {
     if (answerFailure(c)) return answer(ctx, internalTempfail());
-    return answer(ctx, c.session.endOfHeaders());
+    return answer(ctx, c.engine.endOfHeaders());
   });
 }
 
 sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t size) {
   return unanswered(ctx, "body", [&](MilterConnection& c) {
-    return c.session.body(std::string_view(reinterpret_cast<char*>(chunk), size));
+    return c.engine.body(std::string_view(reinterpret_cast<char*>(chunk), size));
   });
 }
 
 sfsistat onEom(SMFICTX* ctx) {
   return withConnection(ctx, "eom", [&](MilterConnection& c) {
-    auto& tx = c.session.transaction();
+    auto& tx = c.engine.connection();
     refreshQueueId(ctx, tx);
     if (answerFailure(c)) return answer(ctx, internalTempfail());
-    Verdict v = c.session.endOfMessage();
+    Verdict v = c.engine.endOfMessage();
     // With SMFIP_HDR_LEADSPC the MTA also inserts values exactly as given: add the space.
     std::string lead = gLeadingSpace.load(std::memory_order_relaxed) ? " " : "";
-    for (const auto& edit : c.session.headerEdits()) {
+    for (const auto& edit : c.engine.headerEdits()) {
       const char* name = edit.name.c_str();
-      if (edit.kind == Session::HeaderEdit::Kind::Delete) {
+      if (edit.kind == Engine::HeaderEdit::Kind::Delete) {
         if (calls().chgHeader(ctx, name, edit.index, nullptr) != MI_SUCCESS)
           logMessage(LogLevel::Error, "smfi_chgheader refused to delete " + edit.name + " #" +
                                           std::to_string(edit.index));
@@ -298,7 +298,7 @@ sfsistat onNegotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsig
 sfsistat onAbort(SMFICTX* ctx) {
   return withConnection(ctx, "abort", [&](MilterConnection& c) {
     c.failed = false;
-    c.session.abort();
+    c.engine.abort();
     return SMFIS_CONTINUE;
   });
 }
@@ -307,7 +307,7 @@ sfsistat onClose(SMFICTX* ctx) {
   return guarded("close", [&]() -> sfsistat {
     std::unique_ptr<MilterConnection> c(connectionOf(ctx));
     calls().setPriv(ctx, nullptr);
-    if (c) c->session.close();
+    if (c) c->engine.close();
     return SMFIS_CONTINUE;
   });
 }

@@ -1,7 +1,7 @@
-// milter_adapter.h - libmilter callbacks: macros and arguments become Session calls, Verdicts
+// milter_adapter.h - libmilter callbacks: macros and arguments become Engine calls, Verdicts
 // become SMFIS_* codes and smfi_setreply/smfi_setmlreply. Every callback runs behind one
 // exception firewall, so a bug answers "tempfail", never crashes the daemon.
-// Must not: make policy decisions (the Session does) or keep state outside the per-connection
+// Must not: make policy decisions (the Engine does) or keep state outside the per-connection
 // object.
 #pragma once
 

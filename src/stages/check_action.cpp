@@ -1,5 +1,5 @@
 // check_action.cpp - the reject/warn/off switch of Haraka's helo.checks, for every stage.
-// Must not: format warnings or drop a warn check's outcome: the Session logs every would-be reply.
+// Must not: format warnings or drop a warn check's outcome: the Engine logs every would-be reply.
 #include "stages/check_action.h"
 
 namespace mxguard::stages {

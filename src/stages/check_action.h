@@ -1,7 +1,7 @@
 // check_action.h - what stages share: a check's mode (reject | warn | off) with its reply
 // template, declared as two options "<check>" and "reply_<check>", and template parsing that
 // turns a TemplateError into a config error on the right line.
-// Must not: apply the mode (the Session does); it only turns a failed check into a Decision.
+// Must not: apply the mode (the Engine does); it only turns a failed check into a Decision.
 #pragma once
 
 #include <optional>
@@ -41,7 +41,7 @@ ReplyTemplate parseTempfailTemplate(const config::Section& section, const std::s
                                     const std::set<std::string>& vars, const std::string& why);
 
 // A failed check: its rendered reply as a rejection (or tempfail, by the reply's class) under
-// the check's mode, which the Session applies; Off -> nullopt (callers skip Off checks anyway).
+// the check's mode, which the Engine applies; Off -> nullopt (callers skip Off checks anyway).
 std::optional<Decision> failCheck(const Check& check, const std::string& stage,
                                   const TemplateVars& vars, const std::string& detail);
 

@@ -10,7 +10,7 @@ dns::Query ptrQuery(const IpAddress& ip) {
   return {ip.ptrName(), dns::RrType::PTR};
 }
 
-ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const IpAddress& ip,
+ReverseName lookupReverseName(Connection& tx, dns::Resolver& resolver, const IpAddress& ip,
                               std::chrono::milliseconds timeout, bool confirm) {
   ReverseName out{ReverseName::Status::NoPtr, {}, {}, {}};
   auto ptr = cachedLookup(tx, resolver, ptrQuery(ip), timeout);

@@ -1,6 +1,6 @@
 // reverse_name.h - the client's reverse DNS: PTR names and whether one of them resolves back to
 // the client address (Postfix's "verified" client name). Shared by the rdns and helo stages;
-// answers are cached in the Transaction so the lookups happen once per connection.
+// answers are cached in the Connection so the lookups happen once per connection.
 // Must not: decide anything: callers turn the status into their own checks.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "core/resolver.h"
 
 namespace mxguard::stages {
@@ -31,7 +31,7 @@ constexpr size_t kMaxPtrNames = 10;
 
 dns::Query ptrQuery(const IpAddress& ip);
 // `confirm` = false: the PTR lookup only (no check needs the forward lookups).
-ReverseName lookupReverseName(Transaction& tx, dns::Resolver& resolver, const IpAddress& ip,
+ReverseName lookupReverseName(Connection& tx, dns::Resolver& resolver, const IpAddress& ip,
                               std::chrono::milliseconds timeout, bool confirm = true);
 
 }  // namespace mxguard::stages

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "config/config_file.h"
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "stages/dkim/dkim_stage.h"
 #include "stages/registry.h"
 
@@ -92,7 +92,7 @@ std::vector<std::string> verifyMessage(const std::string& crlf, dns::ResolverSha
   stages::StageContext ctx;
   ctx.resolver = std::move(dns);
   auto stage = stages::DkimStage::create(file.section("dkim", stages::DkimStage::options()), ctx);
-  Transaction tx;
+  Connection tx;
   size_t end = crlf.find("\r\n\r\n");
   std::string head = crlf.substr(0, end == std::string::npos ? crlf.size() : end + 2);
   std::string body = end == std::string::npos ? "" : crlf.substr(end + 4);
@@ -118,7 +118,7 @@ std::vector<std::string> verifyMessage(const std::string& crlf, dns::ResolverSha
   }
   for (const auto& h : fields) {
     stage->onHeader(tx, h);
-    tx.envelope.headers.push_back(h);
+    tx.message.headers.push_back(h);
   }
   stage->onEoh(tx);
   // Chunks of 1000 bytes, as an MTA would hand them over.
@@ -126,7 +126,7 @@ std::vector<std::string> verifyMessage(const std::string& crlf, dns::ResolverSha
     stage->onBody(tx, std::string_view(body).substr(p, 1000));
   stage->onEom(tx);
   std::vector<std::string> out;
-  for (const auto& r : tx.envelope.authResults) {
+  for (const auto& r : tx.message.authResults) {
     std::string d;
     for (const auto& [k, v] : r.properties)
       if (k == "header.d") d = v;

@@ -147,11 +147,11 @@ TEST(SpfConformance, Rfc7208Suite) {
       auto ip = IpAddress::parse(test["host"].as<std::string>());
       ASSERT_TRUE(ip) << name;
       // The driver's receiver and default explanation (see the suite's README).
-      Transaction tx;
-      tx.connection.clientIp = ip;
-      tx.connection.clientAddress = ip->toString();
-      tx.connection.helo = test["helo"].as<std::string>();
-      tx.envelope.sender = test["mailfrom"] ? test["mailfrom"].as<std::string>() : "";
+      Connection tx;
+      tx.client.clientIp = ip;
+      tx.client.clientAddress = ip->toString();
+      tx.client.helo = test["helo"].as<std::string>();
+      tx.message.sender = test["mailfrom"] ? test["mailfrom"].as<std::string>() : "";
       auto d = spfStage(resolver)->onMail(tx);
       std::string got = d ? d->reason.substr(4) : "(no decision)";  // "spf.fail" -> "fail"
       std::string explanation = d && d->reply ? d->reply->text() : "DEFAULT";

@@ -16,25 +16,25 @@ class FunctionStage : public Stage {
  public:
   explicit FunctionStage(std::string name = "scripted") : name_(std::move(name)) {}
   std::string_view name() const override { return name_; }
-  Findings onConnect(Transaction& tx) const override { return call(connect, tx); }
-  Findings onHelo(Transaction& tx) const override { return call(helo, tx); }
-  Findings onMail(Transaction& tx) const override { return call(mail, tx); }
-  Findings onRcpt(Transaction& tx, const std::string& r) const override {
+  Findings onConnect(Connection& tx) const override { return call(connect, tx); }
+  Findings onHelo(Connection& tx) const override { return call(helo, tx); }
+  Findings onMail(Connection& tx) const override { return call(mail, tx); }
+  Findings onRcpt(Connection& tx, const std::string& r) const override {
     return rcpt ? rcpt(tx, r) : Findings{};
   }
-  Findings onHeader(Transaction& tx, const Header& h) const override {
+  Findings onHeader(Connection& tx, const Header& h) const override {
     return header ? header(tx, h) : Findings{};
   }
-  Findings onBody(Transaction& tx, std::string_view) const override { return call(body, tx); }
-  Findings onEom(Transaction& tx) const override { return call(eom, tx); }
+  Findings onBody(Connection& tx, std::string_view) const override { return call(body, tx); }
+  Findings onEom(Connection& tx) const override { return call(eom, tx); }
 
-  using Hook = std::function<Findings(Transaction&)>;
+  using Hook = std::function<Findings(Connection&)>;
   Hook connect, helo, mail, body, eom;
-  std::function<Findings(Transaction&, const std::string&)> rcpt;
-  std::function<Findings(Transaction&, const Header&)> header;
+  std::function<Findings(Connection&, const std::string&)> rcpt;
+  std::function<Findings(Connection&, const Header&)> header;
 
  private:
-  static Findings call(const Hook& h, Transaction& tx) { return h ? h(tx) : Findings{}; }
+  static Findings call(const Hook& h, Connection& tx) { return h ? h(tx) : Findings{}; }
   std::string name_;
 };
 

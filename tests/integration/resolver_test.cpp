@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "app/policy_loader.h"
-#include "core/session.h"
+#include "core/engine.h"
 #include "dns/unbound_resolver.h"
 #include "test_server_process.h"
 #include "prerequisite.h"
@@ -163,8 +163,8 @@ TEST(ResolverDeadline, TenSlowBlocklistsCostOneRoundTripPlusTheQuotedTxt) {
   options.ourHostname = "mx.example.net";
   auto loaded = app::loadPolicyText(policy, "ten-zones.conf", options);
 
-  Session session(loaded);
-  auto& conn = session.transaction().connection;
+  Engine session(loaded);
+  auto& conn = session.connection().client;
   conn.clientIp = IpAddress::parse("192.0.2.2");
   conn.clientAddress = "192.0.2.2";
   auto start = Clock::now();
@@ -174,9 +174,9 @@ TEST(ResolverDeadline, TenSlowBlocklistsCostOneRoundTripPlusTheQuotedTxt) {
       "connect-phase verdict with 10 zones answering after 200 ms, all listing the client: "
       "%lld ms (the A lookups together, then the quoted TXT; one after another >= 2000 ms)\n",
       static_cast<long long>(ms));
-  ASSERT_EQ(session.transaction().trace.size(), 1u);
-  EXPECT_EQ(session.transaction().trace[0].outcome, "listed");
-  EXPECT_NE(session.transaction().trace[0].detail.find("score 10/10"), std::string::npos);
+  ASSERT_EQ(session.connection().trace.size(), 1u);
+  EXPECT_EQ(session.connection().trace[0].outcome, "listed");
+  EXPECT_NE(session.connection().trace[0].detail.find("score 10/10"), std::string::npos);
   // Two round trips (all ten A lookups, then the one TXT the reply quotes) plus slack for a
   // loaded CI machine; asking the zones one after another would take >= 2000 ms.
   EXPECT_GE(ms, 400);

@@ -1,4 +1,4 @@
-// behaviour_stage.cpp - each check compares one Session counter with its limit; at MAIL the RSET
+// behaviour_stage.cpp - each check compares one Engine counter with its limit; at MAIL the RSET
 // check runs before the message check, an enforced refusal ends the stage, each check reported
 // with its mode. Nothing is returned while every counter is within its limit, so a normal
 // connection adds no trace entries (the stage runs at every HELO, MAIL and RCPT).
@@ -75,32 +75,32 @@ StageSharedPtr BehaviourStage::create(const config::Section& section, const Stag
   return b;
 }
 
-TemplateVars BehaviourStage::varsFor(const Transaction& tx, size_t limit, size_t count) const {
-  const auto& c = tx.connection;
+TemplateVars BehaviourStage::varsFor(const Connection& tx, size_t limit, size_t count) const {
+  const auto& c = tx.client;
   return {{"our_hostname", c.ourHostname.empty() ? ourHostname_ : c.ourHostname},
           {"client_address", c.clientAddress},
           {"client_name", c.clientName},
           {"helo_name", shownHelo(c.helo)},
           {"previous_helo", shownHelo(tx.counters.previousHelo)},
-          {"sender", tx.envelope.sender},
+          {"sender", tx.message.sender},
           {"limit", std::to_string(limit)},
           {"count", std::to_string(count)}};
 }
 
-Findings BehaviourStage::onHelo(Transaction& tx) const {
+Findings BehaviourStage::onHelo(Connection& tx) const {
   if (heloChanged_.off()) return {};
   const std::string& previous = tx.counters.previousHelo;
   // A repeated identical EHLO (after STARTTLS, RFC 3207 4.2) is the protocol working normally.
-  if (previous.empty() || canonicalHostName(previous) == canonicalHostName(tx.connection.helo))
+  if (previous.empty() || canonicalHostName(previous) == canonicalHostName(tx.client.helo))
     return {};
   const size_t n = tx.counters.heloCommands;
   return failCheck(heloChanged_, "behaviour", varsFor(tx, 0, n),
-                   "HELO <" + sanitize(shownHelo(tx.connection.helo)) + "> after <" +
+                   "HELO <" + sanitize(shownHelo(tx.client.helo)) + "> after <" +
                        sanitize(shownHelo(previous)) + ">, " + std::to_string(n) +
                        " HELO/EHLO commands");
 }
 
-Findings BehaviourStage::onMail(Transaction& tx) const {
+Findings BehaviourStage::onMail(Connection& tx) const {
   const auto& n = tx.counters;
   Findings out;
   if (!tooManyRsets_.off() && n.abortedTransactions > maxRsets_) {
@@ -116,7 +116,7 @@ Findings BehaviourStage::onMail(Transaction& tx) const {
   return out;
 }
 
-Findings BehaviourStage::onRcpt(Transaction& tx, const std::string&) const {
+Findings BehaviourStage::onRcpt(Connection& tx, const std::string&) const {
   const size_t refused = tx.counters.rejectedRecipients;
   if (tooManyRejectedRecipients_.off() || refused <= maxRejectedRecipients_) return {};
   return failCheck(tooManyRejectedRecipients_, "behaviour",

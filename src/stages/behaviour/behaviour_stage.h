@@ -1,7 +1,7 @@
 // behaviour_stage.h - how the client behaves over one connection, the checks large providers run
 // against bulk senders and address harvesters: too many RSETs, too many refused recipients, a HELO
-// name that changes, too many messages per connection. Reads the Session's SessionCounters.
-// Must not: count anything itself (the Session counts; a stage is shared by all connections).
+// name that changes, too many messages per connection. Reads the Engine's SessionCounters.
+// Must not: count anything itself (the Engine counts; a stage is shared by all connections).
 #pragma once
 
 #include <vector>
@@ -19,12 +19,12 @@ class BehaviourStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "behaviour"; }
-  Findings onHelo(Transaction& tx) const override;
-  Findings onMail(Transaction& tx) const override;
-  Findings onRcpt(Transaction& tx, const std::string& recipient) const override;
+  Findings onHelo(Connection& tx) const override;
+  Findings onMail(Connection& tx) const override;
+  Findings onRcpt(Connection& tx, const std::string& recipient) const override;
 
  private:
-  TemplateVars varsFor(const Transaction& tx, size_t limit, size_t count) const;
+  TemplateVars varsFor(const Connection& tx, size_t limit, size_t count) const;
 
   std::string ourHostname_;
   Check tooManyRsets_, tooManyRejectedRecipients_, heloChanged_, tooManyMessages_;

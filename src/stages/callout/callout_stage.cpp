@@ -193,8 +193,8 @@ bool CalloutStage::allowedTarget(const IpAddress& ip) const {
   return allowPrivate_ || isPublic(ip);
 }
 
-Findings CalloutStage::onMail(Transaction& tx) const {
-  const std::string& sender = tx.envelope.sender;
+Findings CalloutStage::onMail(Connection& tx) const {
+  const std::string& sender = tx.message.sender;
   if (sender.empty()) return Decision::pass("callout.skip", "null sender: nothing to verify");
   auto at = sender.rfind('@');
   if (at == std::string::npos || at + 1 == sender.size())
@@ -210,7 +210,7 @@ Findings CalloutStage::onMail(Transaction& tx) const {
 
 // The cache: an address answer, else a domain known to accept everything; both in one round
 // trip to the store.
-std::optional<Findings> CalloutStage::fromCache(Transaction& tx, const std::string& sender,
+std::optional<Findings> CalloutStage::fromCache(Connection& tx, const std::string& sender,
                                                 const std::string& domain) const {
   auto cached = store_->getMany({"callout:addr:" + lower(sender), "callout:domain:" + domain});
   const store::StoreResult& cachedAddress = cached[0];
@@ -259,7 +259,7 @@ std::optional<Decision> CalloutStage::probeRateLimited(const std::string& sender
 
 // One probe per address at a time, whichever check asks (the coordinator): this check runs it,
 // or waits for the one running.
-Findings CalloutStage::probeAndDecide(Transaction& tx, const std::string& sender,
+Findings CalloutStage::probeAndDecide(Connection& tx, const std::string& sender,
                                       const std::string& domain) const {
   std::string key = lower(sender);
   auto wait = probeOptions_.totalTimeout + dnsTimeout_ * 3;
@@ -305,7 +305,7 @@ Decision CalloutStage::internalError(const std::string& sender, std::string deta
                            "callout.internal_error", std::move(detail));
 }
 
-CalloutStage::Finding CalloutStage::probeFresh(Transaction& tx, const std::string& sender,
+CalloutStage::Finding CalloutStage::probeFresh(Connection& tx, const std::string& sender,
                                                const std::string& domain) const {
   Finding f{Finding::Kind::Unverified, {}, "", "", false};
   auto mx = cachedLookup(tx, *resolver_, {domain, dns::RrType::MX}, dnsTimeout_);
@@ -342,7 +342,7 @@ CalloutStage::Finding CalloutStage::probeFresh(Transaction& tx, const std::strin
   return probeHosts(tx, hosts, sender, domain);
 }
 
-CalloutStage::Finding CalloutStage::probeHosts(Transaction& tx,
+CalloutStage::Finding CalloutStage::probeHosts(Connection& tx,
                                                const std::vector<std::string>& hosts,
                                                const std::string& sender,
                                                const std::string& domain) const {
@@ -451,7 +451,7 @@ void CalloutStage::remember(const std::string& sender, const std::string& domain
   }
 }
 
-std::optional<Decision> CalloutStage::decide(const Transaction& tx, const std::string& sender,
+std::optional<Decision> CalloutStage::decide(const Connection& tx, const std::string& sender,
                                              const std::string& domain, const Finding& f) const {
   TemplateVars vars{{"sender", sender},
                     {"sender_domain", domain},
@@ -459,7 +459,7 @@ std::optional<Decision> CalloutStage::decide(const Transaction& tx, const std::s
                     {"mx_addr", f.record.address},
                     {"remote_reply", f.record.reply},
                     {"why", f.why},
-                    {"client_address", tx.connection.clientAddress}};
+                    {"client_address", tx.client.clientAddress}};
   std::string cachedNote;
   if (f.cached) {
     cachedNote = "cached result of a probe at " + utcTime(f.record.probedAt);

@@ -40,7 +40,7 @@ class CalloutStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "callout"; }
-  Findings onMail(Transaction& tx) const override;
+  Findings onMail(Connection& tx) const override;
 
   using Finding = CalloutFinding;
 
@@ -50,20 +50,20 @@ class CalloutStage : public Stage {
 
  private:
   // The steps of onMail: the cached answer, if any; the per-domain probe rate; the probe.
-  std::optional<Findings> fromCache(Transaction& tx, const std::string& sender,
+  std::optional<Findings> fromCache(Connection& tx, const std::string& sender,
                                     const std::string& domain) const;
   std::optional<Decision> probeRateLimited(const std::string& sender,
                                            const std::string& domain) const;
-  Findings probeAndDecide(Transaction& tx, const std::string& sender,
+  Findings probeAndDecide(Connection& tx, const std::string& sender,
                           const std::string& domain) const;
   // The sender could not be verified now: reply_unverified, as a dependency failure.
   Decision unverifiedBecause(const std::string& sender, const std::string& why, std::string reason,
                              std::string detail) const;
-  Finding probeFresh(Transaction& tx, const std::string& sender, const std::string& domain) const;
-  Finding probeHosts(Transaction& tx, const std::vector<std::string>& hosts,
+  Finding probeFresh(Connection& tx, const std::string& sender, const std::string& domain) const;
+  Finding probeHosts(Connection& tx, const std::vector<std::string>& hosts,
                      const std::string& sender, const std::string& domain) const;
   Decision internalError(const std::string& sender, std::string detail) const;
-  std::optional<Decision> decide(const Transaction& tx, const std::string& sender,
+  std::optional<Decision> decide(const Connection& tx, const std::string& sender,
                                  const std::string& domain, const Finding& f) const;
   void remember(const std::string& sender, const std::string& domain, const Finding& f) const;
   bool allowedTarget(const IpAddress& ip) const;

@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "core/resolver.h"
 #include "stages/dkim/dkim_lib.h"
 
@@ -24,7 +24,7 @@ struct KeyLookupOutcome {
 struct KeyLookupContext {
   dns::Resolver* resolver = nullptr;
   std::chrono::milliseconds timeout{5000};
-  Transaction* tx = nullptr;  // set around each libopendkim call; null = no answer cache
+  Connection* tx = nullptr;  // set around each libopendkim call; null = no answer cache
   std::map<const DKIM_SIGINFO*, KeyLookupOutcome> outcomes;
 };
 

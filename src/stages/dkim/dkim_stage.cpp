@@ -261,12 +261,12 @@ StageSharedPtr DkimStage::create(const config::Section& section, const StageCont
   return st;
 }
 
-DkimStage::MessageState& DkimStage::state(Transaction& tx) const {
+DkimStage::MessageState& DkimStage::state(Connection& tx) const {
   auto& st = tx.messageState<MessageState>(this);
   if (st.started) return st;
   st.started = true;
   st.lib = lib_;
-  st.id = tx.envelope.queueId.empty() ? "mxguard" : tx.envelope.queueId;
+  st.id = tx.message.queueId.empty() ? "mxguard" : tx.message.queueId;
   DKIM_STAT status = DKIM_STAT_OK;
   st.handle =
       dkim_verify(lib_.get(), reinterpret_cast<const u_char*>(st.id.c_str()), nullptr, &status);
@@ -283,14 +283,14 @@ DkimStage::MessageState& DkimStage::state(Transaction& tx) const {
   return st;
 }
 
-std::vector<dns::Query> DkimStage::prefetch(Phase phase, const Transaction& tx) const {
-  // All keys of the message asked together under the Session's one deadline; the callback then
-  // finds them in tx.dnsAnswers. Only the kept header fields are seen here (Session keeps the
+std::vector<dns::Query> DkimStage::prefetch(Phase phase, const Connection& tx) const {
+  // All keys of the message asked together under the Engine's one deadline; the callback then
+  // finds them in tx.dnsAnswers. Only the kept header fields are seen here (Engine keeps the
   // first 1000); anything else is resolved live by the callback.
   std::vector<dns::Query> out;
   if (phase != Phase::Eoh) return out;
   size_t seen = 0;
-  for (const auto& h : tx.envelope.headers) {
+  for (const auto& h : tx.message.headers) {
     if (!equalsIgnoreCase(h.name, "DKIM-Signature")) continue;
     if (++seen > maxSignatures_) break;
     SignatureTags t = parseSignatureTags(h.value);
@@ -302,7 +302,7 @@ std::vector<dns::Query> DkimStage::prefetch(Phase phase, const Transaction& tx) 
   return out;
 }
 
-Findings DkimStage::onHeader(Transaction& tx, const Header& h) const {
+Findings DkimStage::onHeader(Connection& tx, const Header& h) const {
   auto& st = state(tx);
   if (equalsIgnoreCase(h.name, "DKIM-Signature")) {
     // Fields past the cap are not even parsed by libopendkim: their cost stays zero. (A
@@ -342,7 +342,7 @@ Findings DkimStage::onHeader(Transaction& tx, const Header& h) const {
   return std::nullopt;
 }
 
-void DkimStage::runEoh(Transaction& tx, MessageState& st) const {
+void DkimStage::runEoh(Connection& tx, MessageState& st) const {
   if (st.eohDone) return;
   st.eohDone = true;
   if (st.broken || !st.handle) return;
@@ -360,12 +360,12 @@ void DkimStage::runEoh(Transaction& tx, MessageState& st) const {
   }
 }
 
-Findings DkimStage::onEoh(Transaction& tx) const {
+Findings DkimStage::onEoh(Connection& tx) const {
   runEoh(tx, state(tx));
   return std::nullopt;
 }
 
-Findings DkimStage::onBody(Transaction& tx, std::string_view chunk) const {
+Findings DkimStage::onBody(Connection& tx, std::string_view chunk) const {
   auto& st = state(tx);
   runEoh(tx, st);
   // Unsigned mail is not hashed at all.
@@ -380,7 +380,7 @@ Findings DkimStage::onBody(Transaction& tx, std::string_view chunk) const {
   return std::nullopt;
 }
 
-Findings DkimStage::onEom(Transaction& tx) const {
+Findings DkimStage::onEom(Connection& tx) const {
   auto& st = state(tx);
   runEoh(tx, st);
   std::vector<SignatureOutcome> outcomes = verifySignatures(tx, st);
@@ -396,7 +396,7 @@ Findings DkimStage::onEom(Transaction& tx) const {
   return Decision::pass("dkim." + outcome, summary);
 }
 
-std::vector<SignatureOutcome> DkimStage::verifySignatures(Transaction& tx, MessageState& st) const {
+std::vector<SignatureOutcome> DkimStage::verifySignatures(Connection& tx, MessageState& st) const {
   std::vector<SignatureOutcome> outcomes;
   if (st.signatureFields > 0 && !st.broken && st.handle) {
     st.lookup.tx = &tx;
@@ -443,10 +443,10 @@ std::string DkimStage::skippedSignatures(const MessageState& st) const {
          " not verified (max_signatures = " + std::to_string(maxSignatures_) + ")";
 }
 
-void DkimStage::recordResults(Transaction& tx, bool signed_,
+void DkimStage::recordResults(Connection& tx, bool signed_,
                               const std::vector<SignatureOutcome>& outcomes,
                               const std::string& skipped) const {
-  auto& results = tx.envelope.authResults;
+  auto& results = tx.message.authResults;
   if (!signed_) results.push_back({"dkim", "none", "", {}});
   for (const auto& o : outcomes) {
     AuthResult a{"dkim", o.result, o.reason, {}};
@@ -458,7 +458,7 @@ void DkimStage::recordResults(Transaction& tx, bool signed_,
   if (!skipped.empty()) results.push_back({"dkim", "neutral", skipped, {}});
 }
 
-std::optional<Findings> DkimStage::checkAuthorDomain(Transaction& tx, const std::string& fromDomain,
+std::optional<Findings> DkimStage::checkAuthorDomain(Connection& tx, const std::string& fromDomain,
                                                      const std::vector<SignatureOutcome>& outcomes,
                                                      const std::string& summary) const {
   auto boundary = coveringDomain(fromDomain, requireFrom_);
@@ -467,8 +467,8 @@ std::optional<Findings> DkimStage::checkAuthorDomain(Transaction& tx, const std:
   if (coverage.valid) return std::nullopt;
   TemplateVars vars{{"domain", fromDomain},
                     {"dkim_problem", coverage.problem()},
-                    {"client_address", tx.connection.clientAddress},
-                    {"sender", tx.envelope.sender}};
+                    {"client_address", tx.client.clientAddress},
+                    {"sender", tx.message.sender}};
   std::string detail = summary + "; " + fromDomain + " requires a valid signature";
   if (coverage.temporary) {
     // A key lookup that may succeed later: never a 5xx (the engine's on_failure applies).
@@ -482,11 +482,11 @@ std::optional<Findings> DkimStage::checkAuthorDomain(Transaction& tx, const std:
       failCheck(otherPassed ? noAuthorSignature_ : noValidSignature_, "dkim", vars, detail));
 }
 
-void DkimStage::onAbort(Transaction& tx) const {
+void DkimStage::onAbort(Connection& tx) const {
   tx.messageState<MessageState>(this).release();
 }
 
-void DkimStage::onClose(Transaction& tx) const {
+void DkimStage::onClose(Connection& tx) const {
   tx.messageState<MessageState>(this).release();
 }
 

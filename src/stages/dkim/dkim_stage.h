@@ -25,13 +25,13 @@ class DkimStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "dkim"; }
-  std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  Findings onHeader(Transaction& tx, const Header& header) const override;
-  Findings onEoh(Transaction& tx) const override;
-  Findings onBody(Transaction& tx, std::string_view chunk) const override;
-  Findings onEom(Transaction& tx) const override;
-  void onAbort(Transaction& tx) const override;
-  void onClose(Transaction& tx) const override;
+  std::vector<dns::Query> prefetch(Phase phase, const Connection& tx) const override;
+  Findings onHeader(Connection& tx, const Header& header) const override;
+  Findings onEoh(Connection& tx) const override;
+  Findings onBody(Connection& tx, std::string_view chunk) const override;
+  Findings onEom(Connection& tx) const override;
+  void onAbort(Connection& tx) const override;
+  void onClose(Connection& tx) const override;
 
   // Limits on what one message may make us keep or compute.
   static constexpr size_t kMaxHeaderBytes = 4 * 1024 * 1024;
@@ -39,23 +39,23 @@ class DkimStage : public Stage {
 
  private:
   struct MessageState;
-  MessageState& state(Transaction& tx) const;
-  void runEoh(Transaction& tx, MessageState& st) const;
+  MessageState& state(Connection& tx) const;
+  void runEoh(Connection& tx, MessageState& st) const;
 
   // The steps of onEom. One outcome per signature libopendkim verified, or (when the message
   // could not be verified at all) per signature field, each a temperror or permerror.
-  std::vector<SignatureOutcome> verifySignatures(Transaction& tx, MessageState& st) const;
+  std::vector<SignatureOutcome> verifySignatures(Connection& tx, MessageState& st) const;
   // libopendkim's end of message and its signature list (*sigs, the count returned); what fails
   // marks the message broken.
   int endOfMessage(MessageState& st, DKIM_SIGINFO*** sigs) const;
   std::string skippedSignatures(const MessageState& st) const;  // "" when none was skipped
   // RFC 8601 results: one per outcome, "none" for an unsigned message, "neutral" naming the
   // signatures past max_signatures.
-  void recordResults(Transaction& tx, bool signed_, const std::vector<SignatureOutcome>& outcomes,
+  void recordResults(Connection& tx, bool signed_, const std::vector<SignatureOutcome>& outcomes,
                      const std::string& skipped) const;
   // require_signature_from for one From domain: nullopt when it is not required, or a valid
   // signature covers it; else what the stage reports.
-  std::optional<Findings> checkAuthorDomain(Transaction& tx, const std::string& fromDomain,
+  std::optional<Findings> checkAuthorDomain(Connection& tx, const std::string& fromDomain,
                                             const std::vector<SignatureOutcome>& outcomes,
                                             const std::string& summary) const;
 

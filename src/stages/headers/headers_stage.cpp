@@ -1,6 +1,6 @@
 // headers_stage.cpp - onHeader only records (counts, first offending field, the values of Date,
 // From and Message-ID); onEoh decides, checks in the order of the options, each reported with
-// its mode; checking stops at the first enforced refusal (the Session logs the warnings).
+// its mode; checking stops at the first enforced refusal (the Engine logs the warnings).
 // Must not: reject on anything the shipped default does not name in its reply.
 #include "stages/headers/headers_stage.h"
 
@@ -114,7 +114,7 @@ StageSharedPtr HeadersStage::create(const config::Section& section, const StageC
   return h;
 }
 
-Findings HeadersStage::onHeader(Transaction& tx, const Header& h) const {
+Findings HeadersStage::onHeader(Connection& tx, const Header& h) const {
   auto& st = tx.messageState<HeaderState>(this);
   bool nameOk = !h.name.empty();
   for (unsigned char c : h.name) nameOk = nameOk && c > 32 && c < 127 && c != ':';
@@ -144,7 +144,7 @@ Findings HeadersStage::onHeader(Transaction& tx, const Header& h) const {
   if (st.nul.empty() &&
       (h.value.find('\0') != std::string::npos || h.name.find('\0') != std::string::npos))
     st.nul = h.name;
-  if (st.eightBit.empty() && !tx.envelope.smtputf8)
+  if (st.eightBit.empty() && !tx.message.smtputf8)
     for (unsigned char c : h.value)
       if (c >= 0x80) {
         st.eightBit = h.name;
@@ -153,11 +153,11 @@ Findings HeadersStage::onHeader(Transaction& tx, const Header& h) const {
   return {};
 }
 
-Findings HeadersStage::onEoh(Transaction& tx) const {
+Findings HeadersStage::onEoh(Connection& tx) const {
   auto& st = tx.messageState<HeaderState>(this);
   Findings out;
-  TemplateVars base{{"client_address", tx.connection.clientAddress},
-                    {"sender", tx.envelope.sender}};
+  TemplateVars base{{"client_address", tx.client.clientAddress},
+                    {"sender", tx.message.sender}};
   // Reports one failed check; true when it refuses (checking stops there).
   auto check = [&](const Check& c, TemplateVars extra, const std::string& detail) {
     if (c.off()) return false;
@@ -217,13 +217,13 @@ Findings HeadersStage::onEoh(Transaction& tx) const {
     if (check(eightBit_, {{"header_name", st.eightBit}}, "8-bit in " + st.eightBit)) return out;
   if (st.counts.count("from")) {
     std::string problem;
-    if (!isMailboxList(st.from, tx.envelope.smtputf8, &problem))
+    if (!isMailboxList(st.from, tx.message.smtputf8, &problem))
       if (check(fromSyntax_, {{"header_value", shown(st.from)}, {"problem", problem}},
                 "From: " + problem))
         return out;
   }
   if (out.empty())
-    return Decision::pass("headers.ok", std::to_string(tx.envelope.headerCount) + " fields");
+    return Decision::pass("headers.ok", std::to_string(tx.message.headerCount) + " fields");
   return out;
 }
 

@@ -21,8 +21,8 @@ class HeadersStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "headers"; }
-  Findings onHeader(Transaction& tx, const Header& header) const override;
-  Findings onEoh(Transaction& tx) const override;
+  Findings onHeader(Connection& tx, const Header& header) const override;
+  Findings onEoh(Connection& tx) const override;
 
  private:
   Check missingDate_, missingFrom_, duplicate_, dateSyntax_, dateRange_, messageId_, fieldName_,

@@ -1,4 +1,4 @@
-// helo_stage.cpp - checks in Postfix's order, each reported with its mode; the Session logs the
+// helo_stage.cpp - checks in Postfix's order, each reported with its mode; the Engine logs the
 // warnings and applies the first enforced refusal, where this stage stops checking. A very long
 // HELO is shortened in the reply (the reply must stay readable), and its real length is named.
 // Must not: echo more than 64 octets of a client's HELO into a reply.
@@ -22,7 +22,7 @@ bool isLiteral(const std::string& h) {
 }
 
 // A client connecting from one of our own addresses may name us (a local relay, a health check).
-bool clientIsUs(const Connection& c) {
+bool clientIsUs(const Client& c) {
   return c.clientIp && std::find(c.ourAddresses.begin(), c.ourAddresses.end(), *c.clientIp) !=
                            c.ourAddresses.end();
 }
@@ -89,8 +89,8 @@ StageSharedPtr HeloStage::create(const config::Section& section, const StageCont
   return s;
 }
 
-TemplateVars HeloStage::varsFor(const Transaction& tx, const std::string& problem) const {
-  const auto& c = tx.connection;
+TemplateVars HeloStage::varsFor(const Connection& tx, const std::string& problem) const {
+  const auto& c = tx.client;
   std::string shown = c.helo.size() > kShownHelo ? c.helo.substr(0, kShownHelo) + "..." : c.helo;
   return {{"helo_name", shown},
           {"helo_problem", problem},
@@ -99,31 +99,31 @@ TemplateVars HeloStage::varsFor(const Transaction& tx, const std::string& proble
           {"our_hostname", c.ourHostname.empty() ? ourHostname_ : c.ourHostname}};
 }
 
-std::vector<dns::Query> HeloStage::prefetch(Phase phase, const Transaction& tx) const {
+std::vector<dns::Query> HeloStage::prefetch(Phase phase, const Connection& tx) const {
   std::vector<dns::Query> qs;
   if (phase != Phase::Helo) return qs;
-  const std::string& h = tx.connection.helo;
+  const std::string& h = tx.client.helo;
   if (!unresolvable_.off() && !isLiteral(h) && !hostNameProblem(h) &&
       h.find('.') != std::string::npos) {
     qs.push_back({canonicalHostName(h), dns::RrType::A});
     qs.push_back({canonicalHostName(h), dns::RrType::AAAA});
   }
-  if (!reverseMismatch_.off() && tx.connection.clientIp)
-    qs.push_back(ptrQuery(*tx.connection.clientIp));
+  if (!reverseMismatch_.off() && tx.client.clientIp)
+    qs.push_back(ptrQuery(*tx.client.clientIp));
   return qs;
 }
 
-Findings HeloStage::onMail(Transaction& tx) const {
-  if (tx.connection.heloSeen || missing_.off()) return {};
+Findings HeloStage::onMail(Connection& tx) const {
+  if (tx.client.heloSeen || missing_.off()) return {};
   return failCheck(missing_, "helo", varsFor(tx, ""), "no HELO/EHLO before MAIL FROM");
 }
 
 // Postfix's order, one function per check. The first four end checking whatever their mode: the
 // later checks could not read a name that is empty, a literal, a bare address or malformed. The
 // host-name checks run until one refuses.
-Findings HeloStage::onHelo(Transaction& tx) const {
+Findings HeloStage::onHelo(Connection& tx) const {
   Findings out;
-  const std::string& h = tx.connection.helo;
+  const std::string& h = tx.client.helo;
   if (h.empty())
     fail(tx, invalid_, "empty name", "empty HELO", out);
   else if (isLiteral(h))
@@ -138,13 +138,13 @@ Findings HeloStage::onHelo(Transaction& tx) const {
   return out;
 }
 
-void HeloStage::fail(const Transaction& tx, const Check& check, const std::string& problem,
+void HeloStage::fail(const Connection& tx, const Check& check, const std::string& problem,
                      const std::string& detail, Findings& out) const {
   out.add(failCheck(check, "helo", varsFor(tx, problem), detail));
 }
 
-void HeloStage::checkLiteral(Transaction& tx, Findings& out) const {
-  auto literal = IpAddress::parse(tx.connection.helo);
+void HeloStage::checkLiteral(Connection& tx, Findings& out) const {
+  auto literal = IpAddress::parse(tx.client.helo);
   if (!literal) {
     fail(tx, invalid_, "invalid address literal", "bad literal", out);
     return;
@@ -153,28 +153,28 @@ void HeloStage::checkLiteral(Transaction& tx, Findings& out) const {
   if (!out.refused()) checkLiteralNotOurs(tx, *literal, out);
 }
 
-void HeloStage::checkLiteralIsClient(Transaction& tx, const IpAddress& literal,
+void HeloStage::checkLiteralIsClient(Connection& tx, const IpAddress& literal,
                                      Findings& out) const {
-  const auto& c = tx.connection;
+  const auto& c = tx.client;
   if (c.clientIp && !(literal == *c.clientIp))
     fail(tx, literalMismatch_, "",
          "literal " + literal.toString() + " vs client " + c.clientAddress, out);
 }
 
-void HeloStage::checkLiteralNotOurs(Transaction& tx, const IpAddress& literal,
+void HeloStage::checkLiteralNotOurs(Connection& tx, const IpAddress& literal,
                                     Findings& out) const {
-  const auto& ours = tx.connection.ourAddresses;
-  if (!clientIsUs(tx.connection) && std::find(ours.begin(), ours.end(), literal) != ours.end())
+  const auto& ours = tx.client.ourAddresses;
+  if (!clientIsUs(tx.client) && std::find(ours.begin(), ours.end(), literal) != ours.end())
     fail(tx, forged_, "", "literal of our own address " + literal.toString(), out);
 }
 
-void HeloStage::checkBareIp(Transaction& tx, const IpAddress& ip, Findings& out) const {
+void HeloStage::checkBareIp(Connection& tx, const IpAddress& ip, Findings& out) const {
   std::string fix = ip.isV4() ? "[" + ip.toString() + "]" : "[IPv6:" + ip.toString() + "]";
   fail(tx, bareIp_, "an IP address must be written as an address literal: " + fix, "bare IP", out);
 }
 
-void HeloStage::checkHostName(Transaction& tx, const std::string& name, Findings& out) const {
-  using NameCheck = void (HeloStage::*)(Transaction&, const std::string&, Findings&) const;
+void HeloStage::checkHostName(Connection& tx, const std::string& name, Findings& out) const {
+  using NameCheck = void (HeloStage::*)(Connection&, const std::string&, Findings&) const;
   for (NameCheck check : {&HeloStage::checkFullyQualified, &HeloStage::checkNotOurName,
                           &HeloStage::checkResolvable, &HeloStage::checkReverseName}) {
     (this->*check)(tx, name, out);
@@ -182,18 +182,18 @@ void HeloStage::checkHostName(Transaction& tx, const std::string& name, Findings
   }
 }
 
-void HeloStage::checkFullyQualified(Transaction& tx, const std::string& name, Findings& out) const {
+void HeloStage::checkFullyQualified(Connection& tx, const std::string& name, Findings& out) const {
   if (name.find('.') == std::string::npos) fail(tx, nonFqdn_, "", "no dot in HELO name", out);
 }
 
-void HeloStage::checkNotOurName(Transaction& tx, const std::string& name, Findings& out) const {
-  const auto& c = tx.connection;
+void HeloStage::checkNotOurName(Connection& tx, const std::string& name, Findings& out) const {
+  const auto& c = tx.client;
   std::string ours = canonicalHostName(c.ourHostname.empty() ? ourHostname_ : c.ourHostname);
   if (!ours.empty() && name == ours && !clientIsUs(c))
     fail(tx, forged_, "", "HELO claims to be " + ours, out);
 }
 
-void HeloStage::checkResolvable(Transaction& tx, const std::string& name, Findings& out) const {
+void HeloStage::checkResolvable(Connection& tx, const std::string& name, Findings& out) const {
   if (unresolvable_.off() || name.find('.') == std::string::npos) return;
   auto answers = cachedLookupAll(tx, *resolver_,
                                  {{name, dns::RrType::A}, {name, dns::RrType::AAAA}}, timeout_);
@@ -217,8 +217,8 @@ void HeloStage::checkResolvable(Transaction& tx, const std::string& name, Findin
   }
 }
 
-void HeloStage::checkReverseName(Transaction& tx, const std::string& name, Findings& out) const {
-  const auto& c = tx.connection;
+void HeloStage::checkReverseName(Connection& tx, const std::string& name, Findings& out) const {
+  const auto& c = tx.client;
   if (reverseMismatch_.off() || !c.clientIp) return;
   auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_);
   if (rev.status == ReverseName::Status::PtrTempFail ||

@@ -19,27 +19,27 @@ class HeloStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "helo"; }
-  std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  Findings onHelo(Transaction& tx) const override;
-  Findings onMail(Transaction& tx) const override;
+  std::vector<dns::Query> prefetch(Phase phase, const Connection& tx) const override;
+  Findings onHelo(Connection& tx) const override;
+  Findings onMail(Connection& tx) const override;
 
  private:
-  TemplateVars varsFor(const Transaction& tx, const std::string& problem) const;
+  TemplateVars varsFor(const Connection& tx, const std::string& problem) const;
   // Reports `check` as failed into `out` (under its mode: nothing when it is off).
-  void fail(const Transaction& tx, const Check& check, const std::string& problem,
+  void fail(const Connection& tx, const Check& check, const std::string& problem,
             const std::string& detail, Findings& out) const;
 
   // One function per check, each reporting into `out`; onHelo says which run, and when they stop.
-  void checkLiteral(Transaction& tx, Findings& out) const;  // "[192.0.2.1]", "[IPv6:...]"
-  void checkLiteralIsClient(Transaction& tx, const IpAddress& literal, Findings& out) const;
-  void checkLiteralNotOurs(Transaction& tx, const IpAddress& literal, Findings& out) const;
-  void checkBareIp(Transaction& tx, const IpAddress& ip, Findings& out) const;
+  void checkLiteral(Connection& tx, Findings& out) const;  // "[192.0.2.1]", "[IPv6:...]"
+  void checkLiteralIsClient(Connection& tx, const IpAddress& literal, Findings& out) const;
+  void checkLiteralNotOurs(Connection& tx, const IpAddress& literal, Findings& out) const;
+  void checkBareIp(Connection& tx, const IpAddress& ip, Findings& out) const;
   // A well-formed host name (`name` in canonical form): the four checks below, in order.
-  void checkHostName(Transaction& tx, const std::string& name, Findings& out) const;
-  void checkFullyQualified(Transaction& tx, const std::string& name, Findings& out) const;
-  void checkNotOurName(Transaction& tx, const std::string& name, Findings& out) const;
-  void checkResolvable(Transaction& tx, const std::string& name, Findings& out) const;
-  void checkReverseName(Transaction& tx, const std::string& name, Findings& out) const;
+  void checkHostName(Connection& tx, const std::string& name, Findings& out) const;
+  void checkFullyQualified(Connection& tx, const std::string& name, Findings& out) const;
+  void checkNotOurName(Connection& tx, const std::string& name, Findings& out) const;
+  void checkResolvable(Connection& tx, const std::string& name, Findings& out) const;
+  void checkReverseName(Connection& tx, const std::string& name, Findings& out) const;
 
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};

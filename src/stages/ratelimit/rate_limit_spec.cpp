@@ -268,10 +268,10 @@ std::optional<RateLimitSpec> parseRateLimit(std::string_view text, std::string* 
   return parser.spec;
 }
 
-std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Transaction& tx,
+std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Connection& tx,
                                  std::string* why) {
-  const auto& c = tx.connection;
-  const std::string& sender = tx.envelope.sender;
+  const auto& c = tx.client;
+  const std::string& sender = tx.message.sender;
   std::string senderDomain = sender.empty() ? "<>" : lower(sender.substr(sender.rfind('@') + 1));
   if (spec.exemptAuthenticated && !c.authUser.empty()) {
     *why = "authenticated client";
@@ -283,7 +283,7 @@ std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Transaction& t
         *why = "client in exempt_clients " + cidr.toString();
         return std::nullopt;
       }
-  if (tx.envelope.senderSeen)
+  if (tx.message.senderSeen)
     for (const auto& d : spec.exemptSenderDomains)
       if (domainMatches(senderDomain, d)) {
         *why = "sender domain in exempt_sender_domains " + d;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/ip_address.h"
-#include "core/transaction.h"
+#include "core/connection.h"
 
 namespace mxguard::stages {
 
@@ -41,7 +41,7 @@ struct LimitKey {
 
 // The key of `spec` for this transaction; nullopt when the limit does not apply (a field is
 // unknown, e.g. no authenticated user, or an exemption matches; *why says which).
-std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Transaction& tx,
+std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Connection& tx,
                                  std::string* why);
 
 const char* toString(Counted c);  // "connections", "messages", "recipients", "bytes"

@@ -111,7 +111,7 @@ StageSharedPtr RateLimitStage::create(const config::Section& section, const Stag
   return st;
 }
 
-std::optional<Decision> RateLimitStage::take(Transaction& tx, Counted what, double cost) const {
+std::optional<Decision> RateLimitStage::take(Connection& tx, Counted what, double cost) const {
   std::string detail;
   std::optional<Decision> refusal;
   std::string storeError;
@@ -147,11 +147,11 @@ std::optional<Decision> RateLimitStage::take(Transaction& tx, Counted what, doub
                       {"retry_after", humanDuration(r.retryAfter)},
                       {"retry_seconds", std::to_string((r.retryAfter.count() + 999) / 1000)},
                       {"count", toString(spec.counted)},
-                      {"client_address", tx.connection.clientAddress},
-                      {"client_name", tx.connection.clientName},
-                      {"our_hostname", tx.connection.ourHostname},
-                      {"sender", tx.envelope.sender},
-                      {"helo_name", tx.connection.helo}};
+                      {"client_address", tx.client.clientAddress},
+                      {"client_name", tx.client.clientName},
+                      {"our_hostname", tx.client.ourHostname},
+                      {"sender", tx.message.sender},
+                      {"helo_name", tx.client.helo}};
     Reply reply = limit.reply.render(vars);
     if (spec.observe) {
       countEvent("ratelimit.observed");
@@ -174,28 +174,28 @@ std::optional<Decision> RateLimitStage::take(Transaction& tx, Counted what, doub
   }
   if (!storeError.empty()) {
     TemplateVars vars{{"store_error", storeError},
-                      {"client_address", tx.connection.clientAddress},
-                      {"our_hostname", tx.connection.ourHostname},
-                      {"sender", tx.envelope.sender}};
+                      {"client_address", tx.client.clientAddress},
+                      {"our_hostname", tx.client.ourHostname},
+                      {"sender", tx.message.sender}};
     return Decision::dependencyTempfail(storeFailureReply_.render(vars), "ratelimit.store_failure",
                                         sanitize(detail));
   }
   return Decision::pass("ratelimit.ok", sanitize(detail));
 }
 
-Findings RateLimitStage::onConnect(Transaction& tx) const {
+Findings RateLimitStage::onConnect(Connection& tx) const {
   return take(tx, Counted::Connections, 1);
 }
-Findings RateLimitStage::onMail(Transaction& tx) const {
+Findings RateLimitStage::onMail(Connection& tx) const {
   return take(tx, Counted::Messages, 1);
 }
-Findings RateLimitStage::onRcpt(Transaction& tx, const std::string&) const {
+Findings RateLimitStage::onRcpt(Connection& tx, const std::string&) const {
   return take(tx, Counted::Recipients, 1);
 }
-Findings RateLimitStage::onEom(Transaction& tx) const {
+Findings RateLimitStage::onEom(Connection& tx) const {
   // The message's size as the MTA passed it: body plus the header fields kept (bounded).
-  double bytes = static_cast<double>(tx.envelope.bodyBytes);
-  for (const auto& h : tx.envelope.headers) bytes += h.name.size() + h.value.size() + 4;
+  double bytes = static_cast<double>(tx.message.bodyBytes);
+  for (const auto& h : tx.message.headers) bytes += h.name.size() + h.value.size() + 4;
   return take(tx, Counted::Bytes, std::max(bytes, 1.0));
 }
 

@@ -22,10 +22,10 @@ class RateLimitStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "ratelimit"; }
-  Findings onConnect(Transaction& tx) const override;
-  Findings onMail(Transaction& tx) const override;
-  Findings onRcpt(Transaction& tx, const std::string& recipient) const override;
-  Findings onEom(Transaction& tx) const override;
+  Findings onConnect(Connection& tx) const override;
+  Findings onMail(Connection& tx) const override;
+  Findings onRcpt(Connection& tx, const std::string& recipient) const override;
+  Findings onEom(Connection& tx) const override;
 
  private:
   struct Limit {
@@ -33,7 +33,7 @@ class RateLimitStage : public Stage {
     ReplyTemplate reply;
   };
   // Takes `cost` from every limit counting `what`; the first refusal decides.
-  std::optional<Decision> take(Transaction& tx, Counted what, double cost) const;
+  std::optional<Decision> take(Connection& tx, Counted what, double cost) const;
 
   std::vector<Limit> limits_;
   store::StoreSharedPtr store_;

@@ -175,13 +175,13 @@ std::vector<dns::Query> RblStage::queriesFor(const IpAddress& ip) const {
   return qs;
 }
 
-std::vector<dns::Query> RblStage::prefetch(Phase phase, const Transaction& tx) const {
-  if (phase != Phase::Connect || !tx.connection.clientIp) return {};
-  return queriesFor(*tx.connection.clientIp);
+std::vector<dns::Query> RblStage::prefetch(Phase phase, const Connection& tx) const {
+  if (phase != Phase::Connect || !tx.client.clientIp) return {};
+  return queriesFor(*tx.client.clientIp);
 }
 
-Findings RblStage::onConnect(Transaction& tx) const {
-  const auto& conn = tx.connection;
+Findings RblStage::onConnect(Connection& tx) const {
+  const auto& conn = tx.client;
   if (!conn.clientIp) return Decision::pass("rbl.skip", "no client address");
   auto queries = queriesFor(*conn.clientIp);
   auto answers = cachedLookupAll(tx, *resolver_, queries, timeout_);
@@ -226,7 +226,7 @@ Findings RblStage::onConnect(Transaction& tx) const {
                         detail.empty() ? std::to_string(zones_.size()) + " zones checked" : detail);
 }
 
-Reply RblStage::listedReply(Transaction& tx, TemplateVars vars, const std::string& name) const {
+Reply RblStage::listedReply(Connection& tx, TemplateVars vars, const std::string& name) const {
   auto it = zoneReplies_.find(vars["rbl_domain"]);
   const ReplyTemplate& t = it != zoneReplies_.end() ? it->second : reply_;
   // Asked only when the reply can quote it (an escaped "$${rbl_txt" at worst costs a query).

@@ -21,14 +21,14 @@ class RblStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "rbl"; }
-  std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  Findings onConnect(Transaction& tx) const override;
+  std::vector<dns::Query> prefetch(Phase phase, const Connection& tx) const override;
+  Findings onConnect(Connection& tx) const override;
 
  private:
   std::vector<dns::Query> queriesFor(const IpAddress& ip) const;  // one A per zone
   // A listed client's reply: the listing zone's own template, else the stage's, with the
   // listing's TXT record (asked at `name`) when the template quotes it.
-  Reply listedReply(Transaction& tx, TemplateVars vars, const std::string& name) const;
+  Reply listedReply(Connection& tx, TemplateVars vars, const std::string& name) const;
 
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};

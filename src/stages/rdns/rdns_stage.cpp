@@ -51,9 +51,9 @@ StageSharedPtr RdnsStage::create(const config::Section& section, const StageCont
   return s;
 }
 
-std::vector<dns::Query> RdnsStage::prefetch(Phase phase, const Transaction& tx) const {
-  if (phase != Phase::Connect || !tx.connection.clientIp || !active()) return {};
-  return {ptrQuery(*tx.connection.clientIp)};
+std::vector<dns::Query> RdnsStage::prefetch(Phase phase, const Connection& tx) const {
+  if (phase != Phase::Connect || !tx.client.clientIp || !active()) return {};
+  return {ptrQuery(*tx.client.clientIp)};
 }
 
 bool RdnsStage::looksDynamic(const std::string& rawName, const IpAddress& ip) const {
@@ -92,8 +92,8 @@ bool RdnsStage::looksDynamic(const std::string& rawName, const IpAddress& ip) co
   return false;
 }
 
-Findings RdnsStage::onConnect(Transaction& tx) const {
-  const auto& c = tx.connection;
+Findings RdnsStage::onConnect(Connection& tx) const {
+  const auto& c = tx.client;
   if (!active()) return {};
   if (!c.clientIp) return Decision::pass("rdns.skip", "no client address");
   bool confirm = !notConfirmed_.off() || !dynamic_.off();

@@ -18,8 +18,8 @@ class RdnsStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "rdns"; }
-  std::vector<dns::Query> prefetch(Phase phase, const Transaction& tx) const override;
-  Findings onConnect(Transaction& tx) const override;
+  std::vector<dns::Query> prefetch(Phase phase, const Connection& tx) const override;
+  Findings onConnect(Connection& tx) const override;
 
   // Whether `name` looks dynamic: a pattern as a whole label part, or the client's octets.
   bool looksDynamic(const std::string& name, const IpAddress& ip) const;

@@ -74,14 +74,14 @@ std::string quoted(const std::string& v) {
   return q + "\"";
 }
 
-std::string receivedSpf(const SpfEvaluation& e, const Transaction& tx) {
-  const auto& c = tx.connection;
+std::string receivedSpf(const SpfEvaluation& e, const Connection& tx) {
+  const auto& c = tx.client;
   std::string comment;
   for (char ch : sanitize(receivedSpfComment(e, c.clientAddress)))
     comment.push_back(ch == '(' || ch == ')' ? ' ' : ch);
   std::string v = std::string(toString(e.result)) + " (" + sanitize(c.ourHostname) + ": " +
                   comment + ")\n\tclient-ip=" + c.clientAddress +
-                  "; envelope-from=" + quoted(tx.envelope.sender) + "; helo=" + quoted(c.helo) +
+                  "; envelope-from=" + quoted(tx.message.sender) + "; helo=" + quoted(c.helo) +
                   "; receiver=" + sanitize(c.ourHostname) + "; identity=" + e.identity + ";";
   return v;
 }
@@ -143,22 +143,22 @@ struct HeloCache : StageState {
 };
 }  // namespace
 
-const SpfEvaluation& SpfStage::heloEvaluation(Transaction& tx, const IpAddress& ip,
+const SpfEvaluation& SpfStage::heloEvaluation(Connection& tx, const IpAddress& ip,
                                               std::chrono::milliseconds timeout) const {
   auto& cache = tx.connectionState<HeloCache>(this);
   // A temperror is not kept: the next message (with its own DNS budget) tries again.
-  if (!cache.evaluation || cache.helo != tx.connection.helo ||
+  if (!cache.evaluation || cache.helo != tx.client.helo ||
       cache.evaluation->result == SpfResult::Temperror) {
-    cache.helo = tx.connection.helo;
-    cache.evaluation = evaluator_->checkHelo(ip, tx.connection.helo, timeout);
+    cache.helo = tx.client.helo;
+    cache.evaluation = evaluator_->checkHelo(ip, tx.client.helo, timeout);
   }
   return *cache.evaluation;
 }
 
-Findings SpfStage::onMail(Transaction& tx) const {
-  const auto& c = tx.connection;
+Findings SpfStage::onMail(Connection& tx) const {
+  const auto& c = tx.client;
   if (!c.clientIp) return Decision::pass("spf.skip", "no client address");
-  const std::string& sender = tx.envelope.sender;
+  const std::string& sender = tx.message.sender;
 
   // The HELO identity: checked first (2.3), and for the null sender it is the identity (2.4).
   // One deadline for the stage; a slow HELO domain may use at most half of it.
@@ -184,10 +184,10 @@ Findings SpfStage::onMail(Transaction& tx) const {
         e->problem += " (" + tx.dnsBudget.spentError() + ")";
 
   if (helo && (sender.empty() || helo->result != SpfResult::None))
-    tx.envelope.authResults.push_back(
+    tx.message.authResults.push_back(
         {"spf", toString(helo->result), helo->problem, {{"smtp.helo", c.helo}}});
   if (mailfrom)
-    tx.envelope.authResults.push_back(
+    tx.message.authResults.push_back(
         {"spf", toString(mailfrom->result), mailfrom->problem, {{"smtp.mailfrom", sender}}});
 
   // What counts: a HELO fail (a conclusive answer, 2.3), else the MAIL FROM result.
@@ -196,12 +196,12 @@ Findings SpfStage::onMail(Transaction& tx) const {
                              rule(SpfResult::Fail).action != ResultAction::Accept))
           ? *helo
           : *mailfrom;
-  tx.envelope.addedHeaders.push_back({"Received-SPF", receivedSpf(counted, tx)});
+  tx.message.addedHeaders.push_back({"Received-SPF", receivedSpf(counted, tx)});
   return decide(tx, counted);
 }
 
-std::optional<Decision> SpfStage::decide(Transaction& tx, const SpfEvaluation& e) const {
-  const auto& c = tx.connection;
+std::optional<Decision> SpfStage::decide(Connection& tx, const SpfEvaluation& e) const {
+  const auto& c = tx.client;
   std::string result = toString(e.result);
   std::string detail = e.identity + " " + e.checked + ": " + result;
   if (!e.record.empty()) detail += " (record \"" + e.record + "\")";
@@ -213,7 +213,7 @@ std::optional<Decision> SpfStage::decide(Transaction& tx, const SpfEvaluation& e
   if (r.action == ResultAction::Accept) return Decision::pass(reason, sanitize(detail));
 
   TemplateVars vars{
-      {"sender", tx.envelope.sender}, {"client_address", c.clientAddress},
+      {"sender", tx.message.sender}, {"client_address", c.clientAddress},
       {"client_name", c.clientName},  {"helo_name", c.helo},
       {"spf_domain", e.domain},       {"spf_identity", e.identity == "helo" ? "HELO" : "MAIL FROM"},
       {"spf_checked", e.checked},     {"spf_explanation", e.explanation},

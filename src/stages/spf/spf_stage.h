@@ -23,7 +23,7 @@ class SpfStage : public Stage {
   static StageSharedPtr create(const config::Section& section, const StageContext& context);
 
   std::string_view name() const override { return "spf"; }
-  Findings onMail(Transaction& tx) const override;
+  Findings onMail(Connection& tx) const override;
 
  private:
   enum class ResultAction { Accept, Reject, Tempfail };
@@ -32,9 +32,9 @@ class SpfStage : public Stage {
     ReplyTemplate reply;
   };
   const Rule& rule(SpfResult r) const { return rules_[static_cast<size_t>(r)]; }
-  const SpfEvaluation& heloEvaluation(Transaction& tx, const IpAddress& ip,
+  const SpfEvaluation& heloEvaluation(Connection& tx, const IpAddress& ip,
                                       std::chrono::milliseconds timeout) const;
-  std::optional<Decision> decide(Transaction& tx, const SpfEvaluation& e) const;
+  std::optional<Decision> decide(Connection& tx, const SpfEvaluation& e) const;
 
   std::shared_ptr<const SpfEvaluator> evaluator_;
   std::chrono::milliseconds timeout_{10000};

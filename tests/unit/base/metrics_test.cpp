@@ -1,6 +1,6 @@
 // metrics_test.cpp - the exposition text byte for byte (counters, escaping, histogram buckets,
-// sum and count), the series cap, concurrent recording, the process-wide render (what a Session
-// records there: tests/unit/core/session_metrics_test.cpp).
+// sum and count), the series cap, concurrent recording, the process-wide render (what an Engine
+// records there: tests/unit/core/engine_metrics_test.cpp).
 #include "base/metrics.h"
 
 #include <gtest/gtest.h>

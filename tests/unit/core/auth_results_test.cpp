@@ -1,10 +1,10 @@
 // auth_results_test.cpp - the Authentication-Results formatter and authserv-id reader (RFC 8601),
-// and the Session's use of them: one field at end of message, forgeries of our id removed.
+// and the Engine's use of them: one field at end of message, forgeries of our id removed.
 #include "core/auth_results.h"
 
 #include <gtest/gtest.h>
 
-#include "core/session.h"
+#include "core/engine.h"
 
 namespace mxguard {
 namespace {
@@ -49,8 +49,8 @@ TEST(AuthResults, ReadsTheAuthservId) {
 class RecordingStage : public Stage {
  public:
   std::string_view name() const override { return "spf"; }
-  Findings onMail(Transaction& tx) const override {
-    tx.envelope.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", tx.envelope.sender}}});
+  Findings onMail(Connection& tx) const override {
+    tx.message.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", tx.message.sender}}});
     return std::nullopt;
   }
 };
@@ -64,14 +64,14 @@ struct AuthResultsSession : ::testing::Test {
     p->stages.push_back(e);
     return p;
   }();
-  Session start(const char* ip = "192.0.2.1") {
-    Session s(policy);
-    s.transaction().connection.clientIp = IpAddress::parse(ip);
-    s.transaction().connection.clientAddress = ip;
-    s.transaction().connection.ourHostname = "mx.example.net";
+  Engine start(const char* ip = "192.0.2.1") {
+    Engine s(policy);
+    s.connection().client.clientIp = IpAddress::parse(ip);
+    s.connection().client.clientAddress = ip;
+    s.connection().client.ourHostname = "mx.example.net";
     return s;
   }
-  void message(Session& s) {
+  void message(Engine& s) {
     s.connect();
     s.helo("client.example.org");
     s.mail("<alice@example.org>");
@@ -86,9 +86,9 @@ struct AuthResultsSession : ::testing::Test {
 };
 
 TEST_F(AuthResultsSession, AddsOneFieldAndRemovesForgeriesOfOurId) {
-  Session s = start();
+  Engine s = start();
   message(s);
-  const auto& e = s.transaction().envelope;
+  const auto& e = s.connection().message;
   ASSERT_EQ(e.addedHeaders.size(), 1u);
   EXPECT_EQ(e.addedHeaders[0].name, "Authentication-Results");
   EXPECT_EQ(e.addedHeaders[0].value, "mx.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org");
@@ -100,37 +100,37 @@ TEST_F(AuthResultsSession, AddsOneFieldAndRemovesForgeriesOfOurId) {
 
 TEST_F(AuthResultsSession, ConfiguredAuthservIdAndSwitchOff) {
   policy->engine.authservId = "edge.example.net";
-  Session s = start();
+  Engine s = start();
   message(s);
-  EXPECT_EQ(s.transaction().envelope.addedHeaders[0].value,
+  EXPECT_EQ(s.connection().message.addedHeaders[0].value,
             "edge.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org");
-  EXPECT_TRUE(s.transaction().envelope.removedHeaders.empty());  // none claimed edge.example.net
+  EXPECT_TRUE(s.connection().message.removedHeaders.empty());  // none claimed edge.example.net
 
   policy->engine.addAuthenticationResults = false;
-  Session off = start();
+  Engine off = start();
   message(off);
-  EXPECT_TRUE(off.transaction().envelope.addedHeaders.empty());
-  EXPECT_TRUE(off.transaction().envelope.removedHeaders.empty());
+  EXPECT_TRUE(off.connection().message.addedHeaders.empty());
+  EXPECT_TRUE(off.connection().message.removedHeaders.empty());
 }
 
 TEST_F(AuthResultsSession, WhitelistedRelayKeepsItsFields) {
   policy->engine.whitelistClients.push_back(*Cidr::parse("192.0.2.0/24"));
-  Session s = start();
+  Engine s = start();
   message(s);
-  EXPECT_TRUE(s.transaction().envelope.addedHeaders.empty());
-  EXPECT_TRUE(s.transaction().envelope.removedHeaders.empty());
+  EXPECT_TRUE(s.connection().message.addedHeaders.empty());
+  EXPECT_TRUE(s.connection().message.removedHeaders.empty());
 }
 
 TEST_F(AuthResultsSession, CountsRestartWithEachMessage) {
-  Session s = start();
+  Engine s = start();
   message(s);
   s.mail("<carol@example.org>");
   s.rcpt("<bob@example.net>");
   s.header("Authentication-Results", "mx.example.net; spf=pass");
   s.endOfMessage();
   std::vector<std::pair<std::string, int>> removed{{"Authentication-Results", 1}};
-  EXPECT_EQ(s.transaction().envelope.removedHeaders, removed);
-  EXPECT_EQ(s.transaction().envelope.addedHeaders[0].value,
+  EXPECT_EQ(s.connection().message.removedHeaders, removed);
+  EXPECT_EQ(s.connection().message.addedHeaders[0].value,
             "mx.example.net;\n\tspf=pass smtp.mailfrom=carol@example.org");
 }
 

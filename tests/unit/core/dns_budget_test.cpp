@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/session.h"
+#include "core/engine.h"
 #include "fakes/function_stage.h"
 
 namespace mxguard {
@@ -62,13 +62,13 @@ class LookingStage : public Stage {
  public:
   explicit LookingStage(dns::Resolver& r) : resolver_(r) {}
   std::string_view name() const override { return "looking"; }
-  Findings onHelo(Transaction& tx) const override {
+  Findings onHelo(Connection& tx) const override {
     errors.push_back(cachedLookup(tx, resolver_, {"helo.example", dns::RrType::A}, kTimeout).error);
     return std::nullopt;
   }
-  Findings onMail(Transaction& tx) const override {
+  Findings onMail(Connection& tx) const override {
     errors.push_back(
-        cachedLookup(tx, resolver_, {tx.envelope.sender, dns::RrType::MX}, kTimeout).error);
+        cachedLookup(tx, resolver_, {tx.message.sender, dns::RrType::MX}, kTimeout).error);
     return std::nullopt;
   }
   static constexpr milliseconds kTimeout{60};
@@ -93,8 +93,8 @@ TEST(DnsBudget, ASpentBudgetFailsTheMessagesLaterLookupsAtOnce) {
   entry.phases = PhaseSet{Phase::Helo, Phase::Mail};
   policy->stages.push_back(entry);
 
-  Session s(policy);
-  s.transaction().connection.clientIp = IpAddress::parse("192.0.2.1");
+  Engine s(policy);
+  s.connection().client.clientIp = IpAddress::parse("192.0.2.1");
   s.connect();
   s.helo("helo.example");   // waits 60 ms of the 100
   s.mail("first.example");  // waits what is left: 40 ms
@@ -106,7 +106,7 @@ TEST(DnsBudget, ASpentBudgetFailsTheMessagesLaterLookupsAtOnce) {
 
   // The budget is spent: a second lookup in the same message is not even asked.
   EXPECT_EQ(
-      cachedLookup(s.transaction(), *resolver, {"other.example", dns::RrType::A}, milliseconds(60))
+      cachedLookup(s.connection(), *resolver, {"other.example", dns::RrType::A}, milliseconds(60))
           .error,
       "DNS budget of 100 ms for this message spent");
   EXPECT_EQ(resolver->timeouts.size(), 2u);

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "base/log.h"
-#include "core/session.h"
+#include "core/engine.h"
 #include "fakes/function_stage.h"
 
 namespace mxguard {
@@ -49,7 +49,7 @@ dns::LookupResult txt(const char* record, uint32_t ttl) {
 const PhaseSet kAll{Phase::Connect, Phase::Helo, Phase::Mail,  Phase::Rcpt,
                     Phase::Header,  Phase::Eoh,  Phase::Body,  Phase::Eom};
 
-struct Engine : ::testing::Test {
+struct EngineRules : ::testing::Test {
   void SetUp() override {
     setLogSink([this](LogLevel level, std::string_view m) {
       logs.push_back(std::string(toString(level)) + ": " + std::string(m));
@@ -70,9 +70,9 @@ struct Engine : ::testing::Test {
     policy->stages.push_back(e);
     return s;
   }
-  Session start() {
-    Session s(policy);
-    auto& c = s.transaction().connection;
+  Engine start() {
+    Engine s(policy);
+    auto& c = s.connection().client;
     c.clientIp = IpAddress::parse("192.0.2.1");
     c.clientAddress = "192.0.2.1";
     return s;
@@ -101,9 +101,9 @@ Decision dnsFailure(CheckMode mode) {
 
 // 1. A failure only a warn check needed is a warning: the client is accepted, and the log says
 // what would have been replied, in the one shape every would-be reply has.
-TEST_F(Engine, WarnCheckDependencyFailureNeverDefers) {
+TEST_F(EngineRules, WarnCheckDependencyFailureNeverDefers) {
   auto rdns = addStage("rdns");
-  rdns->connect = [](Transaction&) { return dnsFailure(CheckMode::Warn); };
+  rdns->connect = [](Connection&) { return dnsFailure(CheckMode::Warn); };
   auto s = start();
   s.connect();
   s.helo("mail.example.org");
@@ -114,13 +114,13 @@ TEST_F(Engine, WarnCheckDependencyFailureNeverDefers) {
   EXPECT_EQ(warnings()[0],
             "warning: rdns: tempfail_warning (not_confirmed = warn): would reply: 450 4.7.25 "
             "Client host rejected: cannot find your hostname, [192.0.2.1] (rdns.dns_failure)");
-  ASSERT_EQ(s.transaction().trace.size(), 1u);
-  EXPECT_EQ(s.transaction().trace[0].effect, "tempfail_warning");
+  ASSERT_EQ(s.connection().trace.size(), 1u);
+  EXPECT_EQ(s.connection().trace[0].effect, "tempfail_warning");
 }
 
-TEST_F(Engine, EnforcedCheckDependencyFailureDefers) {
+TEST_F(EngineRules, EnforcedCheckDependencyFailureDefers) {
   auto rdns = addStage("rdns");
-  rdns->connect = [](Transaction&) { return dnsFailure(CheckMode::Enforce); };
+  rdns->connect = [](Connection&) { return dnsFailure(CheckMode::Enforce); };
   auto s = start();
   s.connect();
   s.mail("a@example.org");
@@ -131,9 +131,9 @@ TEST_F(Engine, EnforcedCheckDependencyFailureDefers) {
   EXPECT_TRUE(warnings().empty());
 }
 
-TEST_F(Engine, WarnCheckRefusalIsLoggedAndTheNextFindingDecides) {
+TEST_F(EngineRules, WarnCheckRefusalIsLoggedAndTheNextFindingDecides) {
   auto helo = addStage("helo");
-  helo->helo = [](Transaction&) {
+  helo->helo = [](Connection&) {
     Findings f;
     f.add(Decision::reject(reply(504, "5.5.2", "<x>: Helo command rejected: need fully-qualified "
                                                "hostname"),
@@ -157,9 +157,9 @@ TEST_F(Engine, WarnCheckRefusalIsLoggedAndTheNextFindingDecides) {
             "command rejected: need fully-qualified hostname (helo.non_fqdn)");
 }
 
-TEST_F(Engine, OffCheckFindingIsIgnored) {
+TEST_F(EngineRules, OffCheckFindingIsIgnored) {
   auto helo = addStage("helo");
-  helo->helo = [](Transaction&) {
+  helo->helo = [](Connection&) {
     return Decision::reject(reply(550, "5.7.1", "no"), "helo.forged").under(CheckMode::Off, "x");
   };
   auto s = start();
@@ -167,25 +167,25 @@ TEST_F(Engine, OffCheckFindingIsIgnored) {
   s.helo("x");
   s.mail("a@example.org");
   EXPECT_EQ(s.rcpt("b@example.com").action, Action::Pass);
-  EXPECT_TRUE(s.transaction().trace.empty());
+  EXPECT_TRUE(s.connection().trace.empty());
 }
 
 // 2. Held since connect and HELO, dropped when the client authenticates at MAIL.
-TEST_F(Engine, AuthenticationDropsVerdictsHeldFromConnectAndHelo) {
+TEST_F(EngineRules, AuthenticationDropsVerdictsHeldFromConnectAndHelo) {
   auto rbl = addStage("rbl");
-  rbl->connect = [](Transaction&) {
+  rbl->connect = [](Connection&) {
     return Decision::reject(reply(554, "5.7.1", "Service unavailable; blocked"), "rbl.listed");
   };
   auto rdns = addStage("rdns");
-  rdns->connect = [](Transaction&) { return dnsFailure(CheckMode::Enforce); };
+  rdns->connect = [](Connection&) { return dnsFailure(CheckMode::Enforce); };
   auto s = start();
   s.connect();
   s.helo("laptop");
-  s.transaction().connection.authUser = "alice";  // {auth_authen} arrives with MAIL
+  s.connection().client.authUser = "alice";  // {auth_authen} arrives with MAIL
   EXPECT_EQ(s.mail("alice@example.com").action, Action::Pass);
   EXPECT_EQ(s.rcpt("bob@example.net").action, Action::Pass);
-  EXPECT_EQ(s.transaction().envelope.recipients, std::vector<std::string>{"bob@example.net"});
-  const auto& trace = s.transaction().trace;
+  EXPECT_EQ(s.connection().message.recipients, std::vector<std::string>{"bob@example.net"});
+  const auto& trace = s.connection().trace;
   auto t = std::find_if(trace.begin(), trace.end(),
                         [](const TraceEntry& e) { return e.outcome == "authenticated"; });
   ASSERT_NE(t, trace.end());
@@ -194,9 +194,9 @@ TEST_F(Engine, AuthenticationDropsVerdictsHeldFromConnectAndHelo) {
   EXPECT_EQ(t->effect, "drop_held");
 }
 
-TEST_F(Engine, WithoutAuthenticationTheHeldRejectionStands) {
+TEST_F(EngineRules, WithoutAuthenticationTheHeldRejectionStands) {
   auto rbl = addStage("rbl");
-  rbl->connect = [](Transaction&) {
+  rbl->connect = [](Connection&) {
     return Decision::reject(reply(554, "5.7.1", "Service unavailable; blocked"), "rbl.listed");
   };
   auto s = start();
@@ -209,10 +209,10 @@ TEST_F(Engine, WithoutAuthenticationTheHeldRejectionStands) {
 }
 
 // 3. A SERVFAIL met by the first message is not the second message's answer.
-TEST_F(Engine, TemporaryFailureDoesNotOutliveItsMessage) {
+TEST_F(EngineRules, TemporaryFailureDoesNotOutliveItsMessage) {
   resolver->answers["sel._domainkey.example.org"] = {kServfail, txt("v=DKIM1; p=KEY", 300)};
   auto dkim = addStage("dkim");
-  dkim->eom = [this](Transaction& tx) -> Findings {
+  dkim->eom = [this](Connection& tx) -> Findings {
     auto r = cachedLookup(tx, *resolver, {"sel._domainkey.example.org", dns::RrType::TXT},
                           std::chrono::milliseconds(100));
     if (r.status == dns::LookupStatus::Ok) return Decision::pass("dkim.pass", r.records[0]);
@@ -231,27 +231,27 @@ TEST_F(Engine, TemporaryFailureDoesNotOutliveItsMessage) {
       EXPECT_EQ(v.reply->toSmtp(), "451 4.7.5 key lookup failed\r\n");
     } else {
       EXPECT_EQ(v.action, Action::Pass);
-      EXPECT_EQ(s.transaction().trace.back().outcome, "pass");
+      EXPECT_EQ(s.connection().trace.back().outcome, "pass");
     }
   }
   EXPECT_EQ(resolver->asked["sel._domainkey.example.org"], 2);
 }
 
-// Connection answers keep for the connection, within their TTL; message answers for the message.
-TEST_F(Engine, AnswersKeepForTheirScopeAndTtl) {
+// Client answers keep for the connection, within their TTL; message answers for the message.
+TEST_F(EngineRules, AnswersKeepForTheirScopeAndTtl) {
   resolver->answers["conn.example"] = {txt("c", 60)};
   resolver->answers["msg.example"] = {txt("m", 3600)};
   auto stage = addStage("probe");
-  auto look = [this](Transaction& tx, const char* name) {
+  auto look = [this](Connection& tx, const char* name) {
     cachedLookup(tx, *resolver, {name, dns::RrType::TXT}, std::chrono::milliseconds(100));
     return Findings{};
   };
-  stage->connect = [&](Transaction& tx) { return look(tx, "conn.example"); };
-  stage->mail = [&](Transaction& tx) {
+  stage->connect = [&](Connection& tx) { return look(tx, "conn.example"); };
+  stage->mail = [&](Connection& tx) {
     look(tx, "conn.example");
     return look(tx, "msg.example");
   };
-  stage->rcpt = [&](Transaction& tx, const std::string&) { return look(tx, "msg.example"); };
+  stage->rcpt = [&](Connection& tx, const std::string&) { return look(tx, "msg.example"); };
   auto s = start();
   s.connect();
   s.mail("a@example.org");
@@ -266,9 +266,9 @@ TEST_F(Engine, AnswersKeepForTheirScopeAndTtl) {
 }
 
 // 4. Postfix evaluates defer_if_permit per RCPT: the second recipient's failure is its own.
-TEST_F(Engine, RecipientDeferralIsThatRecipientsAlone) {
+TEST_F(EngineRules, RecipientDeferralIsThatRecipientsAlone) {
   auto limit = addStage("ratelimit");
-  limit->rcpt = [](Transaction&, const std::string& r) -> Findings {
+  limit->rcpt = [](Connection&, const std::string& r) -> Findings {
     if (r != "second@example.com") return Decision::pass("ratelimit.ok");
     return Decision::dependencyTempfail(
         reply(451, "4.3.0", "Temporary failure: rate limit state unavailable; try again later"),
@@ -283,15 +283,15 @@ TEST_F(Engine, RecipientDeferralIsThatRecipientsAlone) {
   EXPECT_EQ(second.reply->toSmtp(),
             "451 4.3.0 Temporary failure: rate limit state unavailable; try again later\r\n");
   EXPECT_EQ(s.rcpt("third@example.com").action, Action::Pass);
-  EXPECT_EQ(s.transaction().envelope.recipients,
+  EXPECT_EQ(s.connection().message.recipients,
             (std::vector<std::string>{"first@example.com", "third@example.com"}));
 }
 
 // A message-level deferral (from MAIL) still covers every recipient of that message.
-TEST_F(Engine, MailDeferralCoversEveryRecipientOfTheMessageOnly) {
+TEST_F(EngineRules, MailDeferralCoversEveryRecipientOfTheMessageOnly) {
   int mails = 0;
   auto spf = addStage("spf");
-  spf->mail = [&](Transaction&) -> Findings {
+  spf->mail = [&](Connection&) -> Findings {
     if (++mails > 1) return Decision::pass("spf.pass");
     return Decision::dependencyTempfail(reply(451, "4.7.24", "SPF temperror"), "spf.temperror");
   };
@@ -307,18 +307,18 @@ TEST_F(Engine, MailDeferralCoversEveryRecipientOfTheMessageOnly) {
 
 // One front door driver: a header verdict is given again at end of headers and end of message,
 // and no later stage hook runs for that message.
-TEST_F(Engine, HeaderVerdictIsKeptForTheRestOfTheMessage) {
+TEST_F(EngineRules, HeaderVerdictIsKeptForTheRestOfTheMessage) {
   int bodies = 0, eoms = 0;
   auto headers = addStage("headers");
-  headers->header = [](Transaction&, const Header& h) -> Findings {
+  headers->header = [](Connection&, const Header& h) -> Findings {
     if (h.name != "X-Bad") return {};
     return Decision::reject(reply(550, "5.6.0", "Message rejected: bad field"), "headers.bad");
   };
-  headers->body = [&](Transaction&) -> Findings {
+  headers->body = [&](Connection&) -> Findings {
     ++bodies;
     return {};
   };
-  headers->eom = [&](Transaction&) -> Findings {
+  headers->eom = [&](Connection&) -> Findings {
     ++eoms;
     return {};
   };
@@ -344,9 +344,9 @@ TEST_F(Engine, HeaderVerdictIsKeptForTheRestOfTheMessage) {
 }
 
 // libmilter allows smfi_quarantine only at end of message.
-TEST_F(Engine, QuarantineIsGivenAtEndOfMessage) {
+TEST_F(EngineRules, QuarantineIsGivenAtEndOfMessage) {
   auto stage = addStage("content");
-  stage->mail = [](Transaction&) {
+  stage->mail = [](Connection&) {
     Decision d = Decision::pass("content.suspicious");
     d.action = Action::Quarantine;
     return d;
@@ -361,11 +361,11 @@ TEST_F(Engine, QuarantineIsGivenAtEndOfMessage) {
   EXPECT_EQ(end.reason, "content.suspicious");
 }
 
-TEST_F(Engine, HeaderEditsDeleteHighestIndexFirstThenInsert) {
+TEST_F(EngineRules, HeaderEditsDeleteHighestIndexFirstThenInsert) {
   policy->engine.authservId = "mx.example.net";
   auto spf = addStage("spf");
-  spf->mail = [](Transaction& tx) {
-    tx.envelope.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", "a@example.org"}}});
+  spf->mail = [](Connection& tx) {
+    tx.message.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", "a@example.org"}}});
     return Findings{};
   };
   auto s = start();
@@ -378,11 +378,11 @@ TEST_F(Engine, HeaderEditsDeleteHighestIndexFirstThenInsert) {
   s.endOfMessage();
   const auto& edits = s.headerEdits();
   ASSERT_EQ(edits.size(), 3u);
-  EXPECT_EQ(edits[0].kind, Session::HeaderEdit::Kind::Delete);
+  EXPECT_EQ(edits[0].kind, Engine::HeaderEdit::Kind::Delete);
   EXPECT_EQ(edits[0].index, 3);
-  EXPECT_EQ(edits[1].kind, Session::HeaderEdit::Kind::Delete);
+  EXPECT_EQ(edits[1].kind, Engine::HeaderEdit::Kind::Delete);
   EXPECT_EQ(edits[1].index, 1);
-  EXPECT_EQ(edits[2].kind, Session::HeaderEdit::Kind::Insert);
+  EXPECT_EQ(edits[2].kind, Engine::HeaderEdit::Kind::Insert);
   EXPECT_EQ(edits[2].name, "Authentication-Results");
 }
 

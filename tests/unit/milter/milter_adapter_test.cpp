@@ -1,7 +1,7 @@
 // milter_adapter_test.cpp - the libmilter callbacks driven one by one with a fake SMFICTX and a
 // fake MilterCalls seam: what each callback answers (SMFIS_*) and what it tells the MTA.
 // Must not: open a socket or reach libmilter (every smfi_* call goes through the fake), or
-// test policy (the Session's own tests do): only that the adapter translates faithfully.
+// test policy (the Engine's own tests do): only that the adapter translates faithfully.
 #include "milter/milter_adapter.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@
 #include "app/policy_holder.h"
 #include "core/auth_results.h"
 #include "base/log.h"
-#include "core/session.h"
+#include "core/engine.h"
 #include "fakes/fake_resolver.h"
 #include "fakes/function_stage.h"
 
@@ -175,7 +175,7 @@ class MilterAdapter : public ::testing::Test {
   std::vector<std::string> logs;
 };
 
-Findings listed(Transaction&) {
+Findings listed(Connection&) {
   return Decision::reject(
       reply(554, "5.7.1", "Service unavailable; client [192.0.2.1] blocked: 100% spam"),
       "rbl.listed");
@@ -209,16 +209,16 @@ TEST_F(MilterAdapter, AuthenticationAtMailDropsTheHeldRejection) {
 // headers, and nothing later of that message runs.
 TEST_F(MilterAdapter, HeaderRejectionIsAnsweredAtEndOfHeaders) {
   int headers = 0, bodies = 0, eoms = 0;
-  stage->header = [&](Transaction&, const Header& h) -> Findings {
+  stage->header = [&](Connection&, const Header& h) -> Findings {
     ++headers;
     if (h.name != "X-Bad") return {};
     return Decision::reject(reply(550, "5.7.1", "Message rejected: bad field"), "headers.bad");
   };
-  stage->body = [&](Transaction&) -> Findings {
+  stage->body = [&](Connection&) -> Findings {
     ++bodies;
     return {};
   };
-  stage->eom = [&](Transaction&) -> Findings {
+  stage->eom = [&](Connection&) -> Findings {
     ++eoms;
     return {};
   };
@@ -244,12 +244,12 @@ TEST_F(MilterAdapter, HeaderRejectionIsAnsweredAtEndOfHeaders) {
 // one, with the MTA's own text, and does not follow the connection into its next message.
 TEST_F(MilterAdapter, ExceptionInHeaderStepTempfailsAtEndOfHeadersOnly) {
   int headers = 0, eoms = 0;
-  stage->header = [&](Transaction&, const Header& h) -> Findings {
+  stage->header = [&](Connection&, const Header& h) -> Findings {
     ++headers;
     if (h.name == "X-Boom") throw std::runtime_error("stage bug");
     return {};
   };
-  stage->eom = [&](Transaction&) -> Findings {
+  stage->eom = [&](Connection&) -> Findings {
     ++eoms;
     return {};
   };
@@ -275,7 +275,7 @@ TEST_F(MilterAdapter, ExceptionInHeaderStepTempfailsAtEndOfHeadersOnly) {
 
 // An MTA that skips abort before the next MAIL must not carry the failure over either.
 TEST_F(MilterAdapter, ExceptionInBodyStepIsForgottenAtTheNextMail) {
-  stage->body = [](Transaction&) -> Findings { throw std::runtime_error("stage bug"); };
+  stage->body = [](Connection&) -> Findings { throw std::runtime_error("stage bug"); };
   openMessage();
   EXPECT_EQ(eoh(), SMFIS_CONTINUE);
   EXPECT_EQ(body("text\r\n"), SMFIS_NOREPLY);
@@ -290,12 +290,12 @@ TEST_F(MilterAdapter, ExceptionInBodyStepIsForgottenAtTheNextMail) {
 // The stages' results for an accepted message, with the forged Authentication-Results (our
 // authserv-id) removed. Deleting field 1 first would make field 3 field 2: highest first.
 void addResults(FunctionStage& stage) {
-  stage.mail = [](Transaction& tx) -> Findings {
-    tx.envelope.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", "a@example.org"}}});
+  stage.mail = [](Connection& tx) -> Findings {
+    tx.message.authResults.push_back({"spf", "pass", "", {{"smtp.mailfrom", "a@example.org"}}});
     return {};
   };
-  stage.eom = [](Transaction& tx) -> Findings {
-    tx.envelope.authResults.push_back({"dkim", "pass", "", {{"header.d", "example.org"}}});
+  stage.eom = [](Connection& tx) -> Findings {
+    tx.message.authResults.push_back({"dkim", "pass", "", {{"header.d", "example.org"}}});
     return {};
   };
 }
@@ -332,7 +332,7 @@ TEST_F(MilterAdapter, HeaderEditsWithLeadingSpaceNegotiated) {
 }
 
 TEST_F(MilterAdapter, QuarantineIsAskedForAtEndOfMessage) {
-  stage->mail = [](Transaction&) -> Findings {
+  stage->mail = [](Connection&) -> Findings {
     Decision d = Decision::pass("content.suspicious");
     d.action = Action::Quarantine;
     return d;
@@ -349,7 +349,7 @@ TEST_F(MilterAdapter, LongReplyUsesMultiLineReplyInOrder) {
   std::string text = "Recipient address rejected:";
   for (int i = 0; i < 120; ++i) text += " w" + std::to_string(1000 + i) + "%";
   ASSERT_GT(text.size(), Reply::kMaxLineOctets);
-  stage->rcpt = [&](Transaction&, const std::string&) -> Findings {
+  stage->rcpt = [&](Connection&, const std::string&) -> Findings {
     return Decision::reject(reply(550, "5.1.1", text), "callout.rejected");
   };
   EXPECT_EQ(connect(), SMFIS_CONTINUE);

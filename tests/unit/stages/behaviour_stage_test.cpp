@@ -1,6 +1,6 @@
 // behaviour_stage_test.cpp - each behaviour check at and over its limit with the exact reply, warn
-// and off, load errors with file:line:option (through a real Session and a loaded policy:
-// tests/unit/app/behaviour_session_test.cpp).
+// and off, load errors with file:line:option (through a real Engine and a loaded policy:
+// tests/unit/app/behaviour_engine_test.cpp).
 #include "stages/behaviour/behaviour_stage.h"
 
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@ struct BehaviourTest : ::testing::Test {
   StageSharedPtr stage(const std::string& section = kSmallLimits) {
     return buildStage("behaviour", section, dns);
   }
-  Transaction tx = clientTx("192.0.2.10", "mail.client.example.net");
+  Connection tx = clientTx("192.0.2.10", "mail.client.example.net");
 };
 
 TEST_F(BehaviourTest, TooManyRsetsAtAndOverTheLimit) {
@@ -92,7 +92,7 @@ TEST_F(BehaviourTest, DefaultLimitsAreTwentyTwentyAndAHundred) {
 
 TEST_F(BehaviourTest, HeloChangedWarnsByDefault) {
   auto s = stage("");
-  tx.connection.helo = "other.example.com";
+  tx.client.helo = "other.example.com";
   tx.counters.previousHelo = "mail.client.example.net";
   tx.counters.heloCommands = 2;
   auto d = s->onHelo(tx);
@@ -109,7 +109,7 @@ TEST_F(BehaviourTest, HeloChangedWarnsByDefault) {
 
 TEST_F(BehaviourTest, HeloChangedRejectsWhenSetTo) {
   auto s = stage("helo_changed = reject\n");
-  tx.connection.helo = "other.example.com";
+  tx.client.helo = "other.example.com";
   tx.counters.previousHelo = "mail.client.example.net";
   tx.counters.heloCommands = 2;
   auto d = s->onHelo(tx);
@@ -129,17 +129,17 @@ TEST_F(BehaviourTest, TheSameHeloAgainIsNormal) {
   for (const char* again :
        {"mail.client.example.net", "MAIL.Client.Example.NET", "mail.client.example.net."}) {
     tx.counters.previousHelo = "mail.client.example.net";
-    tx.connection.helo = again;
+    tx.client.helo = again;
     EXPECT_FALSE(s->onHelo(tx)) << again << " (re-EHLO after STARTTLS)";
   }
-  tx.connection.helo = "mail2.client.example.net";
+  tx.client.helo = "mail2.client.example.net";
   EXPECT_TRUE(s->onHelo(tx)) << "and a different name is caught by the same stage";
 }
 
 TEST_F(BehaviourTest, ALongHeloIsShortenedInTheReply) {
   auto s = stage("helo_changed = reject\n");
   tx.counters.previousHelo = std::string(300, 'a');
-  tx.connection.helo = "b\r\nRSET";
+  tx.client.helo = "b\r\nRSET";
   tx.counters.heloCommands = 2;
   EXPECT_EQ(smtp(s->onHelo(tx)),
             "550 5.7.1 <b??RSET>: Helo command rejected: HELO name changed within the session (was "
@@ -213,9 +213,9 @@ TEST_F(BehaviourTest, TemplatesGetEveryVariable) {
   auto s = stage(
       "max_rsets = 1\nreply_too_many_rsets = 421 4.7.0 ${our_hostname} ${client_name} "
       "[${client_address}] <${helo_name}> <${previous_helo}> <${sender}> ${count}/${limit}\n");
-  tx.connection.clientName = "mail.client.example.net";
+  tx.client.clientName = "mail.client.example.net";
   tx.counters.previousHelo = "old.example.net";
-  tx.envelope.sender = "bulk@example.org";
+  tx.message.sender = "bulk@example.org";
   tx.counters.abortedTransactions = 7;
   EXPECT_EQ(smtp(s->onMail(tx)),
             "421 4.7.0 mx.example.net mail.client.example.net [192.0.2.10] "
@@ -224,7 +224,7 @@ TEST_F(BehaviourTest, TemplatesGetEveryVariable) {
 
 TEST_F(BehaviourTest, OurHostnameFallsBackToTheConfiguredName) {
   auto s = stage();
-  tx.connection.ourHostname = "";  // the MTA sent no macro j
+  tx.client.ourHostname = "";  // the MTA sent no macro j
   tx.counters.abortedTransactions = 4;
   EXPECT_EQ(smtp(s->onMail(tx)), kRsets);  // buildStage's ourHostname is mx.example.net
 }

@@ -26,10 +26,10 @@ using smtp::ProbeOutcome;
 class DownStore : public store::Store {
  public:
   store::StoreResult get(const std::string&) override {
-    return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
+    return {store::StoreStatus::Unavailable, "", "connect: Client refused"};
   }
   store::StoreResult set(const std::string&, const std::string&, std::chrono::seconds) override {
-    return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
+    return {store::StoreStatus::Unavailable, "", "connect: Client refused"};
   }
   store::TokenResult takeToken(const std::string&, double, double, double) override { return {}; }
   std::string describe() const override { return "down"; }
@@ -60,7 +60,7 @@ struct CalloutTest : ::testing::Test {
   }
   Findings check(const StageSharedPtr& s, const std::string& sender) {
     auto tx = clientTx("203.0.113.9", "mail.sender.example");
-    tx.envelope.sender = sender;
+    tx.message.sender = sender;
     auto found = s->onMail(tx);  // the callout reports one finding per check
     if (!found) return std::nullopt;
     return *found;

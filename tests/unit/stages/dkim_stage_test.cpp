@@ -1,4 +1,4 @@
-// dkim_stage_test.cpp - the dkim stage through its hooks and through a Session, on messages
+// dkim_stage_test.cpp - the dkim stage through its hooks and through an Engine, on messages
 // signed at test time with our own keys (tests/fixtures/dkim): each result with its d=, s= and
 // reason, RFC 8301 refusals, key lookup failures, the require_signature_from replies, and
 // hostile input staying bounded.
@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/session.h"
+#include "core/engine.h"
 #include "dkim_test_signer.h"
 #include "stage_test_support.h"
 #include "stages/dkim/dkim_alignment.h"
@@ -40,7 +40,7 @@ const std::string kMessage =
 struct Verified {
   Findings decision;
   std::vector<AuthResult> results;
-  Transaction tx;
+  Connection tx;
 };
 
 // Feeds the message through the stage's hooks; chunk = 0: the body in one call.
@@ -50,14 +50,14 @@ Verified verify(const StageSharedPtr& stage, const std::string& raw, size_t chun
   RawMessage m = splitMessage(raw);
   for (const auto& h : m.headers) {
     EXPECT_FALSE(stage->onHeader(v.tx, h));
-    v.tx.envelope.headers.push_back(h);
+    v.tx.message.headers.push_back(h);
   }
   EXPECT_FALSE(stage->onEoh(v.tx));
   size_t step = chunk ? chunk : std::max<size_t>(m.body.size(), 1);
   for (size_t pos = 0; pos < m.body.size(); pos += step)
     EXPECT_FALSE(stage->onBody(v.tx, std::string_view(m.body).substr(pos, step)));
   v.decision = stage->onEom(v.tx);
-  v.results = v.tx.envelope.authResults;
+  v.results = v.tx.message.authResults;
   return v;
 }
 
@@ -381,8 +381,8 @@ TEST_F(DkimTest, TruncatedMessages) {
   for (const auto& h : splitMessage(raw).headers) s->onHeader(tx, h);
   auto d = s->onEom(tx);
   ASSERT_TRUE(d);
-  ASSERT_EQ(tx.envelope.authResults.size(), 1u);
-  EXPECT_EQ(line(tx.envelope.authResults[0]), "dkim=fail d=example.com s=sel (body hash mismatch)");
+  ASSERT_EQ(tx.message.authResults.size(), 1u);
+  EXPECT_EQ(line(tx.message.authResults[0]), "dkim=fail d=example.com s=sel (body hash mismatch)");
   // No From field (h= names it, so the header hash differs).
   std::string noFrom = raw;
   size_t from = noFrom.find("From: Alice");
@@ -499,7 +499,7 @@ TEST(DkimOptions, EveryBadValueIsAClearError) {
 // --- through the engine -----------------------------------------------------------------------
 
 struct DkimSession : DkimTest {
-  Session start(const std::string& config, FailureMode onFailure = FailureMode::Tempfail) {
+  Engine start(const std::string& config, FailureMode onFailure = FailureMode::Tempfail) {
     auto p = std::make_shared<Policy>();
     p->resolver = dns;
     StageEntry e;
@@ -507,13 +507,13 @@ struct DkimSession : DkimTest {
     e.phases = stages::findStage("dkim")->phases;
     e.onFailure = onFailure;
     p->stages.push_back(e);
-    Session s(p);
-    s.transaction().connection.clientIp = IpAddress::parse("192.0.2.10");
-    s.transaction().connection.clientAddress = "192.0.2.10";
-    s.transaction().connection.ourHostname = "mx.example.net";
+    Engine s(p);
+    s.connection().client.clientIp = IpAddress::parse("192.0.2.10");
+    s.connection().client.clientAddress = "192.0.2.10";
+    s.connection().client.ourHostname = "mx.example.net";
     return s;
   }
-  static Verdict deliver(Session& s, const std::string& raw) {
+  static Verdict deliver(Engine& s, const std::string& raw) {
     s.connect();
     s.helo("mail.example.com");
     s.mail("<alice@example.com>");
@@ -531,7 +531,7 @@ TEST_F(DkimSession, AuthenticationResultsAndTraceCarryEachSignature) {
   std::string raw = signMessage(kMessage);
   Verdict v = deliver(s, raw);
   EXPECT_EQ(v.action, Action::Pass);
-  const auto& added = s.transaction().envelope.addedHeaders;
+  const auto& added = s.connection().message.addedHeaders;
   ASSERT_EQ(added.size(), 1u);
   EXPECT_EQ(added[0].name, "Authentication-Results");
   // b= is base64: a '/' or '=' in its first 8 characters makes it a quoted-string (RFC 8601
@@ -542,7 +542,7 @@ TEST_F(DkimSession, AuthenticationResultsAndTraceCarryEachSignature) {
             "mx.example.net;\n\tdkim=pass header.d=example.com header.s=sel "
             "header.b=" +
                 (token ? b8 : "\"" + b8 + "\""));
-  const auto& t = s.transaction().trace.back();
+  const auto& t = s.connection().trace.back();
   EXPECT_EQ(t.stage, "dkim");
   EXPECT_EQ(t.phase, Phase::Eom);
   EXPECT_EQ(t.outcome, "pass");
@@ -565,7 +565,7 @@ TEST_F(DkimSession, TemperrorOfARequiredDomainIsA4xxAtEndOfMessage) {
             "(temperror: key lookup failed (SERVFAIL) (d=example.com s=sel)); try again later\r\n");
   auto accepting = start("require_signature_from = example.com\n", FailureMode::Accept);
   EXPECT_EQ(deliver(accepting, signMessage(kMessage)).action, Action::Pass);
-  EXPECT_EQ(accepting.transaction().trace.back().effect, "accepted_on_failure");
+  EXPECT_EQ(accepting.connection().trace.back().effect, "accepted_on_failure");
 }
 
 TEST_F(DkimSession, RequiredDomainRejectionAndTheNextMessageStartsClean) {
@@ -587,7 +587,7 @@ TEST_F(DkimSession, RequiredDomainRejectionAndTheNextMessageStartsClean) {
   s.endOfHeaders();
   s.body(m.body);
   EXPECT_EQ(s.endOfMessage().action, Action::Pass);
-  EXPECT_EQ(s.transaction().trace.back().detail, "pass d=example.com s=sel");
+  EXPECT_EQ(s.connection().trace.back().detail, "pass d=example.com s=sel");
 }
 
 // Issue 20: a SERVFAIL of the first message's key lookup was kept on the connection and failed
@@ -606,7 +606,7 @@ TEST_F(DkimSession, AKeyServfailDoesNotPoisonTheNextMessageOfTheConnection) {
   s.endOfHeaders();
   s.body(m.body);
   EXPECT_EQ(s.endOfMessage().action, Action::Pass);
-  EXPECT_EQ(s.transaction().trace.back().detail, "pass d=example.com s=sel");
+  EXPECT_EQ(s.connection().trace.back().detail, "pass d=example.com s=sel");
 }
 
 // --- the helpers ------------------------------------------------------------------------------

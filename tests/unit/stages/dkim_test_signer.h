@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "stages/dkim/dkim_lib.h"
 
 namespace mxguard::testing {

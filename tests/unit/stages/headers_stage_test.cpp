@@ -40,9 +40,9 @@ Findings run(const std::vector<Header>& headers, const std::string& config = kSt
                             bool smtputf8 = false) {
   auto stage = buildStage("headers", config, std::make_shared<FakeResolver>());
   auto tx = clientTx("192.0.2.10");
-  tx.envelope.smtputf8 = smtputf8;
+  tx.message.smtputf8 = smtputf8;
   for (const auto& h : headers) {
-    ++tx.envelope.headerCount;
+    ++tx.message.headerCount;
     stage->onHeader(tx, h);
   }
   return stage->onEoh(tx);

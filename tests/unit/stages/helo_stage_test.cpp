@@ -107,7 +107,7 @@ TEST_F(HeloTest, ForgedOwnNameOrAddress) {
             "your own host name\r\n");
   auto stage = buildStage("helo", kAllReject + "", dns);
   auto tx = clientTx("192.0.2.10", "[198.51.100.25]");
-  tx.connection.ourAddresses.push_back(*IpAddress::parse("198.51.100.25"));
+  tx.client.ourAddresses.push_back(*IpAddress::parse("198.51.100.25"));
   auto d = buildStage("helo", "literal_mismatch = off\n", dns)->onHelo(tx);
   EXPECT_EQ(d->reply->toSmtp(),
             "550 5.7.1 <[198.51.100.25]>: Helo command rejected: you are not mx.example.net; send "
@@ -132,12 +132,12 @@ TEST_F(HeloTest, WarnModeRecordsAndPasses) {
 TEST_F(HeloTest, MissingHeloAtMail) {
   auto stage = buildStage("helo", kAllReject, dns);
   auto tx = clientTx("192.0.2.10");
-  tx.connection.heloSeen = false;
+  tx.client.heloSeen = false;
   auto d = stage->onMail(tx);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->reply->toSmtp(), "503 5.5.1 Error: send HELO/EHLO first\r\n");
   EXPECT_EQ(d->reason, "helo.missing");
-  tx.connection.heloSeen = true;
+  tx.client.heloSeen = true;
   EXPECT_FALSE(stage->onMail(tx));
 }
 

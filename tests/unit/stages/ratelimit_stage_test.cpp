@@ -7,7 +7,7 @@
 
 #include "config/config_file.h"
 #include "base/log.h"
-#include "core/session.h"
+#include "core/engine.h"
 #include "stage_test_support.h"
 #include "store/memory_store.h"
 
@@ -51,10 +51,10 @@ struct RateLimitTest : ::testing::Test {
     }
     return "no error";
   }
-  Transaction tx(const std::string& ip = "192.0.2.1", const std::string& sender = "a@example.org") {
-    Transaction t = clientTx(ip, "mail.example.org");
-    t.envelope.senderSeen = true;
-    t.envelope.sender = sender;
+  Connection tx(const std::string& ip = "192.0.2.1", const std::string& sender = "a@example.org") {
+    Connection t = clientTx(ip, "mail.example.org");
+    t.message.senderSeen = true;
+    t.message.sender = sender;
     return t;
   }
 };
@@ -140,8 +140,8 @@ TEST_F(RateLimitTest, RecipientsAndBytes) {
   EXPECT_EQ(s->onRcpt(t, "z@example.net")->reply->text(),
             "Error: too many recipients from sender a@example.org (limit \"rcpt\": 100/h "
             "recipients, burst 2); try again in 36 seconds");
-  t.envelope.bodyBytes = 900;
-  t.envelope.headers = {{"Subject", "0123456789"}};  // 7 + 10 + 4 bytes
+  t.message.bodyBytes = 900;
+  t.message.headers = {{"Subject", "0123456789"}};  // 7 + 10 + 4 bytes
   EXPECT_EQ(s->onEom(t)->detail, "size (client 192.0.2.1): 79 of 1000 left");
   EXPECT_EQ(s->onEom(t)->reply->text(),
             "Error: too much mail from client 192.0.2.1 (limit \"size\": 1M/h bytes, burst "
@@ -164,7 +164,7 @@ TEST_F(RateLimitTest, CombinedKeysAndExemptions) {
   EXPECT_EQ(s->onMail(exemptDomain)->detail,
             "pair: not applied (sender domain in exempt_sender_domains partner.example)");
   auto authed = tx("192.0.2.1");
-  authed.connection.authUser = "alice";
+  authed.client.authUser = "alice";
   EXPECT_EQ(s->onMail(authed)->detail, "pair: not applied (authenticated client)");
   auto users = stage("limit = u key=auth_user count=messages rate=1/h exempt_authenticated=no\n");
   EXPECT_EQ(users->onMail(authed)->detail, "u (user alice): 0 of 1 left");
@@ -220,10 +220,10 @@ TEST_F(RateLimitTest, ConnectionLimitClosesAtHeloThroughTheEngine) {
   e.phases = PhaseSet{Phase::Connect, Phase::Mail, Phase::Rcpt, Phase::Eom};
   policy->stages.push_back(e);
   auto connect = [&] {
-    auto s = std::make_unique<Session>(policy);
-    s->transaction().connection.clientIp = IpAddress::parse("192.0.2.1");
-    s->transaction().connection.clientAddress = "192.0.2.1";
-    s->transaction().connection.ourHostname = "mx.example.net";
+    auto s = std::make_unique<Engine>(policy);
+    s->connection().client.clientIp = IpAddress::parse("192.0.2.1");
+    s->connection().client.clientAddress = "192.0.2.1";
+    s->connection().client.ourHostname = "mx.example.net";
     s->connect();
     return s;
   };

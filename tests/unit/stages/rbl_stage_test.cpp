@@ -318,7 +318,7 @@ TEST_F(RblTest, PerZoneReply) {
 
 TEST_F(RblTest, NoClientAddressIsSkipped) {
   auto stage = buildStage("rbl", "zone = a.example.net\n", dns);
-  Transaction tx;
+  Connection tx;
   auto d = stage->onConnect(tx);
   EXPECT_EQ(d->reason, "rbl.skip");
   EXPECT_TRUE(dns->batches().empty());

@@ -16,16 +16,16 @@ using dns::RrType;
 
 struct SpfStageTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
-  Transaction tx = clientTx("192.0.2.10", "mail.client.example.org");
+  Connection tx = clientTx("192.0.2.10", "mail.client.example.org");
 
   Findings run(const std::string& sender, const std::string& config = "") {
     auto stage = buildStage("spf", config, dns);
-    tx.envelope.senderSeen = true;
-    tx.envelope.sender = sender;
+    tx.message.senderSeen = true;
+    tx.message.sender = sender;
     return stage->onMail(tx);
   }
   std::string header(const std::string& name) const {
-    for (const auto& h : tx.envelope.addedHeaders)
+    for (const auto& h : tx.message.addedHeaders)
       if (h.name == name) return h.value;
     return "(none)";
   }
@@ -42,8 +42,8 @@ TEST_F(SpfStageTest, PassRecordsResultAndHeader) {
             "pass (mx.example.net: domain of alice@example.org designates 192.0.2.10 as permitted "
             "sender)\n\tclient-ip=192.0.2.10; envelope-from=\"alice@example.org\"; "
             "helo=\"mail.client.example.org\"; receiver=mx.example.net; identity=mailfrom;");
-  ASSERT_EQ(tx.envelope.authResults.size(), 1u);  // the HELO had no record: not reported
-  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.envelope.authResults),
+  ASSERT_EQ(tx.message.authResults.size(), 1u);  // the HELO had no record: not reported
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.message.authResults),
             "mx.example.net;\n\tspf=pass smtp.mailfrom=alice@example.org");
 }
 
@@ -82,7 +82,7 @@ TEST_F(SpfStageTest, SoftfailAcceptedByDefaultAndRejectable) {
   dns->answer("example.org", RrType::TXT, {"v=spf1 ~all"});
   EXPECT_EQ(run("alice@example.org")->action, Action::Pass);
   EXPECT_EQ(header("Received-SPF").substr(0, 9), "softfail ");
-  tx.envelope = {};
+  tx.message = {};
   auto d = run("alice@example.org", "softfail = reject\n");
   EXPECT_EQ(d->reply->toSmtp(),
             "550 5.7.23 <alice@example.org>: Sender address rejected: SPF softfail: example.org "
@@ -108,7 +108,7 @@ TEST_F(SpfStageTest, SpentDnsBudgetIsATemperrorThatIsNotKept) {
   tx.dnsBudget.setLimit(std::chrono::milliseconds(100));
   tx.dnsBudget.charge(std::chrono::milliseconds(100));
   auto stage = buildStage("spf", "", dns);
-  tx.envelope.senderSeen = true;
+  tx.message.senderSeen = true;
   auto d = stage->onMail(tx);
   EXPECT_EQ(d->reason, "spf.temperror");
   EXPECT_EQ(d->reply->toSmtp(),
@@ -116,8 +116,8 @@ TEST_F(SpfStageTest, SpentDnsBudgetIsATemperrorThatIsNotKept) {
             "mail.client.example.org failed (TXT mail.client.example.org: SPF evaluation deadline "
             "(DNS budget of 100 ms for this message spent)); try again later\r\n");
   tx.dnsBudget.restart();
-  tx.envelope = {};
-  tx.envelope.senderSeen = true;
+  tx.message = {};
+  tx.message.senderSeen = true;
   d = stage->onMail(tx);
   EXPECT_EQ(d->reason, "spf.pass");
 }
@@ -127,7 +127,7 @@ TEST_F(SpfStageTest, PermerrorAcceptedByDefaultRejectedWith5724) {
   auto d = run("alice@example.org");
   EXPECT_EQ(d->action, Action::Pass);
   EXPECT_EQ(d->reason, "spf.permerror");
-  tx.envelope = {};
+  tx.message = {};
   d = run("alice@example.org", "permerror = reject\n");
   EXPECT_EQ(d->reply->toSmtp(),
             "550 5.7.24 <alice@example.org>: Sender address rejected: SPF permerror: the SPF "
@@ -151,7 +151,7 @@ TEST_F(SpfStageTest, NullSenderChecksPostmasterAtHelo) {
             "550 5.7.23 <>: Sender address rejected: SPF fail: mail.client.example.org does not "
             "designate 192.0.2.10 as a permitted sender\r\n");
   EXPECT_EQ(d->detail, "helo postmaster@mail.client.example.org: fail (record \"v=spf1 -all\")");
-  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.envelope.authResults),
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.message.authResults),
             "mx.example.net;\n\tspf=fail smtp.helo=mail.client.example.org");
 }
 
@@ -161,15 +161,15 @@ TEST_F(SpfStageTest, HeloFailDecidesBeforeMailFrom) {
   auto d = run("alice@example.org");
   EXPECT_EQ(d->reason, "spf.fail");
   EXPECT_EQ(d->detail, "helo postmaster@mail.client.example.org: fail (record \"v=spf1 -all\")");
-  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.envelope.authResults),
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", tx.message.authResults),
             "mx.example.net;\n\tspf=fail smtp.helo=mail.client.example.org;\n\tspf=pass "
             "smtp.mailfrom=alice@example.org");
-  tx.envelope = {};
+  tx.message = {};
   EXPECT_EQ(run("alice@example.org", "check_helo = no\n")->reason, "spf.pass");
 }
 
 TEST_F(SpfStageTest, HeloLiteralHasNoSpf) {
-  tx.connection.helo = "[192.0.2.10]";
+  tx.client.helo = "[192.0.2.10]";
   auto d = run("");
   EXPECT_EQ(d->reason, "spf.none");
   EXPECT_EQ(d->detail, "helo postmaster@[192.0.2.10]: none; the HELO name is not a domain name");
@@ -213,7 +213,7 @@ TEST_F(SpfStageTest, HostileRecordsArePermerrors) {
       {"v=spf1 mx:example.123 -all", "invalid top-level label"},
   };
   for (const auto& [record, problem] : cases) {
-    tx.envelope = {};
+    tx.message = {};
     dns->answer("example.org", RrType::TXT, {record});
     auto d = run("alice@example.org", "permerror = reject\n");
     ASSERT_TRUE(d && d->reply) << record.substr(0, 60);
@@ -233,7 +233,7 @@ TEST_F(SpfStageTest, ConcurrentEvaluationsShareOneEvaluator) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
         auto mine = clientTx(t % 2 ? "192.0.2.10" : "192.0.2.200", "mail.client.example.org");
-        mine.envelope.sender = "alice@example.org";
+        mine.message.sender = "alice@example.org";
         auto d = stage->onMail(mine);
         if (d && d->reason == (t % 2 ? "spf.pass" : "spf.fail")) ++right;
       }

@@ -1,12 +1,12 @@
 // stage_test_support.h - builds one stage from a policy snippet with a FakeResolver, the way the
-// policy loader does, and a Transaction for a client.
+// policy loader does, and a Connection for a client.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "config/config_file.h"
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "fakes/fake_resolver.h"
 #include "stages/registry.h"
 
@@ -23,13 +23,13 @@ inline StageSharedPtr buildStage(const std::string& name, const std::string& sec
   return factory->create(file.section(name, factory->options()), ctx);
 }
 
-inline Transaction clientTx(const std::string& ip, const std::string& helo = "") {
-  Transaction tx;
-  tx.connection.clientIp = IpAddress::parse(ip);
-  tx.connection.clientAddress = tx.connection.clientIp ? tx.connection.clientIp->toString() : ip;
-  tx.connection.helo = helo;
-  tx.connection.heloSeen = true;
-  tx.connection.ourHostname = "mx.example.net";
+inline Connection clientTx(const std::string& ip, const std::string& helo = "") {
+  Connection tx;
+  tx.client.clientIp = IpAddress::parse(ip);
+  tx.client.clientAddress = tx.client.clientIp ? tx.client.clientIp->toString() : ip;
+  tx.client.helo = helo;
+  tx.client.heloSeen = true;
+  tx.client.ourHostname = "mx.example.net";
   return tx;
 }
 

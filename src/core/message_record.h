@@ -1,4 +1,4 @@
-// transaction_record.h - what the daemon records of one finished transaction (opt-in, [record]
+// message_record.h - what the daemon records of one finished transaction (opt-in, [record]
 // in mxguard.conf) so `mxguard-check --replay` can run it through another policy: the envelope,
 // optionally the header fields, never the body; and the verdict it got.
 // Must not: block the data plane for long (implementations append one line under a mutex).
@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "core/transaction.h"
+#include "core/connection.h"
 
 namespace mxguard {
 
-struct TransactionRecord {
+struct MessageRecord {
   std::string time;  // UTC, RFC 3339
   std::string queueId;
   std::string clientAddress, clientName, helo;
@@ -24,13 +24,13 @@ struct TransactionRecord {
   std::string action, reason, reply;    // what mxguard decided: "reject", "rbl.listed", "554 ..."
 };
 
-class TransactionRecorder {
+class MessageRecorder {
  public:
-  virtual ~TransactionRecorder() = default;
+  virtual ~MessageRecorder() = default;
   virtual bool wantsHeaders() const = 0;
-  virtual void record(const TransactionRecord& r) = 0;  // thread-safe, never throws
+  virtual void record(const MessageRecord& r) = 0;  // thread-safe, never throws
 };
 
-using TransactionRecorderSharedPtr = std::shared_ptr<TransactionRecorder>;
+using MessageRecorderSharedPtr = std::shared_ptr<MessageRecorder>;
 
 }  // namespace mxguard

@@ -1,6 +1,6 @@
-// session_test.cpp - the engine's rules with scripted stages: delayed reject, exemptions,
+// engine_test.cpp - the engine's rules with scripted stages: delayed reject, exemptions,
 // whitelists, observe mode, on_failure, defer_if_permit, soft bounce, batching of DNS prefetch.
-#include "core/session.h"
+#include "core/engine.h"
 
 #include <gtest/gtest.h>
 
@@ -20,12 +20,12 @@ class ScriptedStage : public Stage {
  public:
   explicit ScriptedStage(std::string name) : name_(std::move(name)) {}
   std::string_view name() const override { return name_; }
-  Findings onConnect(Transaction&) const override { return connect; }
-  Findings onHelo(Transaction&) const override { return helo; }
-  Findings onMail(Transaction&) const override { return mail; }
-  Findings onRcpt(Transaction&, const std::string&) const override { return rcpt; }
-  Findings onEom(Transaction&) const override { return eom; }
-  std::vector<dns::Query> prefetch(Phase p, const Transaction&) const override {
+  Findings onConnect(Connection&) const override { return connect; }
+  Findings onHelo(Connection&) const override { return helo; }
+  Findings onMail(Connection&) const override { return mail; }
+  Findings onRcpt(Connection&, const std::string&) const override { return rcpt; }
+  Findings onEom(Connection&) const override { return eom; }
+  std::vector<dns::Query> prefetch(Phase p, const Connection&) const override {
     return p == Phase::Connect ? queries : std::vector<dns::Query>{};
   }
   std::optional<Decision> connect, helo, mail, rcpt, eom;
@@ -66,10 +66,10 @@ struct Fixture : ::testing::Test {
     policy->stages.push_back(e);
     return s;
   }
-  Session start(const char* ip = "192.0.2.1") {
-    Session s(policy);
-    s.transaction().connection.clientIp = IpAddress::parse(ip);
-    s.transaction().connection.clientAddress = ip;
+  Engine start(const char* ip = "192.0.2.1") {
+    Engine s(policy);
+    s.connection().client.clientIp = IpAddress::parse(ip);
+    s.connection().client.clientAddress = ip;
     return s;
   }
   std::shared_ptr<Policy> policy = [] {
@@ -95,8 +95,8 @@ TEST_F(Fixture, ConnectRejectIsDelayedToRcpt) {
   EXPECT_EQ(v.reason, "rbl.listed");
   EXPECT_EQ(v.stage, "rbl");
   EXPECT_EQ(v.phase, Phase::Connect);
-  ASSERT_EQ(s.transaction().trace.size(), 1u);
-  EXPECT_EQ(s.transaction().trace[0].effect, "delayed");
+  ASSERT_EQ(s.connection().trace.size(), 1u);
+  EXPECT_EQ(s.connection().trace[0].effect, "delayed");
 }
 
 TEST_F(Fixture, PostmasterAndAbuseAreExemptFromDelayedRejection) {
@@ -108,7 +108,7 @@ TEST_F(Fixture, PostmasterAndAbuseAreExemptFromDelayedRejection) {
   EXPECT_EQ(s.rcpt("<Postmaster@example.com>").action, Action::Pass);
   EXPECT_EQ(s.rcpt("abuse@example.com").action, Action::Pass);
   EXPECT_EQ(s.rcpt("bob@example.com").action, Action::Reject);
-  EXPECT_EQ(s.transaction().envelope.recipients,
+  EXPECT_EQ(s.connection().message.recipients,
             (std::vector<std::string>{"Postmaster@example.com", "abuse@example.com"}));
 }
 
@@ -141,7 +141,7 @@ TEST_F(Fixture, FirstRejectionStopsLaterStages) {
   s.connect();
   s.mail("a@b");
   EXPECT_EQ(s.rcpt("c@d").reply->text(), "first");
-  EXPECT_EQ(s.transaction().trace.size(), 1u);
+  EXPECT_EQ(s.connection().trace.size(), 1u);
 }
 
 TEST_F(Fixture, ObserveModeLogsAndDoesNotReject) {
@@ -151,7 +151,7 @@ TEST_F(Fixture, ObserveModeLogsAndDoesNotReject) {
   s.connect();
   s.mail("a@b");
   EXPECT_EQ(s.rcpt("c@d").action, Action::Pass);
-  EXPECT_EQ(s.transaction().trace[0].effect, "reject_warning");
+  EXPECT_EQ(s.connection().trace[0].effect, "reject_warning");
   ASSERT_FALSE(logs.empty());
   EXPECT_EQ(logs[0],
             "rbl: reject_warning (observe mode): would reply: 554 5.7.1 blocked (rbl.listed)");
@@ -165,7 +165,7 @@ TEST_F(Fixture, DependencyFailureAcceptWhenConfigured) {
   s.connect();
   s.mail("a@b");
   EXPECT_EQ(s.rcpt("c@d").action, Action::Pass);
-  EXPECT_EQ(s.transaction().trace[0].effect, "accepted_on_failure");
+  EXPECT_EQ(s.connection().trace[0].effect, "accepted_on_failure");
 }
 
 TEST_F(Fixture, DependencyFailureIsDeferIfPermitAndALaterRejectWins) {
@@ -225,7 +225,7 @@ TEST_F(Fixture, WhitelistedClientsAndAuthenticatedUsersSkipStages) {
     s.connect();
     s.mail("a@b");
     EXPECT_EQ(s.rcpt("c@d").action, Action::Pass) << ip;
-    EXPECT_EQ(s.transaction().trace[0].outcome, "whitelisted");
+    EXPECT_EQ(s.connection().trace[0].outcome, "whitelisted");
   }
   auto other = start("198.51.100.1");
   other.connect();
@@ -233,10 +233,10 @@ TEST_F(Fixture, WhitelistedClientsAndAuthenticatedUsersSkipStages) {
   EXPECT_EQ(other.rcpt("c@d").action, Action::Reject);
 
   auto authed = start("198.51.100.1");
-  authed.transaction().connection.authUser = "alice";
+  authed.connection().client.authUser = "alice";
   authed.mail("a@b");
   EXPECT_EQ(authed.rcpt("c@d").action, Action::Pass);
-  EXPECT_EQ(authed.transaction().trace[0].detail, "authenticated as alice");
+  EXPECT_EQ(authed.connection().trace[0].detail, "authenticated as alice");
 }
 
 TEST_F(Fixture, PrefetchIssuesEveryStagesQueriesInOneBatch) {
@@ -254,7 +254,7 @@ TEST_F(Fixture, PrefetchIssuesEveryStagesQueriesInOneBatch) {
   ASSERT_EQ(resolver->batches.size(), 1u);
   EXPECT_EQ(resolver->batches[0].size(), 3u);
   EXPECT_EQ(resolver->lastTimeout, std::chrono::milliseconds(700));
-  EXPECT_EQ(s.transaction().dnsAnswers.size(), 3u);
+  EXPECT_EQ(s.connection().dnsAnswers.size(), 3u);
 }
 
 TEST_F(Fixture, MailPhaseRejectionIsClearedForTheNextMessage) {
@@ -274,11 +274,11 @@ TEST_F(Fixture, SummaryLineHasEverything) {
   auto rbl = addStage("rbl", kAll);
   rbl->connect = Decision::reject(reply(554, "5.7.1", "blocked"), "rbl.listed", "zen=127.0.0.2");
   auto s = start();
-  s.transaction().connection.clientName = "mail.example.net";
+  s.connection().client.clientName = "mail.example.net";
   s.connect();
   s.helo("mail.example.net");
   s.mail("<a@example.org>");
-  s.transaction().envelope.queueId = "4ABC";
+  s.connection().message.queueId = "4ABC";
   s.rcpt("postmaster@example.com");
   s.rcpt("bob@example.com");
   s.endOfMessage();

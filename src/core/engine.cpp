@@ -1,7 +1,7 @@
-// session.cpp - the engine's rules, in the order Postfix applies them: whitelist, prefetch the
+// engine.cpp - the engine's rules, in the order Postfix applies them: whitelist, prefetch the
 // phase's DNS, run the stages, then observe mode, on_failure, delayed reject, soft bounce.
 // Must not: throw on the data plane or know any stage by name.
-#include "core/session.h"
+#include "core/engine.h"
 
 #include <algorithm>
 #include <ctime>
@@ -44,13 +44,13 @@ Reply fallbackReply() {
 
 }  // namespace
 
-Session::Session(PolicySharedPtr policy) : policy_(std::move(policy)) {
+Engine::Engine(PolicySharedPtr policy) : policy_(std::move(policy)) {
   tx_.dnsBudget.setLimit(policy_->engine.dnsBudget);
   tx_.setClock(*policy_->clock);
 }
 
-bool Session::skipsStages(Phase phase) {
-  const auto& c = tx_.connection;
+bool Engine::skipsStages(Phase phase) {
+  const auto& c = tx_.client;
   const auto& e = policy_->engine;
   std::string why;
   if (e.whitelistAuthenticated && !c.authUser.empty()) {
@@ -70,7 +70,7 @@ bool Session::skipsStages(Phase phase) {
   return true;
 }
 
-bool Session::isExempt(std::string_view recipient) const {
+bool Engine::isExempt(std::string_view recipient) const {
   auto at = recipient.rfind('@');
   std::string local =
       lower(recipient.substr(0, at == std::string_view::npos ? recipient.size() : at));
@@ -78,14 +78,14 @@ bool Session::isExempt(std::string_view recipient) const {
   return std::find(ex.begin(), ex.end(), local) != ex.end();
 }
 
-void Session::clearHeldFrom(Phase earliest) {
+void Engine::clearHeldFrom(Phase earliest) {
   if (pending_.active && pending_.phase >= earliest) pending_ = Held{};
   if (deferred_.active && deferred_.phase >= earliest) deferred_ = Held{};
 }
 
 // A would-be reply that is only logged: a check in warn mode or a stage in observe mode
 // (Postfix's warn_if_reject). One log and trace shape for both.
-void Session::warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
+void Engine::warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
                    TraceEntry t) {
   std::string name(entry.stage->name());
   std::string why = d.mode == CheckMode::Warn
@@ -100,7 +100,7 @@ void Session::warn(const StageEntry& entry, const Decision& d, const std::string
 
 // The verdict a refusal becomes: its reply (a fallback when the stage gave none), softened when
 // it must not be permanent, and the action that follows from the reply's class.
-Verdict Session::verdictOf(const Decision& d, const std::string& stage, Phase phase) const {
+Verdict Engine::verdictOf(const Decision& d, const std::string& stage, Phase phase) const {
   Verdict v;
   v.action = d.action;
   v.reason = d.reason;
@@ -116,7 +116,7 @@ Verdict Session::verdictOf(const Decision& d, const std::string& stage, Phase ph
   return v;
 }
 
-void Session::acceptOnFailure(const Decision& d, TraceEntry t) {
+void Engine::acceptOnFailure(const Decision& d, TraceEntry t) {
   const std::string name = t.stage;
   countEvent(name + ".dependency_failure");
   metrics::countDependencyFailure(name);
@@ -127,7 +127,7 @@ void Session::acceptOnFailure(const Decision& d, TraceEntry t) {
                                             "): on_failure = accept, continuing");
 }
 
-void Session::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t) {
+void Engine::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t) {
   const std::string name = t.stage;
   Phase phase = t.phase;
   countEvent(name + ".dependency_failure");
@@ -141,7 +141,7 @@ void Session::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t) 
   if (!held.active) held = Held{true, phase, v};
 }
 
-Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop) {
+Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop) {
   // Stages skip their off checks (and their lookups); one that reports one anyway is ignored.
   if (d.mode == CheckMode::Off) return Verdict::pass(phase);
   std::string name(entry.stage->name());
@@ -205,7 +205,7 @@ Verdict Session::apply(const StageEntry& entry, Phase phase, const Decision& d, 
 }
 
 template <class Hook>
-Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
+Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which) {
   metrics::Timer timer(phase);
   if (skipsStages(phase)) return Verdict::pass(phase);
   auto runs = [&](const StageEntry& e) {
@@ -243,7 +243,7 @@ Verdict Session::runPhase(Phase phase, Hook&& hook, Stages which) {
   return result;
 }
 
-void Session::startMessageIfNeeded() {
+void Engine::startMessageIfNeeded() {
   if (messageOpen_) return;
   tx_.resetMessage();
   messageEnded_.reset();
@@ -264,16 +264,16 @@ void Session::startMessageIfNeeded() {
   anyTransaction_ = true;
 }
 
-Verdict Session::connect() {
+Verdict Engine::connect() {
   Verdict v = runPhase(Phase::Connect, [&](const Stage& s) { return s.onConnect(tx_); });
   return v.isRejection() ? Verdict::pass(Phase::Connect) : v;  // held in pending_ instead
 }
 
-Verdict Session::helo(std::string_view name) {
-  if (tx_.connection.heloSeen) tx_.counters.previousHelo = tx_.connection.helo;
+Verdict Engine::helo(std::string_view name) {
+  if (tx_.client.heloSeen) tx_.counters.previousHelo = tx_.client.helo;
   ++tx_.counters.heloCommands;
-  tx_.connection.helo = std::string(name);
-  tx_.connection.heloSeen = true;
+  tx_.client.helo = std::string(name);
+  tx_.client.heloSeen = true;
   clearHeldFrom(Phase::Helo);  // a new HELO is judged afresh
   if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
     return pending_.verdict;  // from connect
@@ -282,11 +282,11 @@ Verdict Session::helo(std::string_view name) {
                                      : runPhase(Phase::Helo, hook));
 }
 
-Verdict Session::mail(std::string_view sender) {
+Verdict Engine::mail(std::string_view sender) {
   if (messageOpen_) finishTransaction("abort");
   startMessageIfNeeded();
-  tx_.envelope.senderSeen = true;
-  tx_.envelope.sender = stripBrackets(sender);
+  tx_.message.senderSeen = true;
+  tx_.message.sender = stripBrackets(sender);
   ++tx_.counters.messages;
   if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
     return pending_.verdict;
@@ -301,8 +301,8 @@ Verdict Session::mail(std::string_view sender) {
 // Postfix's permit_sasl_authenticated ahead of the client restrictions: a client that
 // authenticated ({auth_authen} arrives with MAIL) is not refused for what its address or HELO
 // looked like, so verdicts held from connect and HELO are dropped (a 421 has closed already).
-void Session::dropHeldOnAuthentication() {
-  const auto& c = tx_.connection;
+void Engine::dropHeldOnAuthentication() {
+  const auto& c = tx_.client;
   if (!policy_->engine.whitelistAuthenticated || c.authUser.empty()) return;
   if (!pending_.active && !deferred_.active) return;
   const Held& held = pending_.active ? pending_ : deferred_;
@@ -314,7 +314,7 @@ void Session::dropHeldOnAuthentication() {
 }
 
 // A 421 ends the session: the summary line says why even though no RCPT was refused.
-Verdict Session::noteClosing(Verdict v) {
+Verdict Engine::noteClosing(Verdict v) {
   if (closesSession(v)) {
     finalReply_ = v.reply->text();
     finalReason_ = v.reason;
@@ -322,7 +322,7 @@ Verdict Session::noteClosing(Verdict v) {
   return v;
 }
 
-Verdict Session::rcpt(std::string_view recipient) {
+Verdict Engine::rcpt(std::string_view recipient) {
   startMessageIfNeeded();
   std::string rcpt = stripBrackets(recipient);
   if (attemptedRcpts_.size() < kMaxKeptHeaders) attemptedRcpts_.push_back(rcpt);
@@ -340,7 +340,7 @@ Verdict Session::rcpt(std::string_view recipient) {
     record(tx_.trace,
            {Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
             pending_.active || deferred_.active ? "accept despite earlier rejection" : "none"});
-    tx_.envelope.recipients.push_back(rcpt);
+    tx_.message.recipients.push_back(rcpt);
     return Verdict::pass(Phase::Rcpt);
   }
   auto hook = [&](const Stage& s) { return s.onRcpt(tx_, rcpt); };
@@ -355,62 +355,62 @@ Verdict Session::rcpt(std::string_view recipient) {
   if (v.isRejection()) return remember(v);
   if (deferred_.active) return remember(deferred_.verdict);
   if (rcptDeferral_.active) return remember(rcptDeferral_.verdict);
-  tx_.envelope.recipients.push_back(rcpt);
+  tx_.message.recipients.push_back(rcpt);
   return v;
 }
 
-std::string Session::authservId() const {
+std::string Engine::authservId() const {
   const auto& id = policy_->engine.authservId;
-  return id.empty() ? tx_.connection.ourHostname : id;
+  return id.empty() ? tx_.client.ourHostname : id;
 }
 
 // RFC 8601 section 5: an Authentication-Results field that already carries our authserv-id was
 // not written by us for this message; it is deleted at end of message. Whitelisted clients (our
 // own relays) may legitimately have written one, so theirs stay.
-void Session::noteAuthenticationResults(std::string_view value) {
+void Engine::noteAuthenticationResults(std::string_view value) {
   int index = ++authResultsSeen_;
   if (!policy_->engine.addAuthenticationResults || skipsStages(Phase::Header)) return;
   auto id = authservIdOf(value);
   if (!id || lower(*id) != lower(authservId())) return;
-  tx_.envelope.removedHeaders.push_back({"Authentication-Results", index});
+  tx_.message.removedHeaders.push_back({"Authentication-Results", index});
   record(tx_.trace,
          {Phase::Header, "engine", "forged_authentication_results",
           "field " + std::to_string(index) + " claims authserv-id " + sanitize(*id), "remove"});
 }
 
-void Session::addAuthenticationResults() {
-  if (!policy_->engine.addAuthenticationResults || tx_.envelope.authResults.empty()) return;
-  tx_.envelope.addedHeaders.push_back(
+void Engine::addAuthenticationResults() {
+  if (!policy_->engine.addAuthenticationResults || tx_.message.authResults.empty()) return;
+  tx_.message.addedHeaders.push_back(
       {"Authentication-Results",
-       formatAuthenticationResults(authservId(), tx_.envelope.authResults)});
+       formatAuthenticationResults(authservId(), tx_.message.authResults)});
 }
 
-Verdict Session::header(std::string_view name, std::string_view value, std::string_view leading) {
+Verdict Engine::header(std::string_view name, std::string_view value, std::string_view leading) {
   if (messageEnded_) return *messageEnded_;
-  ++tx_.envelope.headerCount;
+  ++tx_.message.headerCount;
   if (lower(name) == "authentication-results") noteAuthenticationResults(value);
   Header h{std::string(name), std::string(value), std::string(leading)};
   Verdict v = runPhase(Phase::Header, [&](const Stage& s) { return s.onHeader(tx_, h); });
   // Bounded so a message with a million headers cannot exhaust memory.
-  if (tx_.envelope.headers.size() < kMaxKeptHeaders) tx_.envelope.headers.push_back(std::move(h));
+  if (tx_.message.headers.size() < kMaxKeptHeaders) tx_.message.headers.push_back(std::move(h));
   return endMessageIfDecided(v);
 }
 
-Verdict Session::endOfHeaders() {
+Verdict Engine::endOfHeaders() {
   if (messageEnded_) return *messageEnded_;
   return endMessageIfDecided(runPhase(Phase::Eoh, [&](const Stage& s) { return s.onEoh(tx_); }));
 }
 
-Verdict Session::body(std::string_view chunk) {
+Verdict Engine::body(std::string_view chunk) {
   if (messageEnded_) return *messageEnded_;
-  tx_.envelope.bodyBytes += chunk.size();
+  tx_.message.bodyBytes += chunk.size();
   return endMessageIfDecided(
       runPhase(Phase::Body, [&](const Stage& s) { return s.onBody(tx_, chunk); }));
 }
 
 // A rejection during DATA ends the transaction (the MTA sends the reply after the message):
 // log it now, with its reply, instead of as a disconnect later.
-Verdict Session::endMessageIfDecided(Verdict v) {
+Verdict Engine::endMessageIfDecided(Verdict v) {
   if (!messageOpen_ || !v.isRejection()) return v;
   messageEnded_ = v;  // every later step of this message gives it again
   if (v.reply) {
@@ -421,7 +421,7 @@ Verdict Session::endMessageIfDecided(Verdict v) {
   return v;
 }
 
-Verdict Session::endOfMessage() {
+Verdict Engine::endOfMessage() {
   // Ended by a header or body verdict: already logged, and nothing else runs.
   if (messageEnded_) return *messageEnded_;
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
@@ -440,24 +440,24 @@ Verdict Session::endOfMessage() {
   return v;
 }
 
-void Session::prepareHeaderEdits() {
-  auto removed = tx_.envelope.removedHeaders;
+void Engine::prepareHeaderEdits() {
+  auto removed = tx_.message.removedHeaders;
   std::sort(removed.begin(), removed.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
   for (auto& [name, index] : removed)
     headerEdits_.push_back({HeaderEdit::Kind::Delete, name, index, {}});
-  for (const auto& h : tx_.envelope.addedHeaders)
+  for (const auto& h : tx_.message.addedHeaders)
     headerEdits_.push_back({HeaderEdit::Kind::Insert, h.name, 0, h.value});
 }
 
-void Session::abort() {
+void Engine::abort() {
   ++tx_.counters.abortedTransactions;
   for (const auto& entry : policy_->stages) entry.stage->onAbort(tx_);
   if (messageOpen_) finishTransaction(rejectedRcpts_.empty() ? "abort" : "reject");
   clearHeldFrom(Phase::Mail);
 }
 
-void Session::close() {
+void Engine::close() {
   for (const auto& entry : policy_->stages) entry.stage->onClose(tx_);
   if (messageOpen_) {
     finishTransaction(rejectedRcpts_.empty() ? "disconnect" : "reject");
@@ -468,10 +468,10 @@ void Session::close() {
   }
 }
 
-void Session::finishTransaction(const char* action) {
+void Engine::finishTransaction(const char* action) {
   finalAction_ = action;
   // A tempfail of every recipient is a deferral, not a rejection.
-  if (finalAction_ == "reject" && !rejectedRcpts_.empty() && tx_.envelope.recipients.empty()) {
+  if (finalAction_ == "reject" && !rejectedRcpts_.empty() && tx_.message.recipients.empty()) {
     bool allTemp = std::all_of(rejectedRcpts_.begin(), rejectedRcpts_.end(), [](const auto& r) {
       auto sp = r.rfind(' ');
       return sp != std::string::npos && r[sp + 1] == '4';
@@ -485,34 +485,34 @@ void Session::finishTransaction(const char* action) {
   clearHeldFrom(Phase::Mail);
 }
 
-void Session::recordTransaction() const {
-  if (!policy_->recorder || !tx_.envelope.senderSeen) return;
-  TransactionRecord r;
+void Engine::recordTransaction() const {
+  if (!policy_->recorder || !tx_.message.senderSeen) return;
+  MessageRecord r;
   char when[32];
   std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
   r.time = when;
-  const auto& c = tx_.connection;
-  r.queueId = tx_.envelope.queueId;
+  const auto& c = tx_.client;
+  r.queueId = tx_.message.queueId;
   r.clientAddress = c.clientAddress;
   r.clientName = c.clientName;
   r.helo = c.helo;
   r.heloSeen = c.heloSeen;
   r.authUser = c.authUser;
-  r.sender = tx_.envelope.sender;
+  r.sender = tx_.message.sender;
   r.recipients = attemptedRcpts_;
-  if (policy_->recorder->wantsHeaders()) r.headers = tx_.envelope.headers;
+  if (policy_->recorder->wantsHeaders()) r.headers = tx_.message.headers;
   r.action = finalAction_;
   r.reason = finalReason_;
   r.reply = finalReply_;
   policy_->recorder->record(r);
 }
 
-std::string Session::summaryLine() const {
-  const auto& c = tx_.connection;
-  const auto& e = tx_.envelope;
+std::string Engine::summaryLine() const {
+  const auto& c = tx_.client;
+  const auto& e = tx_.message;
   std::string line = e.queueId.empty() ? "NOQUEUE" : sanitize(e.queueId);
   line += ": client=" + sanitize(c.clientName) + "[" + sanitize(c.clientAddress) + "]";
   std::string helo = c.helo.size() > 100 ? c.helo.substr(0, 100) + "..." : c.helo;

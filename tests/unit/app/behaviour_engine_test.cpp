@@ -1,25 +1,25 @@
-// behaviour_session_test.cpp - the behaviour stage in a policy loaded as the daemon loads it,
-// through a real Session: the engine's rules (delay, 421 closing, exemptions, observe) applied
+// behaviour_engine_test.cpp - the behaviour stage in a policy loaded as the daemon loads it,
+// through a real Engine: the engine's rules (delay, 421 closing, exemptions, observe) applied
 // to the stage's decisions.
 #include <gtest/gtest.h>
 
 #include "unit/stages/behaviour_replies.h"
 #include "app/policy_loader.h"
 #include "base/log.h"
-#include "core/session.h"
+#include "core/engine.h"
 #include "fakes/fake_resolver.h"
 #include "store/memory_store.h"
 
 namespace mxguard::testing {
 namespace {
 
-// A stage whose hooks return what the test scripted (as in session_test.cpp).
+// A stage whose hooks return what the test scripted (as in engine_test.cpp).
 class ScriptedStage : public Stage {
  public:
   std::string_view name() const override { return "scripted"; }
-  Findings onConnect(Transaction&) const override { return connect; }
-  Findings onHelo(Transaction&) const override { return helo; }
-  Findings onRcpt(Transaction&, const std::string&) const override { return rcpt; }
+  Findings onConnect(Connection&) const override { return connect; }
+  Findings onHelo(Connection&) const override { return helo; }
+  Findings onRcpt(Connection&, const std::string&) const override { return rcpt; }
   Findings connect, helo, rcpt;
 };
 
@@ -48,9 +48,9 @@ struct BehaviourSession : ::testing::Test {
     policy->stages.insert(first ? policy->stages.begin() : policy->stages.end(), e);
     return s;
   }
-  Session start() {
-    Session s(policy);
-    auto& c = s.transaction().connection;
+  Engine start() {
+    Engine s(policy);
+    auto& c = s.connection().client;
     c.clientIp = IpAddress::parse("192.0.2.10");
     c.clientAddress = "192.0.2.10";
     c.ourHostname = "mx.example.net";
@@ -73,17 +73,17 @@ TEST_F(BehaviourSession, RsetsAreCountedAndThe421GoesOutAtMailNotAtRcpt) {
     EXPECT_EQ(text(s.mail("<a@example.org>")), "pass pass") << "MAIL " << i + 1;
     s.abort();  // what the milter adapter calls for Postfix's abort at RSET
   }
-  EXPECT_EQ(s.transaction().counters.abortedTransactions, 4u);
-  EXPECT_EQ(s.transaction().counters.messages, 4u);
+  EXPECT_EQ(s.connection().counters.abortedTransactions, 4u);
+  EXPECT_EQ(s.connection().counters.messages, 4u);
   Verdict v = s.mail("<a@example.org>");
   EXPECT_EQ(v.action, Action::Tempfail);
   EXPECT_EQ(v.phase, Phase::Mail);
   EXPECT_EQ(v.stage, "behaviour");
   EXPECT_EQ(v.reason, "behaviour.too_many_rsets");
   EXPECT_EQ(text(v), kRsets);
-  ASSERT_FALSE(s.transaction().trace.empty());
-  EXPECT_EQ(s.transaction().trace.back().effect, "tempfail") << "sent, not 'delayed'";
-  EXPECT_EQ(s.transaction().trace.back().detail, "4 aborted transactions, limit 3");
+  ASSERT_FALSE(s.connection().trace.empty());
+  EXPECT_EQ(s.connection().trace.back().effect, "tempfail") << "sent, not 'delayed'";
+  EXPECT_EQ(s.connection().trace.back().detail, "4 aborted transactions, limit 3");
 }
 
 TEST_F(BehaviourSession, MessagesAreCountedAcrossDeliveredMessages) {
@@ -96,8 +96,8 @@ TEST_F(BehaviourSession, MessagesAreCountedAcrossDeliveredMessages) {
     EXPECT_EQ(text(s.rcpt("<user@example.org>")), "pass pass");
     EXPECT_EQ(text(s.endOfMessage()), "pass pass");
   }
-  EXPECT_EQ(s.transaction().counters.messages, 3u);
-  EXPECT_EQ(s.transaction().counters.abortedTransactions, 0u) << "delivered, not aborted";
+  EXPECT_EQ(s.connection().counters.messages, 3u);
+  EXPECT_EQ(s.connection().counters.abortedTransactions, 0u) << "delivered, not aborted";
   Verdict v = s.mail("<a@example.org>");
   EXPECT_EQ(text(v), kMessages);
   EXPECT_EQ(v.phase, Phase::Mail);
@@ -122,7 +122,7 @@ TEST_F(BehaviourSession, OnlyRecipientsAStageRefusedCount) {
   for (int i = 0; i < 4; ++i)
     EXPECT_EQ(text(s.rcpt("<x@example.org>")), "550 5.1.1 <x@example.org>: no such user\r\n")
         << "RCPT " << i + 1;
-  EXPECT_EQ(s.transaction().counters.rejectedRecipients, 4u);
+  EXPECT_EQ(s.connection().counters.rejectedRecipients, 4u);
   Verdict v = s.rcpt("<x@example.org>");
   EXPECT_EQ(text(v), kRejected);
   EXPECT_EQ(v.reason, "behaviour.too_many_rejected_recipients");
@@ -139,7 +139,7 @@ TEST_F(BehaviourSession, AcceptedRecipientsDoNotCount) {
   s.helo("mail.client.example.net");
   s.mail("<a@example.org>");
   for (int i = 0; i < 10; ++i) EXPECT_EQ(text(s.rcpt("<user@example.org>")), "pass pass");
-  EXPECT_EQ(s.transaction().counters.rejectedRecipients, 0u);
+  EXPECT_EQ(s.connection().counters.rejectedRecipients, 0u);
 }
 
 TEST_F(BehaviourSession, AConnect421IsSentAtHeloDespiteDelayReject) {
@@ -175,14 +175,14 @@ TEST_F(BehaviourSession, HeloChangeIsTracedOnceAndTheSameNameAgainIsNot) {
   s.connect();
   s.helo("mail.client.example.net");
   s.helo("mail.client.example.net");  // after STARTTLS
-  EXPECT_EQ(s.transaction().counters.heloCommands, 2u);
-  EXPECT_TRUE(s.transaction().trace.empty()) << "nothing fired: no trace entries";
+  EXPECT_EQ(s.connection().counters.heloCommands, 2u);
+  EXPECT_TRUE(s.connection().trace.empty()) << "nothing fired: no trace entries";
   EXPECT_EQ(text(s.helo("spam.example.com")), "pass pass") << "warn is the default";
-  EXPECT_EQ(s.transaction().counters.previousHelo, "mail.client.example.net");
-  ASSERT_EQ(s.transaction().trace.size(), 1u);
-  EXPECT_EQ(s.transaction().trace[0].outcome, "helo_changed");
-  EXPECT_EQ(s.transaction().trace[0].effect, "reject_warning");
-  EXPECT_EQ(s.transaction().trace[0].detail,
+  EXPECT_EQ(s.connection().counters.previousHelo, "mail.client.example.net");
+  ASSERT_EQ(s.connection().trace.size(), 1u);
+  EXPECT_EQ(s.connection().trace[0].outcome, "helo_changed");
+  EXPECT_EQ(s.connection().trace[0].effect, "reject_warning");
+  EXPECT_EQ(s.connection().trace[0].detail,
             "HELO <spam.example.com> after <mail.client.example.net>, 3 HELO/EHLO commands");
   ASSERT_FALSE(logs.empty());
   EXPECT_EQ(logs.back(),
@@ -222,7 +222,7 @@ TEST_F(BehaviourSession, ObserveModeLogsThe421AndSendsNothing) {
   ASSERT_EQ(logs.size(), 1u);
   EXPECT_EQ(logs[0], "behaviour: tempfail_warning (observe mode): would reply: " +
                          kRsets.substr(0, kRsets.size() - 2) + " (behaviour.too_many_rsets)");
-  EXPECT_EQ(s.transaction().trace.back().effect, "tempfail_warning");
+  EXPECT_EQ(s.connection().trace.back().effect, "tempfail_warning");
   // Each later step over a limit is logged again: observe mode shows how often it would fire.
   EXPECT_EQ(text(s.rcpt("<user@example.org>")), "pass pass");
 }
@@ -244,7 +244,7 @@ TEST_F(BehaviourSession, APendingRejectionDoesNotHideTheRecipientCheck) {
   s.helo("nofqdn");
   s.mail("<a@example.org>");
   for (int i = 0; i < 4; ++i) EXPECT_EQ(s.rcpt("<user@example.org>").reply->code(), 504) << i;
-  EXPECT_EQ(s.transaction().counters.rejectedRecipients, 4u);
+  EXPECT_EQ(s.connection().counters.rejectedRecipients, 4u);
   EXPECT_EQ(text(s.rcpt("<user@example.org>")),
             "421 4.7.0 mx.example.net Error: too many rejected recipients from 192.0.2.10 (limit "
             "3); closing connection\r\n");

@@ -1,4 +1,5 @@
-// transaction.h - everything known about one SMTP connection and its current message, built by a
+// connection.h - everything known about one SMTP connection: its client, its current message, the
+// counters and trace, and the DNS answers of each scope; built by a
 // front door (milter adapter or harness) and read by stages; plus the per-stage trace.
 // Must not: hold anything shared between connections (stages and policy are shared, this is not).
 #pragma once
@@ -22,7 +23,7 @@
 
 namespace mxguard {
 
-struct Connection {
+struct Client {
   std::string clientAddress;           // as the MTA reported it, normalised when parseable
   std::optional<IpAddress> clientIp;   // nullopt: the MTA gave no usable address
   std::string clientName = "unknown";  // the MTA's verified name ({client_name}), or "unknown"
@@ -42,13 +43,13 @@ struct Header {
   std::string leading = " ";
 };
 
-struct Envelope {
+struct Message {
   std::string queueId;  // {i}, may be empty
   bool senderSeen = false;
   std::string sender;                   // without brackets; empty = null sender <>
   bool smtputf8 = false;                // MAIL FROM carried SMTPUTF8 (RFC 6531): UTF-8 headers OK
   std::vector<std::string> recipients;  // recipients the engine accepted
-  std::vector<Header> headers;          // as received (bounded: see Session::header)
+  std::vector<Header> headers;          // as received (bounded: see Engine::header)
   size_t headerCount = 0;               // all headers seen, including any not kept
   size_t bodyBytes = 0;
   std::vector<Header> addedHeaders;  // to be added at end of message (Authentication-Results...)
@@ -58,7 +59,7 @@ struct Envelope {
   std::vector<AuthResult> authResults;  // spf, dkim: written as one Authentication-Results
 };
 
-// What the Session counts over one connection (behaviour checks read it; never reset by RSET).
+// What the Engine counts over one connection (behaviour checks read it; never reset by RSET).
 struct SessionCounters {
   size_t heloCommands = 0;
   std::string previousHelo;        // the HELO name before the current one; empty if none
@@ -82,14 +83,14 @@ struct StageState {
   virtual ~StageState() = default;
 };
 
-class Transaction {
+class Connection {
  public:
-  Connection connection;
-  Envelope envelope;
+  Client client;    // connection scope: who connected, HELO, authentication
+  Message message;  // message scope: envelope, header fields, results; reset per message
   SessionCounters counters;
   std::vector<TraceEntry> trace;
 
-  // Answers prefetched by the Session for the current phase (every stage's queries issued at
+  // Answers prefetched by the Engine for the current phase (every stage's queries issued at
   // once) and kept for their scope (DnsAnswers). Stages read them through cachedLookup();
   // misses are resolved live.
   DnsAnswers dnsAnswers;
@@ -109,7 +110,7 @@ class Transaction {
     return stateIn<T>(connectionState_, owner);
   }
   void resetMessage() {  // RSET / end of message: the connection stays
-    envelope = Envelope{};
+    message = Message{};
     messageState_.clear();
     dnsAnswers.endMessage();
   }

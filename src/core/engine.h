@@ -1,4 +1,4 @@
-// session.h - the engine: runs a policy's stages over one SMTP connection, phase by phase, and
+// engine.h - the engine: runs a policy's stages over one SMTP connection, phase by phase, and
 // owns the rules (whitelists, exemptions, observe mode, on_failure, delayed reject, soft bounce).
 // Must not: talk to an MTA; front doors (milter adapter, harness) translate to and from it.
 #pragma once
@@ -9,24 +9,24 @@
 #include <vector>
 
 #include "core/policy.h"
-#include "core/transaction.h"
+#include "core/connection.h"
 #include "core/verdict.h"
 
 namespace mxguard {
 
-class Session {
+class Engine {
  public:
-  explicit Session(PolicySharedPtr policy);
+  explicit Engine(PolicySharedPtr policy);
 
-  Transaction& transaction() { return tx_; }
-  const Transaction& transaction() const { return tx_; }
+  Connection& connection() { return tx_; }
+  const Connection& connection() const { return tx_; }
   const Policy& policy() const { return *policy_; }
 
-  // Each step: the front door fills tx.connection first (address, names, auth user), then calls.
+  // Each step: the front door fills tx.client first (address, names, auth user), then calls.
   // A connect verdict is never a rejection: like Postfix's smtpd_delay_reject, and because
   // libmilter cannot set a reply at connect time, it is held for a later step.
   // Header and body steps are unanswered in the milter protocol: a verdict that ends the message
-  // there is kept by the Session and given again by every later step of the message (end of
+  // there is kept by the Engine and given again by every later step of the message (end of
   // headers, body, end of message), whose stages no longer run. Both front doors rely on it.
   Verdict connect();
   Verdict helo(std::string_view name);
@@ -52,7 +52,7 @@ class Session {
   const std::vector<HeaderEdit>& headerEdits() const { return headerEdits_; }
 
   // One line per transaction (Haraka's collated results): queue id, client, helo, sender,
-  // recipients, every stage's outcome, final action. Also logged by the Session itself at the
+  // recipients, every stage's outcome, final action. Also logged by the Engine itself at the
   // end of each transaction (end of message, abort, or close).
   std::string summaryLine() const;
 
@@ -92,7 +92,7 @@ class Session {
   void addAuthenticationResults();
 
   PolicySharedPtr policy_;
-  Transaction tx_;
+  Connection tx_;
   Held pending_;  // a delayed rejection (connect/HELO/MAIL), delivered at RCPT
   // defer_if_permit: the first dependency tempfail of the connection (connect, HELO) or of the
   // message (MAIL, DATA), delivered if nothing rejects. One of a RCPT phase is that recipient's

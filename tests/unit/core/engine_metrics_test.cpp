@@ -1,10 +1,10 @@
-// session_metrics_test.cpp - a Session's trace entries, verdicts, dependency failures and phase
+// engine_metrics_test.cpp - an Engine's trace entries, verdicts, dependency failures and phase
 // timings reach the process's metrics under the names the logs use.
 #include <gtest/gtest.h>
 
 #include "base/log.h"
 #include "base/metrics.h"
-#include "core/session.h"
+#include "core/engine.h"
 
 namespace mxguard::metrics {
 namespace {
@@ -13,12 +13,12 @@ namespace {
 class RejectingStage : public Stage {
  public:
   std::string_view name() const override { return "mtest"; }
-  Findings onRcpt(Transaction&, const std::string& rcpt) const override {
+  Findings onRcpt(Connection&, const std::string& rcpt) const override {
     if (rcpt.rfind("bad", 0) == 0)
       return Decision::reject(*Reply::make(550, "5.7.1", "no"), "mtest.refused");
     return Decision::pass("mtest.ok");
   }
-  Findings onMail(Transaction&) const override {
+  Findings onMail(Connection&) const override {
     return Decision::dependencyTempfail(*Reply::make(451, "4.7.1", "later"), "mtest.dns_failure");
   }
 };
@@ -45,9 +45,9 @@ TEST(Metrics, SessionRecordsTraceEntriesVerdictsAndPhases) {
            mail0 = m.phaseDuration[static_cast<size_t>(Phase::Mail)]->snapshot().cumulative.back();
 
   for (const char* rcpt : {"bad@example.org", "good@example.org"}) {
-    Session s(policy);
-    s.transaction().connection.clientAddress = "192.0.2.1";
-    s.transaction().connection.clientIp = IpAddress::parse("192.0.2.1");
+    Engine s(policy);
+    s.connection().client.clientAddress = "192.0.2.1";
+    s.connection().client.clientIp = IpAddress::parse("192.0.2.1");
     s.connect();
     s.helo("client.example.net");
     s.mail("<a@example.net>");
