@@ -13,7 +13,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-test
 set +e
-ctest --output-on-failure --timeout 600 2>&1 | tee Testing/ctest.out
+# (Testing/ does not exist before ctest's first run: the copy goes next to it.)
+ctest --output-on-failure --timeout 600 2>&1 | tee ctest-output.txt
 rc=${PIPESTATUS[0]}
 set -e
 # Every skip, named with its reason ("SKIP: ..." from a script, "[  SKIPPED ]"/GTEST_SKIP's
@@ -30,8 +31,11 @@ else
   echo "Skipped in this run: none"
 fi
 # The closing line, counted the way ctest counts (a skipped test is neither passed nor failed).
+failed="" total=""
 read -r failed total < <(sed -nE 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1 \2/p' \
-  Testing/ctest.out | tail -n 1)
+  ctest-output.txt | tail -n 1) || true
 skipped=$(cut -d: -f1 Testing/Temporary/skipped.txt | sort -u | wc -l)
-[[ -n "${total:-}" ]] && echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+if [[ -n "$total" ]]; then
+  echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+fi
 exit "$rc"
