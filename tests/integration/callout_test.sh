@@ -135,7 +135,7 @@ send nullmx x@nullmx.example.net
 expect nullmx "550 5.7.27 <x@nullmx.example.net>: Sender address rejected: Domain nullmx.example.net does not accept mail (null MX, RFC 7505)"
 
 send deadmx x@deadmx.example.net
-expect deadmx "450 4.1.7 <x@deadmx.example.net>: Sender address rejected: unverified address: host dead.example.net[127.0.0.3]: Client refused (at connect)"
+expect deadmx "450 4.1.7 <x@deadmx.example.net>: Sender address rejected: unverified address: host dead.example.net[127.0.0.3]: Connection refused (at connect)"
 
 # A fleet: another mxguard process on the same Redis answers from the first one's results.
 before=$(probes_now)

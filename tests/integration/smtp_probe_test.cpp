@@ -133,7 +133,7 @@ TEST(ProbeConnect, NothingListeningIsUnreachable) {
   auto r = SmtpProbe().probe("mx", "127.0.0.1", "a@b", o);
   EXPECT_EQ(r.outcome, ProbeOutcome::Unreachable);
   EXPECT_EQ(r.command, "connect");
-  EXPECT_EQ(r.error, "Client refused");
+  EXPECT_EQ(r.error, "Connection refused");
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 """make_replay_input.py N [SEED] - writes N varied transaction records (the JSON-lines format the
 daemon writes with [record] file=, read by `mxguard-check --replay`) to stdout, for the soak test.
 
-Connection i takes its client address, HELO, sender, recipients and header set from fixed pools
+Transaction i takes its client address, HELO, sender, recipients and header set from fixed pools
 with different strides, so the combinations vary but every name in the pools has been seen well
 within the first 10% of any run of 10,000 or more (the DNS cache is warm by the end of warm-up).
 The mix: clients with and without PTR, listed in the testbed DNSBL, in ranges the testbed nsd

@@ -26,10 +26,10 @@ using smtp::ProbeOutcome;
 class DownStore : public store::Store {
  public:
   store::StoreResult get(const std::string&) override {
-    return {store::StoreStatus::Unavailable, "", "connect: Client refused"};
+    return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
   }
   store::StoreResult set(const std::string&, const std::string&, std::chrono::seconds) override {
-    return {store::StoreStatus::Unavailable, "", "connect: Client refused"};
+    return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
   }
   store::TokenResult takeToken(const std::string&, double, double, double) override { return {}; }
   std::string describe() const override { return "down"; }
