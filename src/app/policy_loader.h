@@ -13,9 +13,9 @@
 namespace mxguard::app {
 
 struct PolicyLoadOptions {
-  dns::ResolverSharedPtr resolver;        // shared by all stages (and all reloads)
-  store::StoreSharedPtr store;            // likewise
-  std::string ourHostname;                // default for the forged-HELO check
+  dns::ResolverSharedPtr resolver;    // shared by all stages (and all reloads)
+  store::StoreSharedPtr store;        // likewise
+  std::string ourHostname;            // default for the forged-HELO check
   MessageRecorderSharedPtr recorder;  // [record]: kept across reloads; null = off
 };
 

@@ -13,12 +13,12 @@
 #include <utility>
 #include <vector>
 
-#include "core/auth_results.h"
 #include "base/clock.h"
+#include "base/phase.h"
+#include "core/auth_results.h"
 #include "core/dns_answers.h"
 #include "core/dns_budget.h"
 #include "core/ip_address.h"
-#include "base/phase.h"
 #include "core/resolver.h"
 
 namespace mxguard {

@@ -29,8 +29,11 @@ void DnsAnswers::remember(std::string name, dns::RrType type, dns::LookupResult 
                   result.status == dns::LookupStatus::NoData;
   bool roundOnly = !definite || result.ttl == 0;
   auto expires = now + std::chrono::seconds(result.ttl);
+  // The current round's answers stay: the phase's hooks read them after the prefetch.
+  if (answers_.size() >= kMaxKept)
+    std::erase_if(answers_, [this](const auto& a) { return a.second.round != round_; });
   answers_.insert_or_assign({std::move(name), type},
-                            Entry{std::move(result), scope_, roundOnly, expires});
+                            Entry{std::move(result), scope_, roundOnly, expires, round_});
 }
 
 }  // namespace mxguard

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,7 +22,10 @@ class DnsAnswers {
   using TimePoint = std::chrono::steady_clock::time_point;
 
   // The phase's lookup round starts: what it learns is kept for `scope`.
-  void beginRound(Scope scope) { scope_ = scope; }
+  void beginRound(Scope scope) {
+    scope_ = scope;
+    ++round_;
+  }
   // The round ends: its failures (and answers without a TTL) are forgotten.
   void endRound();
   // The message ends (RSET, end of message, next MAIL): its answers are forgotten.
@@ -31,6 +35,10 @@ class DnsAnswers {
   void remember(std::string name, dns::RrType type, dns::LookupResult result, TimePoint now);
 
   size_t size() const { return answers_.size(); }
+
+  // At most this many answers are kept (a client repeating HELO with new names must not grow a
+  // connection without bound); when full, the earlier rounds' answers go first.
+  static constexpr size_t kMaxKept = 1000;
 
  private:
   // Ordered by (name, type); found by a string_view name too, so a lookup copies no name.
@@ -47,9 +55,11 @@ class DnsAnswers {
     Scope scope;
     bool roundOnly;  // a failure, or no TTL: kept for this round only
     TimePoint expires;
+    uint64_t round;  // the lookup round that learnt it
   };
   std::map<std::pair<std::string, dns::RrType>, Entry, Order> answers_;
   Scope scope_ = Scope::Connection;
+  uint64_t round_ = 0;
 };
 
 }  // namespace mxguard

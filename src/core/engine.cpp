@@ -86,7 +86,7 @@ void Engine::clearHeldFrom(Phase earliest) {
 // A would-be reply that is only logged: a check in warn mode or a stage in observe mode
 // (Postfix's warn_if_reject). One log and trace shape for both.
 void Engine::warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
-                   TraceEntry t) {
+                  TraceEntry t) {
   std::string name(entry.stage->name());
   std::string why = d.mode == CheckMode::Warn
                         ? (d.check.empty() ? std::string("warn") : d.check + " = warn")
@@ -328,8 +328,10 @@ Verdict Engine::rcpt(std::string_view recipient) {
   if (attemptedRcpts_.size() < kMaxKeptHeaders) attemptedRcpts_.push_back(rcpt);
   auto remember = [&](const Verdict& v) {
     ++tx_.counters.rejectedRecipients;
-    rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
-                             v.reply->enhanced());
+    // Bounded like the attempted ones: the summary line names at most kMaxKeptHeaders.
+    if (rejectedRcpts_.size() < kMaxKeptHeaders)
+      rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
+                               v.reply->enhanced());
     if (finalReply_.empty()) {
       finalReply_ = v.reply->text();
       finalReason_ = v.reason;
@@ -388,7 +390,7 @@ void Engine::addAuthenticationResults() {
 Verdict Engine::header(std::string_view name, std::string_view value, std::string_view leading) {
   if (messageEnded_) return *messageEnded_;
   ++tx_.message.headerCount;
-  if (lower(name) == "authentication-results") noteAuthenticationResults(value);
+  if (equalsIgnoreCase(name, "authentication-results")) noteAuthenticationResults(value);
   Header h{std::string(name), std::string(value), std::string(leading)};
   Verdict v = runPhase(Phase::Header, [&](const Stage& s) { return s.onHeader(tx_, h); });
   // Bounded so a message with a million headers cannot exhaust memory.

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/policy.h"
 #include "core/connection.h"
+#include "core/policy.h"
 #include "core/verdict.h"
 
 namespace mxguard {

@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "base/phase.h"
 #include "core/incidents.h"
 #include "core/ip_address.h"
-#include "base/phase.h"
-#include "core/reply.h"
-#include "core/stage.h"
 #include "core/message_record.h"
+#include "core/reply.h"
 #include "core/resolver.h"
+#include "core/stage.h"
 
 namespace mxguard {
 
@@ -52,7 +52,7 @@ struct Policy {
   std::string source;  // file it was loaded from, for logs
   EngineSettings engine;
   std::vector<StageEntry> stages;
-  dns::ResolverSharedPtr resolver;        // shared with stages; never null in a built policy
+  dns::ResolverSharedPtr resolver;    // shared with stages; never null in a built policy
   MessageRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
   // Where the engine reports dependency outages, and the time its connections read; the
   // process's own unless a test injects its own (so tests share nothing and run in any order).

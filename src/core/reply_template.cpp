@@ -133,6 +133,20 @@ ReplyTemplate ReplyTemplate::parse(std::string_view source, const std::set<std::
   return t;
 }
 
+namespace {
+
+bool anyUses(const std::vector<Node>& nodes, std::string_view name) {
+  for (const auto& n : nodes)
+    if ((n.kind != Node::Kind::Text && n.text == name) || anyUses(n.inner, name)) return true;
+  return false;
+}
+
+}  // namespace
+
+bool ReplyTemplate::uses(std::string_view name) const {
+  return nodes_ && anyUses(*nodes_, name);
+}
+
 Reply ReplyTemplate::render(const TemplateVars& vars) const {
   std::string text;
   if (nodes_) renderNodes(*nodes_, vars, text);

@@ -32,6 +32,8 @@ class ReplyTemplate {
 
   // Substitutes sanitised values (missing ones are empty) and builds the Reply.
   Reply render(const TemplateVars& vars) const;
+  // Whether the text refers to ${name} at all (so a stage can skip a lookup only it needs).
+  bool uses(std::string_view name) const;
   int code() const { return code_; }
   const std::string& enhanced() const { return enhanced_; }
   const std::string& source() const { return source_; }

@@ -22,8 +22,7 @@ bool resolveMissing(Connection& tx, dns::Resolver& resolver, const dns::Query* q
     auto now = tx.clock().now();
     tx.dnsBudget.charge(now - started);
     for (size_t i = 0; i < misses.size() && i < results.size(); ++i)
-      tx.dnsAnswers.remember(std::move(misses[i].name), misses[i].type, std::move(results[i]),
-                             now);
+      tx.dnsAnswers.remember(std::move(misses[i].name), misses[i].type, std::move(results[i]), now);
   }
   return allowed.count() > 0;
 }

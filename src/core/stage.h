@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/decision.h"
 #include "base/phase.h"
 #include "core/connection.h"
+#include "core/decision.h"
 #include "core/resolver.h"
 
 namespace mxguard {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/policy.h"
 #include "core/message_record.h"
+#include "core/policy.h"
 
 namespace mxguard::harness {
 

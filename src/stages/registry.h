@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config_file.h"
 #include "base/phase.h"
-#include "core/stage.h"
+#include "config/config_file.h"
 #include "core/resolver.h"
+#include "core/stage.h"
 #include "smtp/smtp_probe.h"
 #include "stages/callout/probe_coordinator.h"
 #include "store/store.h"

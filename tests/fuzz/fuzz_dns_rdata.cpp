@@ -15,8 +15,8 @@
 #include <string>
 
 #include "core/reply.h"
-#include "dns/rdata_presentation.h"
 #include "core/resolver.h"
+#include "dns/rdata_presentation.h"
 
 namespace {
 

@@ -18,11 +18,11 @@ inline bool inCi() {
 
 }  // namespace mxguard::testing
 
-#define MXGUARD_REQUIRE(have, what)                                                         \
-  do {                                                                                      \
-    if (!(have)) {                                                                          \
-      if (::mxguard::testing::inCi())                                                       \
-        GTEST_FAIL() << what << " (in CI: contrib/install-deps.sh --test installs it)";     \
-      GTEST_SKIP() << what;                                                                 \
-    }                                                                                       \
+#define MXGUARD_REQUIRE(have, what)                                                     \
+  do {                                                                                  \
+    if (!(have)) {                                                                      \
+      if (::mxguard::testing::inCi())                                                   \
+        GTEST_FAIL() << what << " (in CI: contrib/install-deps.sh --test installs it)"; \
+      GTEST_SKIP() << what;                                                             \
+    }                                                                                   \
   } while (0)

@@ -11,8 +11,8 @@
 #include "app/policy_loader.h"
 #include "core/engine.h"
 #include "dns/unbound_resolver.h"
-#include "test_server_process.h"
 #include "prerequisite.h"
+#include "test_server_process.h"
 
 namespace mxguard {
 namespace {

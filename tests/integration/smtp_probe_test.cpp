@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "test_server_process.h"
 #include "prerequisite.h"
+#include "test_server_process.h"
 
 namespace mxguard::smtp {
 namespace {

@@ -156,8 +156,7 @@ Findings HeadersStage::onHeader(Connection& tx, const Header& h) const {
 Findings HeadersStage::onEoh(Connection& tx) const {
   auto& st = tx.messageState<HeaderState>(this);
   Findings out;
-  TemplateVars base{{"client_address", tx.client.clientAddress},
-                    {"sender", tx.message.sender}};
+  TemplateVars base{{"client_address", tx.client.clientAddress}, {"sender", tx.message.sender}};
   // Reports one failed check; true when it refuses (checking stops there).
   auto check = [&](const Check& c, TemplateVars extra, const std::string& detail) {
     if (c.off()) return false;

@@ -108,8 +108,7 @@ std::vector<dns::Query> HeloStage::prefetch(Phase phase, const Connection& tx) c
     qs.push_back({canonicalHostName(h), dns::RrType::A});
     qs.push_back({canonicalHostName(h), dns::RrType::AAAA});
   }
-  if (!reverseMismatch_.off() && tx.client.clientIp)
-    qs.push_back(ptrQuery(*tx.client.clientIp));
+  if (!reverseMismatch_.off() && tx.client.clientIp) qs.push_back(ptrQuery(*tx.client.clientIp));
   return qs;
 }
 
@@ -161,8 +160,7 @@ void HeloStage::checkLiteralIsClient(Connection& tx, const IpAddress& literal,
          "literal " + literal.toString() + " vs client " + c.clientAddress, out);
 }
 
-void HeloStage::checkLiteralNotOurs(Connection& tx, const IpAddress& literal,
-                                    Findings& out) const {
+void HeloStage::checkLiteralNotOurs(Connection& tx, const IpAddress& literal, Findings& out) const {
   const auto& ours = tx.client.ourAddresses;
   if (!clientIsUs(tx.client) && std::find(ours.begin(), ours.end(), literal) != ours.end())
     fail(tx, forged_, "", "literal of our own address " + literal.toString(), out);

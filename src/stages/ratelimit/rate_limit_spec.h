@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/ip_address.h"
 #include "core/connection.h"
+#include "core/ip_address.h"
 
 namespace mxguard::stages {
 
@@ -41,8 +41,7 @@ struct LimitKey {
 
 // The key of `spec` for this transaction; nullopt when the limit does not apply (a field is
 // unknown, e.g. no authenticated user, or an exemption matches; *why says which).
-std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Connection& tx,
-                                 std::string* why);
+std::optional<LimitKey> limitKey(const RateLimitSpec& spec, const Connection& tx, std::string* why);
 
 const char* toString(Counted c);  // "connections", "messages", "recipients", "bytes"
 

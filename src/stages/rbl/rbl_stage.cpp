@@ -229,9 +229,9 @@ Findings RblStage::onConnect(Connection& tx) const {
 Reply RblStage::listedReply(Connection& tx, TemplateVars vars, const std::string& name) const {
   auto it = zoneReplies_.find(vars["rbl_domain"]);
   const ReplyTemplate& t = it != zoneReplies_.end() ? it->second : reply_;
-  // Asked only when the reply can quote it (an escaped "$${rbl_txt" at worst costs a query).
-  // A failed TXT lookup only shortens the reply: the listing itself was answered.
-  if (t.source().find("${rbl_txt") != std::string::npos) {
+  // Asked only when the reply can quote it. A failed TXT lookup only shortens the reply: the
+  // listing itself was answered.
+  if (t.uses("rbl_txt")) {
     auto txt = cachedLookup(tx, *resolver_, {name, dns::RrType::TXT}, timeout_);
     if (txt.status == dns::LookupStatus::Ok && !txt.records.empty())
       vars["rbl_txt"] = txt.records.front();

@@ -214,10 +214,10 @@ std::optional<Decision> SpfStage::decide(Connection& tx, const SpfEvaluation& e)
 
   TemplateVars vars{
       {"sender", tx.message.sender}, {"client_address", c.clientAddress},
-      {"client_name", c.clientName},  {"helo_name", c.helo},
-      {"spf_domain", e.domain},       {"spf_identity", e.identity == "helo" ? "HELO" : "MAIL FROM"},
-      {"spf_checked", e.checked},     {"spf_explanation", e.explanation},
-      {"spf_problem", e.problem},     {"spf_record", e.record},
+      {"client_name", c.clientName}, {"helo_name", c.helo},
+      {"spf_domain", e.domain},      {"spf_identity", e.identity == "helo" ? "HELO" : "MAIL FROM"},
+      {"spf_checked", e.checked},    {"spf_explanation", e.explanation},
+      {"spf_problem", e.problem},    {"spf_record", e.record},
       {"spf_result", result}};
   Reply reply = r.reply.render(vars);
   if (e.result == SpfResult::Temperror)  // a DNS failure: on_failure decides

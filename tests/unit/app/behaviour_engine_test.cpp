@@ -3,12 +3,12 @@
 // to the stage's decisions.
 #include <gtest/gtest.h>
 
-#include "unit/stages/behaviour_replies.h"
 #include "app/policy_loader.h"
 #include "base/log.h"
 #include "core/engine.h"
 #include "fakes/fake_resolver.h"
 #include "store/memory_store.h"
+#include "unit/stages/behaviour_replies.h"
 
 namespace mxguard::testing {
 namespace {

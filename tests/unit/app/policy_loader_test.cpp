@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "config/config_error.h"
 #include "base/log.h"
+#include "config/config_error.h"
 #include "fakes/fake_resolver.h"
 #include "stages/registry.h"
 #include "store/memory_store.h"

@@ -68,6 +68,5 @@ TEST(Metrics, SessionRecordsTraceEntriesVerdictsAndPhases) {
             2u);
 }
 
-
 }  // namespace
 }  // namespace mxguard::metrics

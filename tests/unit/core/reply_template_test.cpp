@@ -75,6 +75,17 @@ TEST(ReplyTemplate, SyntaxErrors) {
   EXPECT_EQ(message("550 55.7.1 x"), "invalid enhanced status code '55.7.1' (use e.g. 5.7.1)");
 }
 
+TEST(ReplyTemplate, UsesNamesOnlyTheVariablesTheTextRefersTo) {
+  const std::set<std::string> vars{"rbl_domain", "rbl_txt", "rbl_code"};
+  auto t = ReplyTemplate::parse("550 5.7.1 blocked by ${rbl_domain}${rbl_txt?; ${rbl_txt}}", vars);
+  EXPECT_TRUE(t.uses("rbl_domain"));
+  EXPECT_TRUE(t.uses("rbl_txt"));
+  EXPECT_FALSE(t.uses("rbl_code"));
+  auto nested = ReplyTemplate::parse("550 5.7.1 x${rbl_domain? (${rbl_code})}", vars);
+  EXPECT_TRUE(nested.uses("rbl_code"));
+  EXPECT_FALSE(ReplyTemplate::parse("550 5.7.1 costs $${rbl_txt}", vars).uses("rbl_txt"));
+}
+
 TEST(ReplyTemplate, DollarWithoutBraceIsLiteral) {
   auto t = ReplyTemplate::parse("550 5.7.1 costs $5 and $$x", kVars);
   EXPECT_EQ(t.render({}).text(), "costs $5 and $x");
