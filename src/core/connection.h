@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/phase.h"
 #include "core/auth_results.h"
+#include "core/dmarc_facts.h"
 #include "core/dns_answers.h"
 #include "core/dns_budget.h"
 #include "core/ip_address.h"
@@ -33,6 +34,8 @@ struct Client {
   std::string authUser;                 // {auth_authen}; non-empty means authenticated
   std::string ourHostname;              // macro j / --hostname: forged-HELO check, log
   std::vector<IpAddress> ourAddresses;  // addresses a HELO literal must not claim
+  // Connection-scope results (iprev) that go first into every message's Authentication-Results.
+  std::vector<AuthResult> authResults;
 };
 
 struct Header {
@@ -56,7 +59,8 @@ struct Message {
   // Fields to delete at end of message: name and its 1-based index among the fields of that
   // name (smfi_chgheader's numbering), e.g. forged Authentication-Results carrying our id.
   std::vector<std::pair<std::string, int>> removedHeaders;
-  std::vector<AuthResult> authResults;  // spf, dkim: written as one Authentication-Results
+  std::vector<AuthResult> authResults;  // spf, dkim, dmarc: written as one Authentication-Results
+  std::optional<DmarcFacts> dmarc;      // the dmarc stage's evaluation, for the record
 };
 
 // What the Engine counts over one connection (behaviour checks read it; never reset by RSET).

@@ -381,10 +381,13 @@ void Engine::noteAuthenticationResults(std::string_view value) {
 }
 
 void Engine::addAuthenticationResults() {
-  if (!policy_->engine.addAuthenticationResults || tx_.message.authResults.empty()) return;
+  if (!policy_->engine.addAuthenticationResults) return;
+  // Connection-scope results (iprev) first, then the message's (spf, dkim, dmarc).
+  std::vector<AuthResult> all = tx_.client.authResults;
+  all.insert(all.end(), tx_.message.authResults.begin(), tx_.message.authResults.end());
+  if (all.empty()) return;
   tx_.message.addedHeaders.push_back(
-      {"Authentication-Results",
-       formatAuthenticationResults(authservId(), tx_.message.authResults)});
+      {"Authentication-Results", formatAuthenticationResults(authservId(), all)});
 }
 
 Verdict Engine::header(std::string_view name, std::string_view value, std::string_view leading) {
@@ -509,6 +512,7 @@ void Engine::recordTransaction() const {
   r.action = finalAction_;
   r.reason = finalReason_;
   r.reply = finalReply_;
+  r.dmarc = tx_.message.dmarc;
   policy_->recorder->record(r);
 }
 

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/connection.h"
+#include "core/dmarc_facts.h"
 
 namespace mxguard {
 
@@ -22,6 +24,7 @@ struct MessageRecord {
   std::vector<std::string> recipients;  // every RCPT TO the client gave, in order
   std::vector<Header> headers;          // only when the recorder asks for them
   std::string action, reason, reply;    // what mxguard decided: "reject", "rbl.listed", "554 ..."
+  std::optional<DmarcFacts> dmarc;      // the DMARC evaluation, if the dmarc stage ran
 };
 
 class MessageRecorder {
