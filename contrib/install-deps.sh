@@ -14,6 +14,7 @@ build_pkgs=(
   libmilter-dev libunbound-dev libevent-dev libssl-dev
   libboost-program-options-dev
   libspf2-dev libopendkim-dev libhiredis-dev
+  libopendmarc-dev libpsl-dev publicsuffix  # dmarc: record parser, organisational domain
   libmicrohttpd-dev  # the optional /metrics listener (mxguard_milter only)
   libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev
 )
@@ -21,6 +22,7 @@ test_pkgs=(
   postfix swaks nsd unbound miltertest redis-server
   dnsutils iproute2 python3 procps netcat-openbsd bc openssl python3-dkim
   curl  # metrics_test.sh scrapes /metrics
+  libxml2-utils  # dmarc_report_test.sh: xmllint validates the reports against RFC 7489 appendix C
   # tests/fuzz (reliability.fuzz_short): libFuzzer comes with clang's runtime libraries.
   clang libclang-rt-14-dev
   # tests/reliability soaks (valgrind on demand) and bench/ (callgrind; rspamd is the milter the

@@ -87,8 +87,19 @@ StageEntry buildStage(const config::ConfigFile& file, const stages::StageFactory
   context.store = options.store;
   context.ourHostname = options.ourHostname;
   context.dnsTimeout = entry.dnsTimeout;
+  context.observe = entry.mode == StageMode::Observe;
   entry.stage = factory.create(section, context);
   return entry;
+}
+
+std::string joinNames(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += std::string(i == 0                  ? ""
+                       : i + 1 == names.size() ? " and "
+                                               : ", ") +
+           std::string(names[i]);
+  return out;
 }
 
 PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& options) {
@@ -139,6 +150,12 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
     if (!factory)
       engine.fail("stages", "unknown stage '" + name + "'; known stages: " + knownStageNames());
     if (!seen.insert(name).second) engine.fail("stages", "stage '" + name + "' listed twice");
+    for (auto before : factory->after)
+      if (!seen.count(std::string(before)))
+        engine.fail("stages", "stage '" + name + "' reads the results of " +
+                                  joinNames(factory->after) + ": list " +
+                                  (factory->after.size() == 1 ? "it" : "them") + " before '" +
+                                  name + "'");
     policy->stages.push_back(buildStage(file, *factory, options));
   }
   for (const auto& name : file.sectionNames())

@@ -5,6 +5,7 @@
 #include "stages/behaviour/behaviour_stage.h"
 #include "stages/callout/callout_stage.h"
 #include "stages/dkim/dkim_stage.h"
+#include "stages/dmarc/dmarc_stage.h"
 #include "stages/headers/headers_stage.h"
 #include "stages/helo/helo_stage.h"
 #include "stages/ratelimit/ratelimit_stage.h"
@@ -29,6 +30,13 @@ const std::vector<StageFactory>& registry() {
        &HeadersStage::create},
       {"dkim", PhaseSet{Phase::Header, Phase::Eoh, Phase::Body, Phase::Eom}, &DkimStage::options,
        &DkimStage::create},
+      // Reads what spf and dkim recorded: they must run before it.
+      {"dmarc",
+       PhaseSet{Phase::Eoh, Phase::Eom},
+       &DmarcStage::options,
+       &DmarcStage::create,
+       false,
+       {"spf", "dkim"}},
   };
   return table;
 }

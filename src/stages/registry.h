@@ -28,6 +28,9 @@ struct StageContext {
   smtp::SmtpProbeSharedPtr probe;  // the callout client; null = the real SmtpProbe
   std::string ourHostname;         // for forged-HELO checks when the MTA does not send macro j
   std::chrono::milliseconds dnsTimeout{5000};  // the section's `timeout` (policy loader)
+  // The section's `mode = observe`: the Engine applies it; a stage that records what it applied
+  // (dmarc's report facts) needs to know nothing was.
+  bool observe = false;
   // The callout probes in flight (caps, single-flight); null = the process-wide one, which is
   // what keeps them counted across reloads. Tests pass their own to stay independent.
   std::shared_ptr<ProbeCoordinator<CalloutFinding>> calloutProbes;
@@ -42,6 +45,8 @@ struct StageFactory {
   // Counts every command (behaviour, ratelimit): still runs when a rejection is already held,
   // so a client refused at HELO cannot RSET or harvest addresses without limit.
   bool runsWhileRejected = false;
+  // Stages whose results this one reads: each must be listed before it in [engine] stages.
+  std::vector<std::string_view> after = {};
 };
 
 const std::vector<StageFactory>& registry();

@@ -9,6 +9,7 @@
 # Results: ok MSG / bad MSG / expect_eq NAME WANT GOT print "ok: ..." / "FAIL: ..." lines and
 #          count them in passed / failed; the script's last command is tb_summary.
 # Extra:   TB_EXTRA_RECORDS=FILE before start_nsd appends FILE's records to example.net's zone;
+#          TB_EXTRA_ZONES="NAME=FILE ..." before start_nsd serves more zones (a test's own);
 #          TB_POSTFIX_EXTRA_MASTER (master.cf lines) before start_postfix adds services, e.g. a
 #          second smtpd with "-o smtpd_milters=..." pointing at a second mxguard.
 # State:   TB_DIR, NSD_PORT, MILTER_PORT, SMTP_PORT, MXGUARD_LOG, POSTFIX_LOG, POSTFIX_MAILDIR_BASE.
@@ -181,6 +182,14 @@ EOF
   done
   # Records a test makes at run time (e.g. a DKIM key it generated), in example.net's zone.
   [[ -n "${TB_EXTRA_RECORDS:-}" ]] && cat "$TB_EXTRA_RECORDS" >> "$dir/zones/example.net.zone"
+  # Whole zones a test writes at run time (e.g. sender domains that must be organisations of
+  # their own for DMARC, which example.net's subdomains are not).
+  local extra
+  for extra in ${TB_EXTRA_ZONES:-}; do
+    name=${extra%%=*}
+    cp "${extra#*=}" "$dir/zones/$name.zone"
+    printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$name" "$name.zone" >> "$dir/nsd.conf"
+  done
   if ! nsd-checkconf "$dir/nsd.conf" >"$dir/checkconf.out" 2>&1; then
     tb_log "nsd.conf rejected: $(cat "$dir/checkconf.out")"
     return 1

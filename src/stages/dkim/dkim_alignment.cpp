@@ -1,10 +1,8 @@
-// dkim_alignment.cpp - a small, bounded From reader (not a full RFC 5322 parser: the headers
-// stage judges syntax) and suffix matching on label boundaries.
-// Must not: recurse (comments are skipped with a depth counter) or allocate per input byte.
+// dkim_alignment.cpp - suffix matching on label boundaries.
+// Must not: allocate per call beyond the canonical name.
 #include "stages/dkim/dkim_alignment.h"
 
 #include "base/strings.h"
-#include "core/rfc5322_comment.h"
 
 namespace mxguard::stages {
 namespace {
@@ -15,58 +13,7 @@ bool under(std::string_view name, std::string_view parent) {
          name[name.size() - parent.size() - 1] == '.';
 }
 
-// Drops comments and quoted strings, so '@', '<' and ',' inside them do not count.
-std::string stripCommentsAndQuotes(std::string_view v) {
-  std::string out;
-  bool quoted = false;
-  for (size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (quoted) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        quoted = false;
-      continue;
-    }
-    if (c == '"')
-      quoted = true;
-    else if (c == '(')
-      i = scanComment(v, i).end - 1;  // an unterminated comment runs to the end
-    else
-      out.push_back(c);
-  }
-  return out;
-}
-
 }  // namespace
-
-std::vector<std::string> fromDomains(std::string_view fromValue, size_t limit) {
-  std::string v = stripCommentsAndQuotes(fromValue.substr(0, 64 * 1024));
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= v.size() && out.size() < limit) {
-    // Mailboxes are separated by ',' (and a group's members follow ':' and end with ';').
-    size_t end = v.find_first_of(",;", pos);
-    std::string_view part =
-        std::string_view(v).substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    size_t colon = part.find(':');
-    if (colon != std::string_view::npos && part.find('<') > colon) part = part.substr(colon + 1);
-    size_t lt = part.find('<');
-    if (lt != std::string_view::npos) {
-      size_t gt = part.find('>', lt);
-      part =
-          part.substr(lt + 1, gt == std::string_view::npos ? std::string_view::npos : gt - lt - 1);
-    }
-    size_t at = part.rfind('@');
-    if (at != std::string_view::npos) {
-      std::string domain = canonicalHostName(trim(part.substr(at + 1)));
-      if (!domain.empty()) out.push_back(domain);
-    }
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  return out;
-}
 
 std::optional<std::string> coveringDomain(std::string_view fromDomain,
                                           const std::vector<std::string>& configured) {

@@ -1,5 +1,5 @@
-// dkim_alignment.h - which signing domains count for a sender domain: the RFC 5322.From domain
-// (what DMARC, RFC 7489 3.1, aligns with) and relaxed alignment kept inside a configured domain.
+// dkim_alignment.h - which signing domains count for a sender domain (the From domain, see
+// stages/from_domains.h): relaxed alignment kept inside a configured domain.
 // Must not: consult the Public Suffix List or DNS; the configured domain is the boundary.
 #pragma once
 
@@ -8,11 +8,9 @@
 #include <string_view>
 #include <vector>
 
-namespace mxguard::stages {
+#include "stages/from_domains.h"
 
-// The domains of the mailboxes of a From field value (comments, quoted display names and group
-// syntax skipped), lowercased, without a trailing dot; at most `limit` of them.
-std::vector<std::string> fromDomains(std::string_view fromValue, size_t limit = 8);
+namespace mxguard::stages {
 
 // The configured domain that `fromDomain` equals or lies under, if any (the most specific one).
 std::optional<std::string> coveringDomain(std::string_view fromDomain,
