@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "app/json_text.h"
 #include "base/log.h"
@@ -19,6 +20,65 @@
 namespace mxguard::app {
 
 using nlohmann::json;
+
+namespace {
+
+// The "dmarc" object: DmarcFacts in snake_case, every key always written, so a reader can
+// require them all and a truncated or hand-broken object is refused rather than half-read.
+json dmarcToJson(const DmarcFacts& d) {
+  json overrides = json::array(), dkim = json::array(), spf = json::array();
+  for (const auto& o : d.overrides) overrides.push_back({{"type", o.type}, {"comment", o.comment}});
+  for (const auto& a : d.dkim)
+    dkim.push_back({{"domain", a.domain}, {"selector", a.selector}, {"result", a.result}});
+  for (const auto& a : d.spf)
+    spf.push_back({{"domain", a.domain}, {"scope", a.scope}, {"result", a.result}});
+  return {{"header_from", d.headerFrom},
+          {"envelope_from", d.envelopeFrom},
+          {"result", d.result},
+          {"policy_domain", d.policyDomain},
+          {"policy_published",
+           {{"adkim", d.adkim},
+            {"aspf", d.aspf},
+            {"p", d.p},
+            {"sp", d.sp},
+            {"pct", d.pct},
+            {"fo", d.fo}}},
+          {"disposition", d.disposition},
+          {"dkim_aligned", d.dkimAligned},
+          {"spf_aligned", d.spfAligned},
+          {"overrides", overrides},
+          {"dkim", dkim},
+          {"spf", spf}};
+}
+
+// Throws (nlohmann's out_of_range / type_error) on a missing key or a wrong type.
+DmarcFacts dmarcFromJson(const json& j) {
+  auto text = [](const json& o, const char* key) { return o.at(key).get<std::string>(); };
+  DmarcFacts d;
+  d.headerFrom = text(j, "header_from");
+  d.envelopeFrom = text(j, "envelope_from");
+  d.result = text(j, "result");
+  d.policyDomain = text(j, "policy_domain");
+  const json& p = j.at("policy_published");
+  d.adkim = text(p, "adkim");
+  d.aspf = text(p, "aspf");
+  d.p = text(p, "p");
+  d.sp = text(p, "sp");
+  d.pct = p.at("pct").get<int>();
+  d.fo = text(p, "fo");
+  d.disposition = text(j, "disposition");
+  d.dkimAligned = text(j, "dkim_aligned");
+  d.spfAligned = text(j, "spf_aligned");
+  for (const auto& o : j.at("overrides"))
+    d.overrides.push_back({text(o, "type"), text(o, "comment")});
+  for (const auto& a : j.at("dkim"))
+    d.dkim.push_back({text(a, "domain"), text(a, "selector"), text(a, "result")});
+  for (const auto& a : j.at("spf"))
+    d.spf.push_back({text(a, "domain"), text(a, "scope"), text(a, "result")});
+  return d;
+}
+
+}  // namespace
 
 std::string toJsonLine(const MessageRecord& r) {
   json j{{"time", r.time},
@@ -37,6 +97,7 @@ std::string toJsonLine(const MessageRecord& r) {
     for (const auto& h : r.headers) hs.push_back({h.name, h.value});
     j["headers"] = hs;
   }
+  if (r.dmarc) j["dmarc"] = dmarcToJson(*r.dmarc);
   return dumpJson(j);
 }
 
@@ -99,6 +160,11 @@ size_t forEachTransaction(const std::string& path,
       if (j.contains("headers"))
         for (const auto& h : j["headers"])
           r.headers.push_back({h.at(0).get<std::string>(), h.at(1).get<std::string>(), " "});
+      // null reads as absent, like "helo"; anything else must be a whole dmarc object.
+      if (j.contains("dmarc") && !j["dmarc"].is_null()) {
+        if (!j["dmarc"].is_object()) throw std::invalid_argument("\"dmarc\" is not an object");
+        r.dmarc = dmarcFromJson(j["dmarc"]);
+      }
     } catch (const std::exception& e) {
       error(path + ":" + std::to_string(n) + ": not a transaction record (" + e.what() + ")");
       continue;

@@ -147,6 +147,34 @@ const std::array kRows{
         "The receiver could not fetch the DKIM key right now.",
         "Check that the domain's name servers answer TXT queries for "
         "<selector>._domainkey.<domain>; the message is retried."}},
+    Row{"dkim.bad_signature", {
+        "Every DKIM signature on the message failed verification: the message was changed after "
+        "it was signed, or the signature is forged.",
+        "Find what modifies the message after signing (a footer, a virus scanner, a relay that "
+        "rewrites headers) and sign after it, or stop it; check that the published key matches "
+        "the signing key."}},
+    Row{"dmarc.fail", {
+        "The domain in the message's From field publishes a DMARC policy asking receivers to "
+        "refuse mail that neither SPF nor DKIM authenticates for it, and this message is not "
+        "authenticated for it: SPF did not pass for an envelope sender aligned with it, and no "
+        "valid DKIM signature by it (or, relaxed, by its organisation) was found. The reply "
+        "names the policy and what passed and failed.",
+        "If you send for that domain: sign the mail with DKIM as that domain (d=), or send it "
+        "with an envelope sender in that domain whose SPF record lists your servers. If you "
+        "forward mail or run a mailing list: rewrite the From field to your own domain, or ask "
+        "the receiver to trust your server as a forwarder."}},
+    Row{"dmarc.temperror", {
+        "The receiver could not look up the DMARC policy of the From field's domain "
+        "(_dmarc.<domain>) right now.",
+        "Check that the domain's name servers answer TXT queries; the message is retried."}},
+    Row{"dmarc.no_from", {
+        "The message has no From field with an address, so no domain's DMARC policy can be "
+        "applied to it (RFC 7489 6.6.1).",
+        "Add a From field with the author's address (RFC 5322 3.6 requires exactly one)."}},
+    Row{"dmarc.multiple_from", {
+        "The From field names addresses of several domains (or the message has several From "
+        "fields), so a receiver cannot tell whose DMARC policy applies (RFC 7489 6.6.1).",
+        "Put one author in From; name other authors elsewhere (e.g. in the body or Reply-To)."}},
     Row{"headers.missing_date", {
         "The message has no Date header field, which RFC 5322 3.6 requires.",
         "Let your mail client or server add a Date field; a script that writes mail by hand must "

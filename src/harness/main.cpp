@@ -1,8 +1,10 @@
 // main.cpp - mxguard-check: replays one transaction through the same engine as the daemon.
-// Exit 0 accepted, 1 rejected (5xx), 2 deferred (4xx), 64 usage error, 78 config error.
+// Exit 0 accepted, 1 rejected (5xx), 2 deferred (4xx), 64 usage error, 73 a --dmarc-report
+// file not written, 78 config error.
 // Must not: diverge from the daemon's policy loading (both use app/).
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "app/transaction_log.h"
 #include "config/config_error.h"
 #include "harness/dialogue.h"
+#include "harness/dmarc_report.h"
 #include "harness/explain.h"
 #include "harness/replay.h"
 #include "harness/report.h"
@@ -29,9 +32,12 @@ constexpr const char* kUsage =
     "                     [--message FILE] [--hostname NAME] [--json] [--explain] [--repeat N]\n"
     "       mxguard-check --sender-check --client-ip IP --helo NAME --from ADDR [--policy FILE]\n"
     "                     [--config FILE] [--dns HOST@PORT]... [--message FILE] [--json]\n"
-    "       mxguard-check --replay FILE --policy NEW [--policy OLD] [--config FILE] [--dns ...]\n";
+    "       mxguard-check --replay FILE --policy NEW [--policy OLD] [--config FILE] [--dns ...]\n"
+    "       mxguard-check --dmarc-report FILE --org NAME --email ADDR [--day YYYY-MM-DD]\n"
+    "                     [--output DIR]\n";
 
 constexpr const char* kDefaultRecipient = "recipient@example.com";
+constexpr int kExitCantCreate = 73;  // EX_CANTCREAT: --dmarc-report could not write a report
 
 std::string stripBrackets(std::string s) {
   if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
@@ -47,6 +53,16 @@ po::options_description describeOptions() {
       "replay", po::value<std::string>(),
       "run the transactions recorded in FILE (JSON lines, [record] in mxguard.conf) through "
       "--policy NEW (and --policy OLD) and show what would change")(
+      "dmarc-report", po::value<std::string>(),
+      "write RFC 7489 aggregate reports (XML, one per policy domain) from the transactions "
+      "recorded in FILE")("org", po::value<std::string>(),
+                          "with --dmarc-report: the reporting organisation (org_name)")(
+      "email", po::value<std::string>(),
+      "with --dmarc-report: the reports' contact address; its domain names the files")(
+      "day", po::value<std::string>(),
+      "with --dmarc-report: only that UTC day (YYYY-MM-DD), and the report covers all of it")(
+      "output", po::value<std::string>(),
+      "with --dmarc-report: the directory the reports go to (default: the current one)")(
       "dns", po::value<std::vector<std::string>>()->composing(), "forward DNS to HOST@PORT")(
       "client-ip", po::value<std::string>(), "the client's IP address (IPv4 or IPv6)")(
       "client-name", po::value<std::string>(),
@@ -75,6 +91,9 @@ po::options_description describeOptions() {
 struct Request {
   po::variables_map vm;
   std::string replayFile;  // --replay: the transactions come from it, not from the flags below
+  std::string dmarcFile;   // --dmarc-report: reports from it; no policy, no transaction
+  harness::DmarcReportOptions dmarc;
+  std::string receiverDomain, outputDir;  // --email's domain (names the files), --output
   harness::Transcript transcript;
   bool json = false, explain = false, senderCheck = false;
   unsigned repeat = 1;
@@ -132,6 +151,27 @@ void readTranscript(Request& r) {
   if (vm.count("message")) t.message = readMessageFile(vm["message"].as<std::string>());
 }
 
+// --dmarc-report FILE --org NAME --email ADDR [--day YYYY-MM-DD] [--output DIR].
+void readDmarcRequest(Request& r) {
+  const po::variables_map& vm = r.vm;
+  r.dmarcFile = vm["dmarc-report"].as<std::string>();
+  if (!vm.count("org") || !vm.count("email"))
+    throw po::error("--dmarc-report needs --org NAME and --email ADDR (report_metadata)");
+  r.dmarc.orgName = vm["org"].as<std::string>();
+  r.dmarc.email = vm["email"].as<std::string>();
+  // RFC 7489 7.2.1.1 names the file after the receiver's domain: the one of the contact address.
+  size_t at = r.dmarc.email.rfind('@');
+  r.receiverDomain = at == std::string::npos ? "" : r.dmarc.email.substr(at + 1);
+  if (r.receiverDomain.empty() || r.receiverDomain.find('/') != std::string::npos)
+    throw po::error("--email '" + r.dmarc.email + "' is not an address with a domain");
+  if (vm.count("day")) {
+    r.dmarc.day = vm["day"].as<std::string>();
+    if (!harness::parseUtcDay(r.dmarc.day))
+      throw po::error("--day '" + r.dmarc.day + "' is not a day (YYYY-MM-DD)");
+  }
+  r.outputDir = vm.count("output") ? vm["output"].as<std::string>() : "";
+}
+
 // False when --help was asked for (and printed).
 bool parseRequest(int argc, char** argv, Request& r) {
   po::options_description desc = describeOptions();
@@ -140,6 +180,11 @@ bool parseRequest(int argc, char** argv, Request& r) {
   if (r.vm.count("help")) {
     std::cout << kUsage << "\n" << desc;
     return false;
+  }
+  if (r.vm.count("dmarc-report")) {
+    if (r.vm.count("replay")) throw po::error("--dmarc-report does not go with --replay");
+    readDmarcRequest(r);
+    return true;
   }
   if (r.vm.count("replay")) r.replayFile = r.vm["replay"].as<std::string>();
   checkPolicyCount(r);
@@ -196,6 +241,48 @@ int runReplay(const Request& r, const Loaded& l) {
   return 0;
 }
 
+// Streams the record file into the report builder; each report to its own file, named on stdout.
+int runDmarcReport(const Request& r) {
+  size_t errors = 0, badTime = 0;
+  harness::DmarcReportBuilder builder(r.dmarc);
+  size_t records = app::forEachTransaction(
+      r.dmarcFile,
+      [&](const MessageRecord& record) {
+        if (builder.add(record) == harness::DmarcRecordUse::BadTime) ++badTime;
+      },
+      [&](const std::string& e) {
+        ++errors;
+        std::fprintf(stderr, "mxguard-check: %s\n", e.c_str());
+      });
+  if (records == 0 && errors > 0) return config::kExitUsage;
+  if (badTime > 0)
+    std::fprintf(stderr,
+                 "mxguard-check: %zu DMARC-evaluated record(s) in %s left out: no valid "
+                 "time (RFC 3339 UTC)\n",
+                 badTime, r.dmarcFile.c_str());
+  std::vector<harness::DmarcReport> reports = builder.reports();
+  if (reports.empty()) {
+    std::fprintf(stderr, "mxguard-check: no DMARC-evaluated transactions in %s\n",
+                 r.dmarcFile.c_str());
+    return 0;
+  }
+  std::error_code ec;
+  if (!r.outputDir.empty()) std::filesystem::create_directories(r.outputDir, ec);
+  for (const auto& report : reports) {
+    std::filesystem::path path =
+        std::filesystem::path(r.outputDir) / harness::dmarcReportFileName(r.receiverDomain, report);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << report.xml;
+    out.close();
+    if (!out) {
+      std::fprintf(stderr, "mxguard-check: cannot write %s\n", path.c_str());
+      return kExitCantCreate;
+    }
+    std::cout << path.string() << "\n";
+  }
+  return 0;
+}
+
 void printOutcome(const Request& r, const Loaded& l, const harness::Outcome& outcome,
                   const std::vector<harness::Finding>& found) {
   const harness::Transcript& t = r.transcript;
@@ -245,6 +332,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mxguard-check: %s\n%s", e.what(), kUsage);
     return config::kExitUsage;
   }
+  if (!request.dmarcFile.empty()) return runDmarcReport(request);  // needs no policy
   Loaded loaded;
   try {
     loaded = loadPolicies(request);

@@ -182,6 +182,10 @@ if [[ "$got" == "Authentication-Results: mx.example.net;"* ]] \
   && printf '%s\n' "$msg" | grep -qxF "	spf=pass smtp.mailfrom=$CLEAN_SENDER"; then
   ok "clean: delivered with '$got' (spf=pass)"
 else bad "clean: Authentication-Results header: got '$got'"; fi
+# The connection's iprev (rdns stage, RFC 8601 2.7.3) comes first: 192.0.2.10 is forward-confirmed.
+if printf '%s\n' "$msg" | grep -qxF "	iprev=pass (mail.client.example.net) policy.iprev=192.0.2.10;"; then
+  ok "clean: Authentication-Results carries iprev=pass"
+else bad "clean: no iprev=pass line in: $(printf '%s\n' "$msg" | sed -n '/^Authentication-Results/,/spf=/p')"; fi
 # Inserted at index 0: above Sendmail's own Received: line.
 first=$(printf '%s\n' "$msg" | sed -n '2p' | cut -d: -f1)
 if [[ "$first" == "Authentication-Results" || "$first" == "Received-SPF" ]]; then ok "clean: mxguard's headers come first ($first)"

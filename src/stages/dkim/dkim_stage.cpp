@@ -1,7 +1,7 @@
 // dkim_stage.cpp - header fields, end of headers, body chunks and end of message go into one
 // libopendkim verify handle per message; at end of message each signature is classified
 // (dkim_result.h), recorded for Authentication-Results, and checked against
-// require_signature_from.
+// require_signature_from and bad_signature.
 // Must not: throw or crash on the data plane: every libopendkim status is checked, and resource
 // or internal errors become temperror results, never exceptions.
 #include "stages/dkim/dkim_stage.h"
@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "config/config_error.h"
 #include "stages/dkim/dkim_alignment.h"
+#include "stages/dkim/dkim_bad_signature.h"
 #include "stages/dkim/dkim_key_lookup.h"
 #include "stages/dkim/dkim_public_key_cache.h"
 #include "stages/dkim/dkim_result.h"
@@ -160,6 +161,22 @@ AuthorCoverage coverageOf(const std::vector<SignatureOutcome>& outcomes,
   return c;
 }
 
+// A list option of domain names, canonical. A top-level domain is refused where it would let
+// any domain under it stand in for the one meant (require_signature_from).
+std::vector<std::string> parseDomains(const config::Section& section, const std::string& option,
+                                      bool allowTopLevel) {
+  std::vector<std::string> out;
+  for (const auto& text : section.getList(option)) {
+    std::string d = canonicalHostName(text);
+    if (auto problem = hostNameProblem(d))
+      section.fail(option, "'" + text + "' is not a domain name: " + *problem);
+    if (!allowTopLevel && d.find('.') == std::string::npos)
+      section.fail(option, "'" + text + "' is a top-level domain: name the sender domain itself");
+    out.push_back(d);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct DkimStage::MessageState : StageState {
@@ -215,6 +232,17 @@ std::vector<config::OptionSpec> DkimStage::options() {
                false, 0, 0,
                "reply (4xx) when a required signature could not be verified because its key "
                "lookup failed temporarily; on_failure applies"});
+  // OpenDKIM's On-BadSignature: every signature failed verification. RFC 7372 3.3: X.7.20, no
+  // passing DKIM signature. A temperror or permerror signature (On-DNSError, On-KeyNotFound
+  // there) keeps the message out of it.
+  declareCheck(s, "bad_signature", "off",
+               "550 5.7.20 Message rejected: every DKIM signature failed verification "
+               "(${dkim_problem}); the message was changed in transit or the signature is forged",
+               "a signed message whose every signature failed verification (body hash mismatch or "
+               "bad signature)");
+  s.push_back({"bad_signature_domains", config::OptionKind::List, "", false, 0, 0,
+               "bad_signature applies only when a failed signature's d= is one of these domains "
+               "or under one; empty = every domain"});
   return s;
 }
 
@@ -223,18 +251,12 @@ StageSharedPtr DkimStage::create(const config::Section& section, const StageCont
   st->resolver_ = context.resolver;
   st->timeout_ = context.dnsTimeout;
   st->maxSignatures_ = static_cast<size_t>(section.getInt("max_signatures"));
-  for (const auto& text : section.getList("require_signature_from")) {
-    std::string d = canonicalHostName(text);
-    if (auto problem = hostNameProblem(d))
-      section.fail("require_signature_from", "'" + text + "' is not a domain name: " + *problem);
-    if (d.find('.') == std::string::npos)
-      section.fail("require_signature_from",
-                   "'" + text + "' is a top-level domain: name the sender domain itself");
-    st->requireFrom_.push_back(d);
-  }
+  st->requireFrom_ = parseDomains(section, "require_signature_from", false);
+  st->badSignatureDomains_ = parseDomains(section, "bad_signature_domains", true);
   st->noValidSignature_ = parseCheck(section, "no_valid_signature", kVars);
   st->noAuthorSignature_ = st->noValidSignature_;
   st->noAuthorSignature_.reply = parseTemplate(section, "reply_no_author_signature", kVars);
+  st->badSignature_ = parseCheck(section, "bad_signature", kVars);
   st->temperrorReply_ = parseTempfailTemplate(
       section, "reply_temperror", kVars, "must be a 4xx reply: a failed key lookup is temporary");
 
@@ -388,12 +410,20 @@ Findings DkimStage::onEom(Connection& tx) const {
   std::string skipped = skippedSignatures(st);
   recordResults(tx, st.signatureFields > 0, outcomes, skipped);
   std::string summary = summarise(outcomes, skipped);
-  std::string outcome = overallOutcome(outcomes, st.signatureFields > 0);
-  if (requireFrom_.empty() || noValidSignature_.off())
-    return Decision::pass("dkim." + outcome, summary);
-  for (const auto& fromDomain : fromDomains(st.from))
-    if (auto refusal = checkAuthorDomain(tx, fromDomain, outcomes, summary)) return *refusal;
-  return Decision::pass("dkim." + outcome, summary);
+  Findings out;
+  if (!requireFrom_.empty() && !noValidSignature_.off()) {
+    for (const auto& fromDomain : fromDomains(st.from)) {
+      if (auto refusal = checkAuthorDomain(tx, fromDomain, outcomes, summary)) {
+        out = std::move(*refusal);
+        break;
+      }
+    }
+  }
+  if (out.refused()) return out;
+  // After require_signature_from: a warning there must not hide a bad_signature refusal.
+  out.add(checkBadSignature(tx, outcomes, st.skippedSignatures, summary));
+  if (!out.empty()) return out;
+  return Decision::pass("dkim." + overallOutcome(outcomes, st.signatureFields > 0), summary);
 }
 
 std::vector<SignatureOutcome> DkimStage::verifySignatures(Connection& tx, MessageState& st) const {
@@ -480,6 +510,20 @@ std::optional<Findings> DkimStage::checkAuthorDomain(Connection& tx, const std::
                                  [](const auto& o) { return o.result == "pass"; });
   return Findings(
       failCheck(otherPassed ? noAuthorSignature_ : noValidSignature_, "dkim", vars, detail));
+}
+
+std::optional<Decision> DkimStage::checkBadSignature(const Connection& tx,
+                                                     const std::vector<SignatureOutcome>& outcomes,
+                                                     size_t skipped,
+                                                     const std::string& summary) const {
+  if (badSignature_.off()) return std::nullopt;
+  auto broken = brokenSignatures(outcomes, skipped, badSignatureDomains_);
+  if (!broken) return std::nullopt;
+  TemplateVars vars{{"domain", broken->domain},
+                    {"dkim_problem", broken->problem},
+                    {"client_address", tx.client.clientAddress},
+                    {"sender", tx.message.sender}};
+  return failCheck(badSignature_, "dkim", vars, summary + "; every signature failed verification");
 }
 
 void DkimStage::onAbort(Connection& tx) const {

@@ -1,6 +1,8 @@
 // dkim_stage.h - DKIM verification (RFC 6376, RFC 8463 ed25519, RFC 8301 floor) with
-// libopendkim: every signature of the message gets an RFC 8601 result in authResults, and
-// chosen sender domains can be required to carry a valid signature (RFC 7372 reply codes).
+// libopendkim: every signature of the message gets an RFC 8601 result in authResults, chosen
+// sender domains can be required to carry a valid signature (RFC 7372 reply codes), and a
+// message whose every signature failed can be refused (bad_signature, OpenDKIM's
+// On-BadSignature).
 // Must not: buffer the body (it streams into libopendkim), use libopendkim's resolver, or keep a
 // DKIM handle beyond its message (state is dropped on abort, RSET and the next message).
 #pragma once
@@ -58,6 +60,11 @@ class DkimStage : public Stage {
   std::optional<Findings> checkAuthorDomain(Connection& tx, const std::string& fromDomain,
                                             const std::vector<SignatureOutcome>& outcomes,
                                             const std::string& summary) const;
+  // bad_signature: nullopt unless every signature failed verification (dkim_bad_signature.h)
+  // and bad_signature_domains concerns one of them.
+  std::optional<Decision> checkBadSignature(const Connection& tx,
+                                            const std::vector<SignatureOutcome>& outcomes,
+                                            size_t skipped, const std::string& summary) const;
 
   std::shared_ptr<DKIM_LIB> lib_;
   dns::ResolverSharedPtr resolver_;
@@ -66,6 +73,8 @@ class DkimStage : public Stage {
   std::vector<std::string> requireFrom_;  // normalised domains
   Check noValidSignature_;
   Check noAuthorSignature_;  // the same check, with the reply for "another domain passed"
+  Check badSignature_;
+  std::vector<std::string> badSignatureDomains_;  // normalised signing domains; empty = all
   ReplyTemplate temperrorReply_;
 };
 

@@ -120,8 +120,10 @@ std::string applyPercentage(const std::string& requested, int pct, int sample, D
   return lowered;
 }
 
-int percentageSample(std::string_view identity) {
+int percentageSample(std::string_view seed, std::string_view identity) {
   uint32_t h = 2166136261u;  // FNV-1a: stable across builds and hosts, unlike std::hash
+  for (unsigned char c : seed) h = (h ^ c) * 16777619u;
+  h = (h ^ 0) * 16777619u;  // a separator: seed "ab" + "c" differs from "a" + "bc"
   for (unsigned char c : identity) h = (h ^ c) * 16777619u;
   return static_cast<int>(h % 100);
 }

@@ -43,8 +43,10 @@ void collectAuthResults(DmarcFacts& facts, const std::vector<AuthResult>& result
 // Adds the sampled_out override to `facts` when it applies; returns the policy to apply.
 std::string applyPercentage(const std::string& requested, int pct, int sample, DmarcFacts& facts);
 
-// A number in [0, 100) from a message's identity (Message-ID, else queue id): the same message
-// retried is sampled the same way, and a test can name which side of pct it falls on.
-int percentageSample(std::string_view messageIdentity);
+// A number in [0, 100) from a message's identity (Message-ID, else queue id) keyed with a secret
+// seed: the same message retried is sampled the same way, a sender cannot pick a Message-ID that
+// always falls outside pct (the seed is not theirs to know), and a test sets the seed to name
+// which side a message falls on.
+int percentageSample(std::string_view seed, std::string_view messageIdentity);
 
 }  // namespace mxguard::stages

@@ -18,9 +18,14 @@ struct Tag {
   std::string name, value;  // name lowercase, both trimmed
 };
 
+// RFC 7489 defines 11 tags; a record with more is junk past them, and each tag may cost a
+// libopendmarc parse below.
+constexpr size_t kMaxTags = 32;
+
 std::vector<Tag> tagsOf(std::string_view text) {
   std::vector<Tag> tags;
   for (const auto& field : splitFields(text, ';')) {
+    if (tags.size() >= kMaxTags) break;
     auto eq = field.find('=');
     if (eq == std::string::npos) continue;
     Tag t{lower(trim(std::string_view(field).substr(0, eq))),

@@ -6,6 +6,7 @@
 #include "stages/dmarc/dmarc_stage.h"
 
 #include <algorithm>
+#include <random>
 
 #include "base/strings.h"
 #include "stages/from_domains.h"
@@ -84,6 +85,8 @@ std::vector<config::OptionSpec> DmarcStage::options() {
   std::vector<config::OptionSpec> s{
       {"public_suffix_list", OptionKind::String, kDefaultPsl, false, 0, 0,
        "the Public Suffix List (Debian package publicsuffix) for organisational domains"},
+      {"pct_seed", OptionKind::String, "", false, 0, 0,
+       "keys pct= sampling; empty: a random key per policy load (set one to make it repeatable)"},
       {"policy_reject", OptionKind::String, "reject", false, 0, 0,
        "what a failing p=reject domain's mail gets: reject | quarantine | warn | off"},
       {"reply_policy_reject", OptionKind::String, kRejectReply, false, 0, 0,
@@ -117,6 +120,11 @@ StageSharedPtr DmarcStage::create(const config::Section& section, const StageCon
   s->resolver_ = context.resolver;
   s->timeout_ = context.dnsTimeout;
   s->observe_ = context.observe;
+  s->pctSeed_ = section.getString("pct_seed");
+  if (s->pctSeed_.empty()) {
+    std::random_device random;
+    for (int i = 0; i < 4; ++i) s->pctSeed_ += std::to_string(random());
+  }
   try {
     s->psl_ = PublicSuffixList::load(section.getString("public_suffix_list"));
   } catch (const std::runtime_error& e) {
@@ -201,7 +209,7 @@ DmarcStage::Outcome DmarcStage::evaluate(Connection& tx, const std::string& from
   bool sp = d.policy.organizational && !rec.sp.empty();
   o.policyTag = (sp ? "sp=" : "p=") + o.judgement.requested;
   if (o.judgement.facts.result == "fail") {
-    int sample = percentageSample(messageIdentity(tx, fromDomain));
+    int sample = percentageSample(pctSeed_, messageIdentity(tx, fromDomain));
     o.disposition = applyPercentage(o.judgement.requested, rec.pct, sample, o.judgement.facts);
     if (o.disposition != o.judgement.requested)
       o.notes.push_back("pct=" + std::to_string(rec.pct) + " sampled out (" +

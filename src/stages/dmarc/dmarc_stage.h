@@ -49,6 +49,7 @@ class DmarcStage : public Stage {
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};
   bool observe_ = false;
+  std::string pctSeed_;  // keys pct sampling (pct_seed, or random per policy load)
   PolicyAction onReject_ = PolicyAction::Reject;
   PolicyAction onQuarantine_ = PolicyAction::Quarantine;
   ReplyTemplate rejectReply_;

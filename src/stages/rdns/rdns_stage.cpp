@@ -1,9 +1,12 @@
 // rdns_stage.cpp - Postfix's reject_unknown_reverse_client_hostname (no PTR) and
-// reject_unknown_client_hostname (not forward-confirmed), with RFC 7372's 5.7.25.
+// reject_unknown_client_hostname (not forward-confirmed), with RFC 7372's 5.7.25; and the
+// connection's iprev result (RFC 8601 2.7.3) for Authentication-Results.
 // Must not: look up more than kMaxPtrNames names for one client.
 #include "stages/rdns/rdns_stage.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "base/strings.h"
 #include "stages/reverse_name.h"
@@ -12,6 +15,58 @@ namespace mxguard::stages {
 namespace {
 
 const std::set<std::string> kVars{"client_address", "client_name", "rdns_name", "dns_error"};
+
+// "a.example does not resolve to 192.0.2.1", naming how many other PTR names failed too.
+std::string notConfirmedWhy(const ReverseName& rev, const std::string& address) {
+  size_t others = rev.ptrNames.size() - 1;
+  std::string names = rev.ptrNames.front();
+  if (others > 0)
+    names += " and " + std::to_string(others) + " other PTR name" + (others == 1 ? "" : "s");
+  return names + (others > 0 ? " do" : " does") + " not resolve to " + address;
+}
+
+// RFC 8601 2.7.3 for what lookupReverseName found; nullopt when the lookups that decide it did
+// not run (PTR only: no check asked for the forward lookups).
+std::optional<AuthResult> iprevResult(const Connection& tx, const ReverseName& rev) {
+  const std::string& address = tx.client.clientAddress;
+  auto result = [&](std::string r, std::string why) {
+    return AuthResult{"iprev", std::move(r), std::move(why), {{"policy.iprev", address}}};
+  };
+  switch (rev.status) {
+    case ReverseName::Status::Confirmed:
+      return result("pass", rev.confirmedName);
+    case ReverseName::Status::NotConfirmed:
+      return result("fail", notConfirmedWhy(rev, address));
+    case ReverseName::Status::NoPtr:
+      // 2.7.3 names this case permerror, not fail: without PTR data the evaluation cannot
+      // complete, and a later attempt is unlikely to change that.
+      return result("permerror", "no PTR for " + address);
+    case ReverseName::Status::PtrTempFail: {
+      // lookupReverseName folds a permanent PTR failure (REFUSED, a malformed answer) into
+      // PtrTempFail for the checks' sake (no 5xx on it); the answer, kept for this lookup round,
+      // still tells the two apart.
+      const auto* ptr =
+          tx.dnsAnswers.find(tx.client.clientIp->ptrName(), dns::RrType::PTR, tx.clock().now());
+      bool permanent = ptr && ptr->status == dns::LookupStatus::PermFail;
+      return result(permanent ? "permerror" : "temperror", "PTR lookup " + rev.error);
+    }
+    case ReverseName::Status::ForwardTempFail:
+      return result("temperror", "forward lookup " + rev.error);
+    case ReverseName::Status::PtrOnly:
+      break;
+  }
+  return std::nullopt;
+}
+
+// Once per connection: the connect hook runs once, but a second record would write a second
+// iprev= into every message's Authentication-Results.
+void recordIprev(Connection& tx, const ReverseName& rev) {
+  auto& results = tx.client.authResults;
+  bool recorded = std::any_of(results.begin(), results.end(),
+                              [](const AuthResult& r) { return r.method == "iprev"; });
+  if (recorded) return;
+  if (auto r = iprevResult(tx, rev)) results.push_back(std::move(*r));
+}
 
 }  // namespace
 
@@ -98,6 +153,7 @@ Findings RdnsStage::onConnect(Connection& tx) const {
   if (!c.clientIp) return Decision::pass("rdns.skip", "no client address");
   bool confirm = !notConfirmed_.off() || !dynamic_.off();
   auto rev = lookupReverseName(tx, *resolver_, *c.clientIp, timeout_, confirm);
+  recordIprev(tx, rev);
   TemplateVars vars{{"client_address", c.clientAddress}, {"client_name", c.clientName}};
   switch (rev.status) {
     case ReverseName::Status::PtrTempFail:

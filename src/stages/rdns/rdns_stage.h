@@ -1,5 +1,6 @@
 // rdns_stage.h - the client's reverse DNS: a PTR exists, it resolves back to the client
-// (forward-confirmed), and optionally it does not look dynamic/residential.
+// (forward-confirmed), and optionally it does not look dynamic/residential; records the
+// connection's iprev result (RFC 8601 2.7.3) in tx.client.authResults.
 // Must not: reply 5xx when a lookup failed temporarily (450 4.7.25, via on_failure).
 #pragma once
 

@@ -13,9 +13,9 @@ namespace {
 
 TEST(Explanations, EveryDeclaredCheckHasItsRow) {
   // Reply options that are not reasons of their own (another reply of the same check).
-  const std::set<std::string> notReasons{"dkim.no_author_signature", "rbl.tempfail",
-                                         "callout.rejected" /* reply of callout.reject */,
-                                         "ratelimit.store_failure"};
+  const std::set<std::string> notReasons{
+      "dkim.no_author_signature", "rbl.tempfail", "callout.rejected" /* reply of callout.reject */,
+      "ratelimit.store_failure", "dmarc.policy_reject" /* reply of dmarc.fail */};
   std::vector<std::string> missing;
   for (const auto& factory : stages::registry()) {
     std::set<std::string> names;
@@ -30,7 +30,7 @@ TEST(Explanations, EveryDeclaredCheckHasItsRow) {
   EXPECT_TRUE(missing.empty()) << "no explanation for: " << ::testing::PrintToString(missing);
   // Reasons that are not checks with a reply option.
   for (const char* r : {"rbl.listed", "spf.fail", "dkim.fail", "dkim.policy", "dkim.permerror",
-                        "callout.cached_reject", "ratelimit.mail_per_ip"})
+                        "callout.cached_reject", "ratelimit.mail_per_ip", "dmarc.fail"})
     EXPECT_NE(explanationFor(r), nullptr) << r;
   EXPECT_EQ(explanationFor("rbl.nonsense"), nullptr);
 }

@@ -1,7 +1,7 @@
 // dkim_stage_test.cpp - the dkim stage through its hooks and through an Engine, on messages
 // signed at test time with our own keys (tests/fixtures/dkim): each result with its d=, s= and
-// reason, RFC 8301 refusals, key lookup failures, the require_signature_from replies, and
-// hostile input staying bounded.
+// reason, RFC 8301 refusals, key lookup failures, the require_signature_from and bad_signature
+// replies, and hostile input staying bounded.
 #include "stages/dkim/dkim_stage.h"
 
 #include <gtest/gtest.h>
@@ -474,6 +474,138 @@ TEST_F(DkimTest, RequiredDomainInWarnModeIsReportedAsAWarning) {
   EXPECT_EQ(v.decision->detail, "no signature; example.com requires a valid signature");
 }
 
+// --- bad_signature (OpenDKIM's On-BadSignature) --------------------------------------------------
+
+std::string tamperedBody(std::string raw) {
+  raw.replace(raw.find("numbers are in"), 14, "numbers are up");
+  return raw;
+}
+
+TEST_F(DkimTest, BadSignatureRejectsWhenTheOnlySignatureIsBroken) {
+  auto v = verify(stage("bad_signature = reject\n"), tamperedBody(signMessage(kMessage)));
+  EXPECT_EQ(replyOf(v.decision),
+            "550 5.7.20 Message rejected: every DKIM signature failed verification (d=example.com "
+            "s=sel: body hash mismatch); the message was changed in transit or the signature is "
+            "forged\r\n");
+  EXPECT_EQ(v.decision->reason, "dkim.bad_signature");
+  EXPECT_EQ(v.decision->mode, CheckMode::Enforce);
+  EXPECT_EQ(v.decision->detail,
+            "fail d=example.com s=sel: body hash mismatch; every signature failed verification");
+  // Still recorded for Authentication-Results (the engine writes them only when it accepts).
+  EXPECT_EQ(lines(v),
+            std::vector<std::string>{"dkim=fail d=example.com s=sel (body hash mismatch)"});
+  // The default is off: recorded, not refused.
+  EXPECT_EQ(verify(stage(), tamperedBody(signMessage(kMessage))).decision->action, Action::Pass);
+}
+
+TEST_F(DkimTest, BadSignatureNamesEveryBrokenSignatureAndTheDomainVariable) {
+  SignOptions other;
+  other.domain = "other.example";
+  dns->answer("sel._domainkey.other.example", dns::RrType::TXT, {keyRecord("rsa2048")});
+  std::string raw = signMessage(signMessage(kMessage), other);
+  raw.replace(raw.find("quarterly report"), 16, "QUARTERLY REPORT");
+  auto v = verify(stage("bad_signature = reject\nreply_bad_signature = 550 5.7.20 ${domain} "
+                        "${client_address} <${sender}>: ${dkim_problem}\n"),
+                  raw);
+  EXPECT_EQ(replyOf(v.decision),
+            "550 5.7.20 other.example 192.0.2.10 <>: d=other.example s=sel: signature "
+            "verification failed, d=example.com s=sel: signature verification failed\r\n");
+}
+
+TEST_F(DkimTest, BadSignatureLeavesAMessageWithOnePassingSignature) {
+  std::string broken = tamperedBody(signMessage(kMessage));
+  // A signature over the altered message, added after the first was broken: it passes.
+  SignOptions later = with("rsa1024");
+  auto v = verify(stage("bad_signature = reject\n"), signMessage(broken, later));
+  EXPECT_EQ(lines(v), (std::vector<std::string>{
+                          "dkim=pass d=example.com s=rsa1024",
+                          "dkim=fail d=example.com s=sel (body hash mismatch)",
+                      }));
+  EXPECT_EQ(v.decision->action, Action::Pass);
+  EXPECT_EQ(v.decision->reason, "dkim.pass");
+}
+
+TEST_F(DkimTest, BadSignatureOnlyForTheListedSigningDomains) {
+  std::string raw = tamperedBody(signMessage(kMessage));  // d=example.com
+  auto elsewhere = verify(stage("bad_signature = reject\nbad_signature_domains = example.org "
+                                "ample.com\n"),
+                          raw);
+  EXPECT_EQ(elsewhere.decision->action, Action::Pass);
+  EXPECT_EQ(elsewhere.decision->reason, "dkim.fail");
+  // The domain itself or a parent of d= concerns it.
+  for (const char* listed : {"example.org Example.COM.", "com"}) {
+    auto v = verify(
+        stage("bad_signature = reject\nbad_signature_domains = " + std::string(listed) + "\n"),
+        raw);
+    EXPECT_EQ(v.decision->reason, "dkim.bad_signature") << listed;
+  }
+}
+
+TEST_F(DkimTest, BadSignatureInWarnModeIsAWarning) {
+  auto v = verify(stage("bad_signature = warn\n"), tamperedBody(signMessage(kMessage)));
+  ASSERT_EQ(v.decision.items().size(), 1u);
+  EXPECT_EQ(v.decision->action, Action::Reject);
+  EXPECT_EQ(v.decision->mode, CheckMode::Warn);  // the engine logs it and accepts
+  EXPECT_EQ(v.decision->check, "bad_signature");
+  EXPECT_EQ(v.decision->reply->code(), 550);
+}
+
+// Only a verified failure counts: a key that could not be fetched (temperror) is never a 5xx,
+// and a malformed signature or missing key (permerror: OpenDKIM's On-KeyNotFound, not
+// On-BadSignature) or a refused algorithm (policy) is not proof of tampering.
+TEST_F(DkimTest, BadSignatureIgnoresEverythingButFail) {
+  auto s = stage("bad_signature = reject\n");
+  dns->servfail("sel._domainkey.example.com", dns::RrType::TXT);
+  auto v = verify(s, tamperedBody(signMessage(kMessage)));
+  EXPECT_EQ(lines(v), std::vector<std::string>{
+                          "dkim=temperror d=example.com s=sel (key lookup failed (SERVFAIL))"});
+  EXPECT_EQ(v.decision->action, Action::Pass);
+  dns->nxdomain("sel._domainkey.example.com", dns::RrType::TXT);
+  EXPECT_EQ(verify(s, tamperedBody(signMessage(kMessage))).decision->action, Action::Pass);
+  EXPECT_EQ(verify(s, signMessage(kMessage, with("rsa512"))).decision->reason, "dkim.policy");
+  // A broken signature next to one whose key is missing: not every signature failed.
+  dns->answer("sel._domainkey.example.com", dns::RrType::TXT, {keyRecord("rsa2048")});
+  SignOptions keyless;
+  keyless.domain = "keyless.example";
+  v = verify(s, tamperedBody(signMessage(signMessage(kMessage), keyless)));
+  EXPECT_EQ(lines(v), (std::vector<std::string>{
+                          "dkim=permerror d=keyless.example s=sel (key not found)",
+                          "dkim=fail d=example.com s=sel (body hash mismatch)",
+                      }));
+  EXPECT_EQ(v.decision->action, Action::Pass);
+  // Unsigned mail is not "every signature failed".
+  EXPECT_EQ(verify(s, kMessage).decision->reason, "dkim.none");
+}
+
+// A signature past max_signatures was never verified and might have passed: no 5xx.
+TEST_F(DkimTest, BadSignatureNotWhenASignatureWasLeftUnverified) {
+  std::string raw = signMessage(signMessage(kMessage), with("rsa1024"));
+  auto v = verify(stage("bad_signature = reject\nmax_signatures = 1\n"), tamperedBody(raw));
+  EXPECT_EQ(v.decision->action, Action::Pass);
+  EXPECT_EQ(verify(stage("bad_signature = reject\nmax_signatures = 2\n"), tamperedBody(raw))
+                .decision->reason,
+            "dkim.bad_signature");
+}
+
+// RFC 6008: two signatures by the same d= and s= are told apart by header.b.
+TEST_F(DkimTest, HeaderBTellsApartSignaturesOfTheSameDomainAndSelector) {
+  SignOptions simple;
+  simple.headerCanon = simple.bodyCanon = DKIM_CANON_SIMPLE;
+  std::string once = signMessage(kMessage);
+  std::string raw = signMessage(once, simple);
+  auto v = verify(stage(), raw);
+  std::string bSimple = bOf(raw), bRelaxed = bOf(once);
+  ASSERT_NE(bSimple, bRelaxed);
+  // '/' and '=' are tspecials (RFC 2045): such a value is a quoted-string.
+  auto pvalue = [](const std::string& b) {
+    return b.find_first_of("/=") == std::string::npos ? b : "\"" + b + "\"";
+  };
+  EXPECT_EQ(
+      formatAuthenticationResults("mx.example.net", v.results),
+      "mx.example.net;\n\tdkim=pass header.d=example.com header.s=sel header.b=" + pvalue(bSimple) +
+          ";\n\tdkim=pass header.d=example.com header.s=sel header.b=" + pvalue(bRelaxed));
+}
+
 TEST(DkimOptions, EveryBadValueIsAClearError) {
   EXPECT_EQ(configError("dkim", "require_signature_from = example.com bad_domain!\n"),
             "test.conf:2: dkim.require_signature_from: 'bad_domain!' is not a domain name: "
@@ -493,6 +625,14 @@ TEST(DkimOptions, EveryBadValueIsAClearError) {
       configError("dkim", "reply_no_valid_signature = 550 5.7.20 ${nope}\n"),
       "test.conf:2: dkim.reply_no_valid_signature: unknown variable ${nope}; known variables: "
       "client_address, dkim_problem, domain, sender");
+  EXPECT_EQ(configError("dkim", "bad_signature = maybe\n"),
+            "test.conf:2: dkim.bad_signature: invalid value 'maybe' (use reject, warn or off)");
+  EXPECT_EQ(configError("dkim", "bad_signature_domains = example.com -bad.example\n"),
+            "test.conf:2: dkim.bad_signature_domains: '-bad.example' is not a domain name: "
+            "label may not start or end with '-'");
+  EXPECT_EQ(configError("dkim", "reply_bad_signature = 550 5.7.20 ${from}\n"),
+            "test.conf:2: dkim.reply_bad_signature: unknown variable ${from}; known variables: "
+            "client_address, dkim_problem, domain, sender");
   EXPECT_EQ(configError("dkim", ""), "no error");
 }
 
@@ -588,6 +728,24 @@ TEST_F(DkimSession, RequiredDomainRejectionAndTheNextMessageStartsClean) {
   s.body(m.body);
   EXPECT_EQ(s.endOfMessage().action, Action::Pass);
   EXPECT_EQ(s.connection().trace.back().detail, "pass d=example.com s=sel");
+}
+
+TEST_F(DkimSession, BadSignatureInWarnModeAcceptsAndTracesTheWarning) {
+  auto s = start("bad_signature = warn\n");
+  Verdict v = deliver(s, tamperedBody(signMessage(kMessage)));
+  EXPECT_EQ(v.action, Action::Pass);
+  const auto& t = s.connection().trace.back();
+  EXPECT_EQ(t.stage, "dkim");
+  EXPECT_EQ(t.outcome, "bad_signature");
+  EXPECT_EQ(t.effect, "reject_warning");
+  auto enforcing = start("bad_signature = reject\n");
+  Verdict r = deliver(enforcing, tamperedBody(signMessage(kMessage)));
+  EXPECT_EQ(r.action, Action::Reject);
+  EXPECT_EQ(r.reply->code(), 550);
+  // A key SERVFAIL on a broken message: no 5xx, not even a deferral (nothing required it).
+  dns->servfail("sel._domainkey.example.com", dns::RrType::TXT);
+  auto failing = start("bad_signature = reject\n");
+  EXPECT_EQ(deliver(failing, tamperedBody(signMessage(kMessage))).action, Action::Pass);
 }
 
 // Issue 20: a SERVFAIL of the first message's key lookup was kept on the connection and failed

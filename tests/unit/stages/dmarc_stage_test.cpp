@@ -196,10 +196,21 @@ TEST(DmarcJudgement, PercentageSampling) {
   ASSERT_EQ(f.overrides.size(), 2u);
   EXPECT_EQ(f.overrides[0].type, "sampled_out");
   EXPECT_EQ(f.overrides[0].comment, "pct=0: reject applied as quarantine");
-  EXPECT_EQ(stages::percentageSample("<a@example.org>"),
-            stages::percentageSample("<a@example.org>"));
-  EXPECT_GE(stages::percentageSample("<x@y>"), 0);
-  EXPECT_LT(stages::percentageSample("<x@y>"), 100);
+  EXPECT_EQ(stages::percentageSample("k", "<a@example.org>"),
+            stages::percentageSample("k", "<a@example.org>"));
+  // Over many Message-IDs the samples spread over [0, 100): about half fall under pct=50, and
+  // another seed sorts them differently.
+  int under50 = 0, moved = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = "<" + std::to_string(i) + "@example.org>";
+    int s = stages::percentageSample("k", id);
+    ASSERT_GE(s, 0);
+    ASSERT_LT(s, 100);
+    under50 += s < 50;
+    moved += s != stages::percentageSample("other", id);
+  }
+  EXPECT_NEAR(under50, 500, 60);
+  EXPECT_GT(moved, 900);
 }
 
 // --- the stage ---

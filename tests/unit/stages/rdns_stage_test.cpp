@@ -1,8 +1,10 @@
-// rdns_stage_test.cpp - PTR present, forward-confirmed, dynamic names; failures are 450 4.7.25.
+// rdns_stage_test.cpp - PTR present, forward-confirmed, dynamic names; failures are 450 4.7.25;
+// the iprev result (RFC 8601 2.7.3) each outcome records for Authentication-Results.
 #include "stages/rdns/rdns_stage.h"
 
 #include <gtest/gtest.h>
 
+#include "core/auth_results.h"
 #include "stage_test_support.h"
 
 namespace mxguard::testing {
@@ -138,6 +140,133 @@ TEST_F(RdnsTest, OnlyNoPtrOnAsksOnlyThePtr) {
   EXPECT_EQ(d->reason, "rdns.ok");
   ASSERT_EQ(dns->queries().size(), 1u);
   EXPECT_EQ(dns->queries()[0].type, RrType::PTR);
+}
+
+// --- iprev (RFC 8601 2.7.3) --------------------------------------------------------------------
+
+struct IprevTest : RdnsTest {
+  // The connection's results after its connect hook; `config` as in run().
+  std::vector<AuthResult> iprev(const std::string& ip, const std::string& config = "") {
+    auto stage = buildStage("rdns", config, dns);
+    auto tx = clientTx(ip);
+    stage->onConnect(tx);
+    return tx.client.authResults;
+  }
+  static std::string text(const AuthResult& r) {
+    std::string out = r.method + "=" + r.result + " (" + r.reason + ")";
+    for (const auto& [k, v] : r.properties) out += " " + k + "=" + v;
+    return out;
+  }
+  static std::vector<std::string> texts(const std::vector<AuthResult>& rs) {
+    std::vector<std::string> out;
+    for (const auto& r : rs) out.push_back(text(r));
+    return out;
+  }
+};
+
+TEST_F(IprevTest, ForwardConfirmedIsPass) {
+  dns->answer("10.2.0.192.in-addr.arpa", RrType::PTR, {"other.example.net", "mail.example.org"})
+      .answer("other.example.net", RrType::A, {"192.0.2.99"})
+      .answer("mail.example.org", RrType::A, {"192.0.2.98", "192.0.2.10"});
+  EXPECT_EQ(texts(iprev("192.0.2.10")),
+            std::vector<std::string>{"iprev=pass (mail.example.org) policy.iprev=192.0.2.10"});
+}
+
+// 2.7.3: no PTR data published is permerror ("a later attempt is unlikely to produce a final
+// result"); fail is for PTR names that do not lead back to the address.
+TEST_F(IprevTest, NoPtrIsPermerror) {
+  dns->nxdomain("1.2.0.192.in-addr.arpa", RrType::PTR);
+  EXPECT_EQ(
+      texts(iprev("192.0.2.1")),
+      std::vector<std::string>{"iprev=permerror (no PTR for 192.0.2.1) policy.iprev=192.0.2.1"});
+  dns->nodata("1.2.0.192.in-addr.arpa", RrType::PTR);
+  EXPECT_EQ(iprev("192.0.2.1").at(0).result, "permerror");
+}
+
+TEST_F(IprevTest, NotConfirmedIsFail) {
+  dns->answer("1.2.0.192.in-addr.arpa", RrType::PTR, {"mail.example.org"})
+      .answer("mail.example.org", RrType::A, {"192.0.2.99"});
+  EXPECT_EQ(texts(iprev("192.0.2.1")),
+            std::vector<std::string>{"iprev=fail (mail.example.org does not resolve to "
+                                     "192.0.2.1) policy.iprev=192.0.2.1"});
+  // A PTR name that does not exist at all (the forward query's NXDOMAIN) is a fail too.
+  dns->answer("1.2.0.192.in-addr.arpa", RrType::PTR, {"gone.example.org", "mail.example.org"})
+      .nxdomain("gone.example.org", RrType::A);
+  EXPECT_EQ(texts(iprev("192.0.2.1")),
+            std::vector<std::string>{"iprev=fail (gone.example.org and 1 other PTR name do not "
+                                     "resolve to 192.0.2.1) policy.iprev=192.0.2.1"});
+}
+
+TEST_F(IprevTest, TemporaryFailuresAreTemperror) {
+  dns->servfail("1.2.0.192.in-addr.arpa", RrType::PTR);
+  EXPECT_EQ(
+      texts(iprev("192.0.2.1")),
+      std::vector<std::string>{"iprev=temperror (PTR lookup SERVFAIL) policy.iprev=192.0.2.1"});
+  dns->answer("1.2.0.192.in-addr.arpa", RrType::PTR, {"slow.example.org"})
+      .timeout("slow.example.org", RrType::A);
+  EXPECT_EQ(texts(iprev("192.0.2.1")),
+            std::vector<std::string>{"iprev=temperror (forward lookup timed out after 5000 ms) "
+                                     "policy.iprev=192.0.2.1"});
+}
+
+// A PTR answer that will not get better by asking again (REFUSED, garbage records): permerror,
+// while the checks still treat it as a lookup failure (450, never 5xx).
+TEST_F(IprevTest, PermanentPtrFailureIsPermerror) {
+  struct RefusingResolver : FakeResolver {
+    std::vector<dns::LookupResult> lookupAll(const std::vector<dns::Query>& qs,
+                                             std::chrono::milliseconds t) override {
+      auto out = FakeResolver::lookupAll(qs, t);
+      for (size_t i = 0; i < qs.size(); ++i)
+        if (qs[i].type == RrType::PTR) out[i] = {dns::LookupStatus::PermFail, {}, 0, "rcode 5"};
+      return out;
+    }
+  };
+  auto refusing = std::make_shared<RefusingResolver>();
+  auto stage = buildStage("rdns", "", refusing);
+  auto tx = clientTx("192.0.2.1");
+  auto d = stage->onConnect(tx);
+  EXPECT_EQ(d->reply->code(), 450);
+  EXPECT_EQ(
+      texts(tx.client.authResults),
+      std::vector<std::string>{"iprev=permerror (PTR lookup rcode 5) policy.iprev=192.0.2.1"});
+}
+
+TEST_F(IprevTest, NoLookupsNoIprev) {
+  // All checks off: nothing looked up, nothing recorded.
+  EXPECT_TRUE(iprev("192.0.2.1", "no_ptr = off\nnot_confirmed = off\ndynamic = off\n").empty());
+  // Only no_ptr on: a PTR was found but never confirmed, so iprev is undecided.
+  dns->answer("1.2.0.192.in-addr.arpa", RrType::PTR, {"mail.example.org"});
+  EXPECT_TRUE(iprev("192.0.2.1", "no_ptr = reject\nnot_confirmed = off\ndynamic = off\n").empty());
+  // ...but a missing PTR decides it without any forward lookup.
+  dns->nxdomain("1.2.0.192.in-addr.arpa", RrType::PTR);
+  EXPECT_EQ(
+      iprev("192.0.2.1", "no_ptr = reject\nnot_confirmed = off\ndynamic = off\n").at(0).result,
+      "permerror");
+}
+
+TEST_F(IprevTest, RecordedOncePerConnection) {
+  dns->answer("10.2.0.192.in-addr.arpa", RrType::PTR, {"mail.example.org"})
+      .answer("mail.example.org", RrType::A, {"192.0.2.10"});
+  auto stage = buildStage("rdns", "", dns);
+  auto tx = clientTx("192.0.2.10");
+  stage->onConnect(tx);
+  stage->onConnect(tx);
+  EXPECT_EQ(tx.client.authResults.size(), 1u);
+}
+
+TEST_F(IprevTest, FormattedField) {
+  dns->answer("10.2.0.192.in-addr.arpa", RrType::PTR, {"mail.example.org"})
+      .answer("mail.example.org", RrType::A, {"192.0.2.10"});
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", iprev("192.0.2.10")),
+            "mx.example.net;\n\tiprev=pass (mail.example.org) policy.iprev=192.0.2.10");
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", iprev("192.0.2.20")),
+            "mx.example.net;\n\tiprev=permerror (no PTR for 192.0.2.20) policy.iprev=192.0.2.20");
+  // An IPv6 address has ':' (an RFC 2045 tspecial): the value is a quoted-string.
+  std::string ptr = "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa";
+  dns->answer(ptr, RrType::PTR, {"mail6.example.org"})
+      .answer("mail6.example.org", RrType::AAAA, {"2001:db8::10"});
+  EXPECT_EQ(formatAuthenticationResults("mx.example.net", iprev("2001:db8::10")),
+            "mx.example.net;\n\tiprev=pass (mail6.example.org) policy.iprev=\"2001:db8::10\"");
 }
 
 }  // namespace
