@@ -12,7 +12,7 @@ CHECK=$2
 here="$(cd "$(dirname "$0")/.." && pwd)"
 source "$here/testbed/testbed.sh"
 tb_init
-tb_require dkimsign python3
+tb_require dkimsign python3 xmllint
 
 key=$(cat "$here/fixtures/dkim/rsa2048.txt")
 keyrr() {  # NAME: the fixture key published at sel1._domainkey.NAME (250-octet strings)
@@ -184,8 +184,10 @@ expect_eq "servfail, on_failure = tempfail: 451, never a 5xx" \
 
 # Through a real Postfix.
 policy "$TB_DIR/milter.conf" "on_failure = accept" "trusted_forwarders = 192.0.2.30"
+# Every transaction is recorded, for the aggregate report at the end.
+printf '%s\n' "[record]" "file = $TB_DIR/record.jsonl" > "$TB_DIR/mxguard.conf"
 MILTER_PORT=$(free_port)
-start_mxguard "$MXGUARD" "$TB_DIR/milter.conf" || exit 1
+start_mxguard "$MXGUARD" "$TB_DIR/milter.conf" --config "$TB_DIR/mxguard.conf" || exit 1
 start_postfix || exit 1
 data_reply() {  # the reply to the end of DATA in a swaks transcript
   awk '/^ -> \.$/ {w=1; next} w && /^<(\*\*|-) / {sub(/^<(\*\*|-) +/, ""); print; exit}' "$1"
@@ -228,4 +230,23 @@ expect_eq "postfix: the forwarder's exemption is in Authentication-Results" \
   "$(delivered_ar "forwarded@test.example")"
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
+
+# RFC 7489 7.2: the aggregate reports of this run's record, valid against appendix C's schema.
+mkdir -p "$TB_DIR/reports"
+"$CHECK" --dmarc-report "$TB_DIR/record.jsonl" --org "mxguard test" --email dmarc@mx.example.net \
+  --output "$TB_DIR/reports" > "$TB_DIR/reports.list" 2> "$TB_DIR/reports.err"
+expect_eq "dmarc-report: exit 0" 0 $?
+expect_eq "dmarc-report: one report per policy domain (reject.example, none.example)" 2 \
+  "$(wc -l < "$TB_DIR/reports.list")"
+for f in "$TB_DIR"/reports/*.xml; do
+  xmllint --noout --schema "$here/integration/dmarc/rua.xsd" "$f" > "$TB_DIR/lint" 2>&1 \
+    && ok "report $(basename "$f") validates" || bad "report $(basename "$f"): $(cat "$TB_DIR/lint")"
+done
+report=$(ls "$TB_DIR"/reports/mx.example.net\!reject.example\!*.xml 2>/dev/null | head -1)
+xp() { xmllint --xpath "string($1)" "$report" 2>/dev/null; }
+expect_eq "report: policy_published p" reject "$(xp '/feedback/policy_published/p')"
+expect_eq "report: the spoof's row" "reject 1 192.0.2.10" \
+  "$(xp '//record[row/policy_evaluated/disposition="reject"]/row/policy_evaluated/disposition') $(xp '//record[row/policy_evaluated/disposition="reject"]/row/count') $(xp '//record[row/policy_evaluated/disposition="reject"]/row/source_ip')"
+expect_eq "report: the forwarder's override" "trusted_forwarder 192.0.2.30" \
+  "$(xp '//record/row/policy_evaluated/reason/type') $(xp '//record[row/policy_evaluated/reason]/row/source_ip')"
 tb_summary
