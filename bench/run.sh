@@ -15,6 +15,7 @@
 #   mxguard-all      + mxguard, every stage (rbl on 5 zones, helo, rdns, behaviour, ratelimit in
 #                    memory, spf, callout answered from its cache, headers, dkim)
 #   mxguard-all-redis  the same with ratelimit and the callout cache on Redis
+#   mxguard-all-without-dmarc  mxguard-all without its last stage, dmarc: what dmarc adds
 #   rspamd           + rspamd (Debian's package, proxy worker in milter mode), bench/rspamd.sh
 # The client is smtp-source in a network namespace of its own at 198.18.0.1 (a real outside
 # address, forward-confirmed by the test zones: no XCLIENT, and no filter treats it as local), sending a DKIM-signed message from a
@@ -142,6 +143,10 @@ start_filter() {  # SETUP
       local policy=$TB_DIR/all.conf conf=$TB_DIR/memory.conf
       [[ $s == mxguard-default ]] && policy=$here/policies/default.conf
       [[ $s == mxguard-all-redis ]] && conf=$TB_DIR/redis.conf
+      if [[ $s == mxguard-all-without-dmarc ]]; then
+        policy=$TB_DIR/all-without-dmarc.conf
+        sed 's/^\(stages = .*\) dmarc$/\1/' "$TB_DIR/all.conf" > "$policy"
+      fi
       # Its metrics (latency per phase and per dependency) are saved at the end: $out/metrics-SETUP.txt
       METRICS_PORT[$s]=$(free_port)
       { cat "$conf"; printf '[metrics]\nlisten = 127.0.0.1:%s\n' "${METRICS_PORT[$s]}"; } > "$TB_DIR/$s.conf"
@@ -181,8 +186,8 @@ cpu_ticks() {
   echo "$total"
 }
 
-setups="postfix null null-header null-noreply dkim-floor mxguard-default mxguard-all mxguard-all-redis rspamd"
-((callgrind)) && setups="null null-header null-noreply dkim-floor mxguard-default mxguard-all mxguard-all-redis"
+setups="postfix null null-header null-noreply dkim-floor mxguard-default mxguard-all-without-dmarc mxguard-all mxguard-all-redis rspamd"
+((callgrind)) && setups="null null-header null-noreply dkim-floor mxguard-default mxguard-all-without-dmarc mxguard-all mxguard-all-redis"
 [[ -n "$only" ]] && setups=$only
 running=""
 for s in $setups; do

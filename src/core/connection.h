@@ -109,6 +109,12 @@ class Connection {
   T& messageState(const void* owner) {
     return stateIn<T>(messageState_, owner);
   }
+  // The stage's message state if it made one (prefetch sees the Connection as const).
+  template <class T>
+  const T* findMessageState(const void* owner) const {
+    auto it = messageState_.find(owner);
+    return it == messageState_.end() ? nullptr : static_cast<const T*>(it->second.get());
+  }
   template <class T>
   T& connectionState(const void* owner) {
     return stateIn<T>(connectionState_, owner);

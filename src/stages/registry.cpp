@@ -32,7 +32,7 @@ const std::vector<StageFactory>& registry() {
        &DkimStage::create},
       // Reads what spf and dkim recorded: they must run before it.
       {"dmarc",
-       PhaseSet{Phase::Eoh, Phase::Eom},
+       PhaseSet{Phase::Header, Phase::Eoh, Phase::Eom},
        &DmarcStage::options,
        &DmarcStage::create,
        false,

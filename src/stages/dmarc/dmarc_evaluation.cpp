@@ -40,23 +40,27 @@ std::string spfEvidence(const DmarcFacts::SpfAuth* spf, bool isAligned,
   return e;
 }
 
+// `dkimAligned[i]`: whether f.dkim[i] is aligned (computed once by the caller).
 std::string dkimEvidence(const DmarcFacts& f, const std::vector<AuthResult>& results,
-                         const PublicSuffixList& psl, char adkim) {
+                         const std::vector<bool>& dkimAligned) {
   if (f.dkim.empty()) return "DKIM: no signature";
   std::string e;
-  size_t shown = 0;
+  size_t i = 0;  // index into f.dkim: the dkim results with a d=, in the same order
   for (const auto& r : results) {
-    if (r.method != "dkim" || propertyOf(r, "header.d").empty()) continue;
-    if (++shown > 3) {
+    // The same test as collectAuthResults, so r is f.dkim[i].
+    if (r.method != "dkim" || canonicalHostName(propertyOf(r, "header.d")).empty()) continue;
+    if (i >= f.dkim.size()) break;
+    if (i == 3) {
       e += ", and more";
       break;
     }
-    std::string d = canonicalHostName(propertyOf(r, "header.d"));
-    e += (e.empty() ? "DKIM " : ", DKIM ") + r.result + " for d=" + d;
-    if (r.result == "pass" && !aligned(d, f.headerFrom, adkim, psl))
+    const auto& d = f.dkim[i];
+    e += (e.empty() ? "DKIM " : ", DKIM ") + d.result + " for d=" + d.domain;
+    if (d.result == "pass" && !dkimAligned[i])
       e += " (not aligned with " + f.headerFrom + ")";
-    else if (r.result != "pass" && !r.reason.empty())
+    else if (d.result != "pass" && !r.reason.empty())
       e += " (" + r.reason + ")";
+    ++i;
   }
   return e;
 }
@@ -85,7 +89,7 @@ DmarcJudgement judgeDmarc(const std::string& fromDomain, const DmarcPolicyFound&
                           const PublicSuffixList& psl) {
   DmarcJudgement j;
   DmarcFacts& f = j.facts;
-  const DmarcRecord& rec = policy.record;
+  const DmarcRecord& rec = policy.record();
   f.headerFrom = fromDomain;
   f.policyDomain = policy.domain;
   f.adkim = std::string(1, rec.adkim);
@@ -97,18 +101,28 @@ DmarcJudgement judgeDmarc(const std::string& fromDomain, const DmarcPolicyFound&
   collectAuthResults(f, results, sender);
 
   bool dkimOk = false;
-  for (const auto& d : f.dkim)
-    dkimOk = dkimOk || (d.result == "pass" && aligned(d.domain, fromDomain, rec.adkim, psl));
+  std::vector<bool> dkimAligned;
+  for (const auto& d : f.dkim) {
+    // Only a passing signature's alignment matters (and costs a public suffix lookup).
+    dkimAligned.push_back(d.result == "pass" && aligned(d.domain, fromDomain, rec.adkim, psl));
+    dkimOk = dkimOk || dkimAligned.back();
+  }
   const DmarcFacts::SpfAuth* spf = countedSpf(f, sender.empty());
-  bool spfAligned = spf && aligned(spf->domain, fromDomain, rec.aspf, psl);
+  bool spfAligned = spf && spf->result == "pass" && aligned(spf->domain, fromDomain, rec.aspf, psl);
   bool spfOk = spf && spf->result == "pass" && spfAligned;
   f.dkimAligned = dkimOk ? "pass" : "fail";
   f.spfAligned = spfOk ? "pass" : "fail";
   f.result = dkimOk || spfOk ? "pass" : "fail";
   // 6.6.3: below the organisational domain the record's sp= applies, p= when it has none.
   j.requested = policy.organizational && !rec.sp.empty() ? rec.sp : rec.p;
-  j.evidence =
-      spfEvidence(spf, spfAligned, fromDomain) + "; " + dkimEvidence(f, results, psl, rec.adkim);
+  if (f.result == "fail") {
+    j.evidence =
+        spfEvidence(spf, spfAligned, fromDomain) + "; " + dkimEvidence(f, results, dkimAligned);
+  } else {  // a pass names what aligned (the trace), no more: most mail passes
+    for (size_t i = 0; i < f.dkim.size() && j.evidence.empty(); ++i)
+      if (dkimAligned[i]) j.evidence = "aligned DKIM pass for d=" + f.dkim[i].domain;
+    if (j.evidence.empty()) j.evidence = "aligned SPF pass for " + spf->domain;
+  }
   return j;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,8 @@
 namespace mxguard::stages {
 
 struct DmarcPolicyFound {
-  DmarcRecord record;
+  std::shared_ptr<const DmarcRecordParse> parsed;  // parsed->record is set
+  const DmarcRecord& record() const { return *parsed->record; }
   std::string domain;           // where it was found
   bool organizational = false;  // found at the organisational domain, not the From domain
 };
@@ -26,7 +28,9 @@ struct DmarcPolicyFound {
 struct DmarcJudgement {
   DmarcFacts facts;       // result, policy_published, alignment, auth_results; disposition none
   std::string requested;  // the policy for this message: none | quarantine | reject
-  std::string evidence;   // "SPF pass for bounce.example.net (not aligned with example.org); ..."
+  // A fail: "SPF pass for bounce.example.net (not aligned with example.org); DKIM: no
+  // signature"; a pass: what aligned, "aligned DKIM pass for d=example.org".
+  std::string evidence;
 };
 
 // `sender` is the envelope sender (empty: the null sender, whose SPF identity is the HELO name).

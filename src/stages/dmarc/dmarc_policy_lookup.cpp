@@ -1,7 +1,7 @@
 // dmarc_policy_lookup.cpp - a temporary failure at the From domain is a temperror (never a
 // fallback: the record may exist); several records end discovery (6.6.3 step 5); a broken one
 // is a permerror unless dmarc_record repaired it.
-// Must not: look up more than the two names dmarcPolicyQueries gives.
+// Must not: look up more than two names (the From and the organisational domain).
 #include "stages/dmarc/dmarc_policy_lookup.h"
 
 namespace mxguard::stages {
@@ -10,7 +10,8 @@ namespace {
 using Status = DmarcDiscovery::Status;
 
 // One name's answer: Found/TempError/PermError are final, None means "try the next name".
-DmarcDiscovery fromAnswer(const dns::Query& q, const dns::LookupResult& r, bool organizational) {
+DmarcDiscovery fromAnswer(const dns::Query& q, const dns::LookupResult& r, bool organizational,
+                          const DmarcRecordCache& cache) {
   DmarcDiscovery d;
   if (r.status == dns::LookupStatus::TempFail) {
     d.status = Status::TempError;
@@ -25,14 +26,14 @@ DmarcDiscovery fromAnswer(const dns::Query& q, const dns::LookupResult& r, bool 
     d.problem = std::to_string(records.size()) + " DMARC records at " + q.name;
     return d;
   }
-  auto parsed = parseDmarcRecord(records.front());
-  if (!parsed.record) {
+  auto parsed = cache.parse(records.front());
+  if (!parsed->record) {
     d.status = Status::PermError;
-    d.problem = "invalid DMARC record at " + q.name + ": " + parsed.problem;
+    d.problem = "invalid DMARC record at " + q.name + ": " + parsed->problem;
     return d;
   }
   d.status = Status::Found;
-  d.policy.record = std::move(*parsed.record);
+  d.policy.parsed = std::move(parsed);
   d.policy.domain = q.name.substr(std::string("_dmarc.").size());
   d.policy.organizational = organizational;
   return d;
@@ -40,27 +41,25 @@ DmarcDiscovery fromAnswer(const dns::Query& q, const dns::LookupResult& r, bool 
 
 }  // namespace
 
-std::vector<dns::Query> dmarcPolicyQueries(const std::string& fromDomain,
-                                           const PublicSuffixList& psl) {
-  std::vector<dns::Query> qs{{"_dmarc." + fromDomain, dns::RrType::TXT}};
-  std::string org = psl.organizationalDomain(fromDomain);
-  if (org != fromDomain) qs.push_back({"_dmarc." + org, dns::RrType::TXT});
-  return qs;
+dns::Query dmarcPolicyQuery(const std::string& fromDomain) {
+  return {"_dmarc." + fromDomain, dns::RrType::TXT};
 }
 
 DmarcDiscovery discoverDmarcPolicy(Connection& tx, dns::Resolver& resolver,
                                    std::chrono::milliseconds timeout, const std::string& fromDomain,
-                                   const PublicSuffixList& psl) {
-  auto queries = dmarcPolicyQueries(fromDomain, psl);
-  auto answers = cachedLookupAll(tx, resolver, queries, timeout);
-  DmarcDiscovery d = fromAnswer(queries[0], answers[0], false);
-  if (d.status != Status::None || queries.size() == 1) {
-    if (d.status == Status::None) d.problem = "no DMARC record at " + queries[0].name;
+                                   const PublicSuffixList& psl, const DmarcRecordCache& records) {
+  dns::Query first = dmarcPolicyQuery(fromDomain);
+  DmarcDiscovery d = fromAnswer(first, cachedLookup(tx, resolver, first, timeout), false, records);
+  if (d.status != Status::None) return d;
+  std::string org = psl.organizationalDomain(fromDomain);
+  if (org == fromDomain) {
+    d.problem = "no DMARC record at " + first.name;
     return d;
   }
-  d = fromAnswer(queries[1], answers[1], true);
+  dns::Query second = dmarcPolicyQuery(org);
+  d = fromAnswer(second, cachedLookup(tx, resolver, second, timeout), true, records);
   if (d.status == Status::None)
-    d.problem = "no DMARC record at " + queries[0].name + " or " + queries[1].name;
+    d.problem = "no DMARC record at " + first.name + " or " + second.name;
   return d;
 }
 

@@ -21,12 +21,13 @@ struct DmarcDiscovery {
   std::string problem;      // otherwise: what was asked and what came back
 };
 
-// The queries discovery may need, asked together so the fallback costs no extra round trip.
-std::vector<dns::Query> dmarcPolicyQueries(const std::string& fromDomain,
-                                           const PublicSuffixList& psl);
+// The first query discovery makes (prefetched with the phase's others); the organisational
+// domain's follows only when it finds nothing: DMARC records are cached for hours, and most From
+// domains are organisational domains themselves.
+dns::Query dmarcPolicyQuery(const std::string& fromDomain);
 
 DmarcDiscovery discoverDmarcPolicy(Connection& tx, dns::Resolver& resolver,
                                    std::chrono::milliseconds timeout, const std::string& fromDomain,
-                                   const PublicSuffixList& psl);
+                                   const PublicSuffixList& psl, const DmarcRecordCache& records);
 
 }  // namespace mxguard::stages

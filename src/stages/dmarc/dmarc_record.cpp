@@ -194,4 +194,16 @@ DmarcRecordParse parseDmarcRecord(std::string_view text) {
   return out;
 }
 
+std::shared_ptr<const DmarcRecordParse> DmarcRecordCache::parse(const std::string& text) const {
+  {
+    std::lock_guard guard(mutex_);
+    if (auto it = memo_.find(text); it != memo_.end()) return it->second;
+  }
+  auto parsed = std::make_shared<const DmarcRecordParse>(parseDmarcRecord(text));
+  std::lock_guard guard(mutex_);
+  if (memo_.size() >= kSize) memo_.clear();
+  memo_.emplace(text, parsed);
+  return parsed;
+}
+
 }  // namespace mxguard::stages

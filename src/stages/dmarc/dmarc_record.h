@@ -5,9 +5,12 @@
 // Must not: look anything up, or decide what a message gets (dmarc_evaluation does).
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mxguard::stages {
@@ -31,5 +34,18 @@ struct DmarcRecordParse {
 std::vector<std::string> dmarcRecordsOf(const std::vector<std::string>& txt);
 
 DmarcRecordParse parseDmarcRecord(std::string_view text);
+
+// parseDmarcRecord remembered by the record's text: the same few records come back all day, and
+// a parse through libopendmarc costs more than the rest of the stage. Thread-safe; bounded
+// (emptied when it reaches kSize).
+class DmarcRecordCache {
+ public:
+  std::shared_ptr<const DmarcRecordParse> parse(const std::string& text) const;
+
+ private:
+  static constexpr size_t kSize = 4096;
+  mutable std::mutex mutex_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const DmarcRecordParse>> memo_;
+};
 
 }  // namespace mxguard::stages

@@ -29,23 +29,6 @@ const char* kTemperrorReply =
     "451 4.7.26 Message deferred: the DMARC policy of ${from_domain} could not be looked up "
     "(${dmarc_problem}); try again later";
 
-std::vector<std::string> fromFieldValues(const Message& m, size_t* fields) {
-  std::vector<std::string> values;
-  for (const auto& h : m.headers)
-    if (equalsIgnoreCase(h.name, "from")) values.push_back(h.value);
-  *fields = values.size();
-  return values;
-}
-
-std::vector<std::string> distinctFromDomains(const Message& m, size_t* fields) {
-  std::vector<std::string> domains;
-  for (const auto& v : fromFieldValues(m, fields))
-    for (auto& d : fromDomains(v))
-      if (std::find(domains.begin(), domains.end(), d) == domains.end())
-        domains.push_back(std::move(d));
-  return domains;
-}
-
 // What pct sampling hashes: the Message-ID, else the queue id, else the envelope.
 std::string messageIdentity(const Connection& tx, const std::string& fromDomain) {
   for (const auto& h : tx.message.headers)
@@ -61,6 +44,16 @@ std::string joined(const std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+// Filled as the header fields go by (so prefetch, which sees the Connection as const, and the
+// end of message read one parse of From).
+struct DmarcStage::FromState : StageState {
+  size_t fields = 0;                 // From fields seen
+  std::vector<std::string> domains;  // distinct, in order, at most kMaxDomainsKept
+  // Per domain (same index): whether it is a domain name (else nothing is looked up for it).
+  std::vector<bool> valid;
+  static constexpr size_t kMaxDomainsKept = 8;
+};
 
 struct DmarcStage::Outcome {
   std::string fromDomain;
@@ -179,32 +172,45 @@ StageSharedPtr DmarcStage::create(const config::Section& section, const StageCon
   return s;
 }
 
+Findings DmarcStage::onHeader(Connection& tx, const Header& header) const {
+  if (!equalsIgnoreCase(header.name, "from")) return std::nullopt;
+  auto& st = tx.messageState<FromState>(this);
+  ++st.fields;
+  for (auto& d : fromDomains(header.value)) {
+    if (st.domains.size() >= FromState::kMaxDomainsKept) break;
+    if (std::find(st.domains.begin(), st.domains.end(), d) != st.domains.end()) continue;
+    st.valid.push_back(!hostNameProblem(d));
+    st.domains.push_back(std::move(d));
+  }
+  return std::nullopt;
+}
+
 std::vector<dns::Query> DmarcStage::prefetch(Phase phase, const Connection& tx) const {
-  if (phase != Phase::Eoh) return {};
-  size_t fields = 0;
+  const FromState* st = phase == Phase::Eoh ? tx.findMessageState<FromState>(this) : nullptr;
+  if (!st) return {};
   std::vector<dns::Query> qs;
-  auto domains = distinctFromDomains(tx.message, &fields);
-  for (size_t i = 0; i < domains.size() && i < kMaxFromDomains; ++i)
-    if (!hostNameProblem(domains[i]))
-      for (auto& q : dmarcPolicyQueries(domains[i], *psl_)) qs.push_back(std::move(q));
+  for (size_t i = 0; i < st->domains.size() && i < kMaxFromDomains; ++i)
+    if (st->valid[i]) qs.push_back(dmarcPolicyQuery(st->domains[i]));
   return qs;
 }
 
-DmarcStage::Outcome DmarcStage::evaluate(Connection& tx, const std::string& fromDomain) const {
+DmarcStage::Outcome DmarcStage::evaluate(Connection& tx, const std::string& fromDomain,
+                                         bool valid) const {
   Outcome o;
   o.fromDomain = fromDomain;
-  if (auto problem = hostNameProblem(fromDomain)) {
+  if (!valid) {  // nothing is looked up for a name that is not a domain
     o.status = DmarcDiscovery::Status::PermError;
-    o.problem = "From domain '" + sanitize(fromDomain) + "' is not a domain name: " + *problem;
+    o.problem = "From domain '" + sanitize(fromDomain) +
+                "' is not a domain name: " + hostNameProblem(fromDomain).value_or("?");
     return o;
   }
-  DmarcDiscovery d =
-      discoverDmarcPolicy(tx, *resolver_, tx.dnsBudget.allow(timeout_), fromDomain, *psl_);
+  DmarcDiscovery d = discoverDmarcPolicy(tx, *resolver_, tx.dnsBudget.allow(timeout_), fromDomain,
+                                         *psl_, records_);
   o.status = d.status;
   o.problem = d.problem;
   if (!o.found()) return o;
   o.judgement = judgeDmarc(fromDomain, d.policy, tx.message.authResults, tx.message.sender, *psl_);
-  const DmarcRecord& rec = d.policy.record;
+  const DmarcRecord& rec = d.policy.record();
   for (const auto& n : rec.notes) o.notes.push_back("record: " + n);
   bool sp = d.policy.organizational && !rec.sp.empty();
   o.policyTag = (sp ? "sp=" : "p=") + o.judgement.requested;
@@ -248,6 +254,7 @@ void DmarcStage::applyExemptions(const Connection& tx, Outcome& o) const {
 std::optional<Findings> DmarcStage::checkFromField(Connection& tx,
                                                    const std::vector<std::string>& domains,
                                                    size_t fromFields) const {
+  if (fromFields == 1 && domains.size() == 1) return std::nullopt;  // the usual case, at once
   TemplateVars vars{{"from_domains", joined(domains)},
                     {"client_address", tx.client.clientAddress},
                     {"sender", tx.message.sender}};
@@ -265,28 +272,29 @@ std::optional<Findings> DmarcStage::checkFromField(Connection& tx,
 }
 
 Findings DmarcStage::onEom(Connection& tx) const {
-  size_t fromFields = 0;
-  auto domains = distinctFromDomains(tx.message, &fromFields);
+  static const FromState kNoFrom;
+  const FromState* from = tx.findMessageState<FromState>(this);
+  if (!from) from = &kNoFrom;
   Findings findings;
-  if (auto from = checkFromField(tx, domains, fromFields)) {
-    if (from->refused() || domains.empty()) return *from;
-    findings.add(std::move(*from));  // a warning: every domain is evaluated, the strictest wins
+  if (auto problem = checkFromField(tx, from->domains, from->fields)) {
+    if (problem->refused() || from->domains.empty()) return *problem;
+    findings.add(std::move(*problem));  // a warning: every domain is evaluated, the strictest wins
   }
   std::optional<Outcome> decisive;
-  for (size_t i = 0; i < domains.size() && i < kMaxFromDomains; ++i) {
-    Outcome o = evaluate(tx, domains[i]);
+  for (size_t i = 0; i < from->domains.size() && i < kMaxFromDomains; ++i) {
+    Outcome o = evaluate(tx, from->domains[i], from->valid[i]);
     record(tx, o);
     if (!decisive || o.severity() > decisive->severity()) decisive = std::move(o);
   }
-  tx.message.dmarc = decisive->judgement.facts;
-  if (!decisive->found()) {
-    tx.message.dmarc->headerFrom = decisive->fromDomain;
-    tx.message.dmarc->result = decisive->status == DmarcDiscovery::Status::TempError   ? "temperror"
-                               : decisive->status == DmarcDiscovery::Status::PermError ? "permerror"
-                                                                                       : "none";
-    collectAuthResults(*tx.message.dmarc, tx.message.authResults, tx.message.sender);
-  }
   findings.add(decide(tx, *decisive));
+  DmarcFacts& facts = tx.message.dmarc.emplace(std::move(decisive->judgement.facts));
+  if (!decisive->found()) {
+    facts.headerFrom = decisive->fromDomain;
+    facts.result = decisive->status == DmarcDiscovery::Status::TempError   ? "temperror"
+                   : decisive->status == DmarcDiscovery::Status::PermError ? "permerror"
+                                                                           : "none";
+    collectAuthResults(facts, tx.message.authResults, tx.message.sender);
+  }
   return findings;
 }
 
@@ -318,22 +326,29 @@ std::string DmarcStage::detailOf(const Outcome& o) const {
   std::string d = o.fromDomain + ": ";
   if (!o.found()) return sanitize(d + (o.problem.empty() ? "no DMARC policy" : o.problem));
   const auto& f = o.judgement.facts;
-  d += f.result + " (" + o.policyTag + " at _dmarc." + f.policyDomain + ", disposition " +
-       o.disposition + "); " + o.judgement.evidence;
-  for (const auto& n : o.notes) d += "; " + n;
+  d.reserve(160);
+  for (std::string_view part :
+       {std::string_view(f.result), std::string_view(" ("), std::string_view(o.policyTag),
+        std::string_view(" at _dmarc."), std::string_view(f.policyDomain),
+        std::string_view(", disposition "), std::string_view(o.disposition),
+        std::string_view("); "), std::string_view(o.judgement.evidence)})
+    d += part;
+  for (const auto& n : o.notes) d.append("; ").append(n);
   return sanitize(d);
 }
 
 Findings DmarcStage::decide(Connection& tx, const Outcome& o) const {
   const auto& f = o.judgement.facts;
-  TemplateVars vars{{"from_domain", o.fromDomain},
-                    {"from_domains", o.fromDomain},
-                    {"dmarc_policy", o.policyTag},
-                    {"dmarc_policy_domain", f.policyDomain},
-                    {"dmarc_evidence", o.judgement.evidence},
-                    {"dmarc_problem", o.problem},
-                    {"client_address", tx.client.clientAddress},
-                    {"sender", tx.message.sender}};
+  auto vars = [&] {  // only for a reply: most mail passes
+    return TemplateVars{{"from_domain", o.fromDomain},
+                        {"from_domains", o.fromDomain},
+                        {"dmarc_policy", o.policyTag},
+                        {"dmarc_policy_domain", f.policyDomain},
+                        {"dmarc_evidence", o.judgement.evidence},
+                        {"dmarc_problem", o.problem},
+                        {"client_address", tx.client.clientAddress},
+                        {"sender", tx.message.sender}};
+  };
   std::string detail = detailOf(o);
   if (o.status == DmarcDiscovery::Status::TempError) {
     bool enforcing = onReject_ == PolicyAction::Reject || onReject_ == PolicyAction::Quarantine ||
@@ -341,23 +356,21 @@ Findings DmarcStage::decide(Connection& tx, const Outcome& o) const {
     if (onReject_ == PolicyAction::Off && onQuarantine_ == PolicyAction::Off)
       return Decision::pass("dmarc.temperror", detail);
     // A policy that could not be read may be p=reject: on_failure decides, never a 5xx.
-    return Decision::dependencyTempfail(temperrorReply_.render(vars), "dmarc.temperror", detail)
+    return Decision::dependencyTempfail(temperrorReply_.render(vars()), "dmarc.temperror", detail)
         .under(enforcing ? CheckMode::Enforce : CheckMode::Warn, "policy_reject");
   }
   if (o.disposition == "reject")
-    return Decision::reject(rejectReply_.render(vars), "dmarc.fail", detail)
+    return Decision::reject(rejectReply_.render(vars()), "dmarc.fail", detail)
         .under(onReject_ == PolicyAction::Warn ? CheckMode::Warn : CheckMode::Enforce,
                "policy_reject");
-  if (o.disposition == "quarantine") return quarantine(tx, o, vars);
-  return Decision::pass(
-      "dmarc." +
-          (o.found()
-               ? f.result
-               : std::string(o.status == DmarcDiscovery::Status::PermError ? "permerror" : "none")),
-      detail);
+  if (o.disposition == "quarantine") return quarantine(tx, o);
+  const char* result = o.found()                                       ? f.result.c_str()
+                       : o.status == DmarcDiscovery::Status::PermError ? "permerror"
+                                                                       : "none";
+  return Decision::pass(std::string("dmarc.") + result, detail);
 }
 
-Findings DmarcStage::quarantine(Connection& tx, const Outcome& o, const TemplateVars&) const {
+Findings DmarcStage::quarantine(Connection& tx, const Outcome& o) const {
   std::string detail = detailOf(o);
   // Softened from reject by policy_reject = quarantine: that setting enforces it.
   bool fromReject = o.judgement.requested == "reject" && onReject_ == PolicyAction::Quarantine;

@@ -26,6 +26,7 @@ class DmarcStage : public Stage {
 
   std::string_view name() const override { return "dmarc"; }
   std::vector<dns::Query> prefetch(Phase phase, const Connection& tx) const override;
+  Findings onHeader(Connection& tx, const Header& header) const override;
   Findings onEom(Connection& tx) const override;
 
   // At most this many distinct From domains are evaluated (multiple_from not enforced).
@@ -34,18 +35,20 @@ class DmarcStage : public Stage {
  private:
   // What a failing domain's policy becomes here: reject | quarantine | warn | off.
   enum class PolicyAction { Reject, Quarantine, Warn, Off };
-  struct Outcome;  // one From domain's evaluation
+  struct Outcome;    // one From domain's evaluation
+  struct FromState;  // the From fields seen and their domains
 
-  Outcome evaluate(Connection& tx, const std::string& fromDomain) const;
+  Outcome evaluate(Connection& tx, const std::string& fromDomain, bool valid) const;
   void applyExemptions(const Connection& tx, Outcome& o) const;
   Findings decide(Connection& tx, const Outcome& o) const;
-  Findings quarantine(Connection& tx, const Outcome& o, const TemplateVars& vars) const;
+  Findings quarantine(Connection& tx, const Outcome& o) const;
   std::optional<Findings> checkFromField(Connection& tx, const std::vector<std::string>& domains,
                                          size_t fromFields) const;
   void record(Connection& tx, Outcome& o) const;
   std::string detailOf(const Outcome& o) const;
 
   std::shared_ptr<const PublicSuffixList> psl_;
+  DmarcRecordCache records_;
   dns::ResolverSharedPtr resolver_;
   std::chrono::milliseconds timeout_{5000};
   bool observe_ = false;

@@ -1,6 +1,6 @@
 // organizational_domain.cpp - libpsl's registrable domain over the whole list (ICANN and private
 // sections alike, so two users of a hosting suffix such as github.io never align).
-// Must not: cache per name (psl lookups are a walk of a compact DAFSA, cheaper than a map).
+// Must not: hold its lock while libpsl runs (a slow name must not stall the other threads).
 #include "stages/dmarc/organizational_domain.h"
 
 #include <libpsl.h>
@@ -26,8 +26,16 @@ PublicSuffixList::~PublicSuffixList() {
 
 std::string PublicSuffixList::organizationalDomain(std::string_view domain) const {
   std::string name(domain);
+  {
+    std::lock_guard guard(mutex_);
+    if (auto it = memo_.find(name); it != memo_.end()) return it->second;
+  }
   const char* registrable = psl_registrable_domain(psl_, name.c_str());
-  return registrable ? std::string(registrable) : name;
+  std::string org = registrable ? std::string(registrable) : name;
+  std::lock_guard guard(mutex_);
+  if (memo_.size() >= kMemoSize) memo_.clear();
+  memo_.emplace(std::move(name), org);
+  return org;
 }
 
 bool PublicSuffixList::sameOrganization(std::string_view a, std::string_view b) const {
