@@ -5,6 +5,8 @@
 # Authentication-Results field of each; a policy lookup SERVFAIL (slow_dns.py) under both
 # on_failure settings; then through a real Postfix: a p=reject spoof refused at end of DATA with
 # the exact text, a p=none failure delivered with dmarc=fail, a trusted forwarder delivered.
+# p=quarantine: delivered with a header, or (quarantine_with = hold) on Postfix's hold queue;
+# the aggregate reports of the recorded run valid against RFC 7489 appendix C's schema.
 # Must not: resolve anything but this test's own servers.
 set -uo pipefail
 MXGUARD=$1
@@ -229,14 +231,34 @@ expect_eq "postfix: the forwarder's exemption is in Authentication-Results" \
   "dmarc=fail (p=reject dis=none trusted_forwarder) header.from=reject.example policy.dmarc=none" \
   "$(delivered_ar "forwarded@test.example")"
 
+message "$TB_DIR/qheader.eml" alice@quarantine.example "<qheader@test.example>"
+send qheader 192.0.2.10 bounce@other.example "$TB_DIR/qheader.eml" > /dev/null
+f=$(tb_wait_delivery user "qheader@test.example" 10) \
+  && grep -q '^X-Mxguard-Quarantine: dmarc: quarantine.example p=quarantine failed' "$f" \
+  && ok "postfix: p=quarantine delivered with the quarantine header" \
+  || bad "postfix: quarantine header not in the delivered copy"
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
+
+# quarantine_with = hold: smfi_quarantine puts the message on Postfix's hold queue.
+policy "$TB_DIR/hold.conf" "on_failure = accept" "quarantine_with = hold"
+start_mxguard "$MXGUARD" "$TB_DIR/hold.conf" --config "$TB_DIR/mxguard.conf" || exit 1
+message "$TB_DIR/hold.eml" alice@quarantine.example "<hold@test.example>"
+reply=$(send hold 192.0.2.10 bounce@other.example "$TB_DIR/hold.eml")
+queue_id=${reply##* }
+[[ "$reply" == "250 2.0.0 Ok: queued as "* ]] && ok "postfix: p=quarantine accepted" || bad "hold: $reply"
+tb_wait_log "$POSTFIX_LOG" "$queue_id: milter-hold: END-OF-MESSAGE" 10 | grep -q "milter triggers HOLD action" \
+  && ok "postfix: milter triggers HOLD action" \
+  || bad "postfix: no HOLD for $queue_id: $(grep "$queue_id" "$POSTFIX_LOG")"
+postqueue -c "$POSTFIX_CONF" -p | grep -q "^$queue_id!" \
+  && ok "postfix: $queue_id is on the hold queue" || bad "hold queue: $(postqueue -c "$POSTFIX_CONF" -p)"
+stop_mxguard && ok "mxguard (hold) exited cleanly" || bad "mxguard exit/sanitizer"
 
 # RFC 7489 7.2: the aggregate reports of this run's record, valid against appendix C's schema.
 mkdir -p "$TB_DIR/reports"
 "$CHECK" --dmarc-report "$TB_DIR/record.jsonl" --org "mxguard test" --email dmarc@mx.example.net \
   --output "$TB_DIR/reports" > "$TB_DIR/reports.list" 2> "$TB_DIR/reports.err"
 expect_eq "dmarc-report: exit 0" 0 $?
-expect_eq "dmarc-report: one report per policy domain (reject.example, none.example)" 2 \
+expect_eq "dmarc-report: one report per policy domain (reject, none, quarantine .example)" 3 \
   "$(wc -l < "$TB_DIR/reports.list")"
 for f in "$TB_DIR"/reports/*.xml; do
   xmllint --noout --schema "$here/integration/dmarc/rua.xsd" "$f" > "$TB_DIR/lint" 2>&1 \
