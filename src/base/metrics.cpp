@@ -59,16 +59,18 @@ void appendEscapedLabelValue(std::string& out, std::string_view value) {
   }
 }
 
-void Histogram::observe(std::chrono::nanoseconds d) {
+template <const auto& Bounds>
+void BasicHistogram<Bounds>::observe(std::chrono::nanoseconds d) {
   int64_t ns = std::max<int64_t>(0, d.count());
   double seconds = static_cast<double>(ns) / 1e9;
   size_t i = 0;
-  while (i < kBuckets && seconds > kLatencyBuckets[i]) ++i;  // le: upper bound is inclusive
+  while (i < kBuckets && seconds > Bounds[i]) ++i;  // le: upper bound is inclusive
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   sumNanos_.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
 }
 
-Histogram::Snapshot Histogram::snapshot() const {
+template <const auto& Bounds>
+typename BasicHistogram<Bounds>::Snapshot BasicHistogram<Bounds>::snapshot() const {
   Snapshot s;
   uint64_t running = 0;
   for (size_t i = 0; i <= kBuckets; ++i) {
@@ -78,6 +80,9 @@ Histogram::Snapshot Histogram::snapshot() const {
   s.sumSeconds = static_cast<double>(sumNanos_.load(std::memory_order_relaxed)) / 1e9;
   return s;
 }
+
+template class BasicHistogram<kLatencyBuckets>;
+template class BasicHistogram<kDelayBuckets>;
 
 void FamilyBase::render(std::string& out) const {
   out += "# HELP ";
@@ -96,9 +101,9 @@ template <class Metric, size_t N>
 Family<Metric, N>::Family(std::string name, std::string help, std::array<std::string, N> labelNames,
                           std::string type)
     : FamilyBase(std::move(name), std::move(help),
-                 !type.empty()                       ? std::move(type)
-                 : std::is_same_v<Metric, Histogram> ? "histogram"
-                                                     : "counter"),
+                 !type.empty()             ? std::move(type)
+                 : HistogramMetric<Metric> ? "histogram"
+                                           : "counter"),
       labelNames_(std::move(labelNames)),
       slots_(new std::atomic<Node*>[kSlots]) {
   for (size_t i = 0; i < kSlots; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
@@ -183,13 +188,13 @@ void Family<Metric, N>::renderSeries(std::string& out) const {
   for (const Node* node : nodes) {
     const auto& labels = node->labels;
     const Metric* metric = &node->metric;
-    if constexpr (std::is_same_v<Metric, Histogram>) {
+    if constexpr (HistogramMetric<Metric>) {
       auto s = metric->snapshot();
       std::string le;
-      for (size_t i = 0; i <= Histogram::kBuckets; ++i) {
+      for (size_t i = 0; i <= Metric::kBuckets; ++i) {
         le.clear();
-        if (i < Histogram::kBuckets)
-          appendDouble(le, kLatencyBuckets[i]);
+        if (i < Metric::kBuckets)
+          appendDouble(le, Metric::bound(i));
         else
           le = "+Inf";
         out += name_;
@@ -209,7 +214,7 @@ void Family<Metric, N>::renderSeries(std::string& out) const {
       out += "_count";
       appendLabels(out, labels);
       out += ' ';
-      appendUint(out, s.cumulative[Histogram::kBuckets]);
+      appendUint(out, s.cumulative[Metric::kBuckets]);
       out += '\n';
     } else {
       out += name_;
@@ -225,6 +230,7 @@ template class Family<Counter, 1>;
 template class Family<Counter, 2>;
 template class Family<Counter, 3>;
 template class Family<Histogram, 1>;
+template class Family<DelayHistogram, 1>;
 
 void Registry::render(std::string& out) const {
   for (const auto& f : families_) f->render(out);
@@ -273,7 +279,12 @@ MxguardMetrics::MxguardMetrics()
       dependencyDurationFamily(registry.add<Histogram, 1>(
           "mxguard_dependency_duration_seconds",
           "Time spent waiting for a dependency: a DNS batch, a Redis call, a callout probe.",
-          {"dependency"})) {
+          {"dependency"})),
+      greylistRetryDelay(registry.add<DelayHistogram, 1>(
+          "mxguard_greylist_retry_delay_seconds",
+          "Greylisting: from a triplet's first attempt to the retry that passed, by how the "
+          "client network is keyed (the prefix, or a pool_networks entry).",
+          {"network"})) {
   // Known series exist from the start, at 0, so rate() and absent() work before the first mail.
   for (const char* a : {"accept", "reject", "tempfail", "discard", "abort", "disconnect"})
     verdicts.with({a});

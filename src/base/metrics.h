@@ -34,9 +34,16 @@ class Counter {
 inline constexpr std::array<double, 14> kLatencyBuckets{
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
-class Histogram {
+// Retry delays (greylisting): from a minute to a day.
+inline constexpr std::array<double, 10> kDelayBuckets{60,   300,  600,   900,   1800,
+                                                      3600, 7200, 14400, 43200, 86400};
+
+// A histogram over the fixed upper bounds `Bounds` (seconds).
+template <const auto& Bounds>
+class BasicHistogram {
  public:
-  static constexpr size_t kBuckets = kLatencyBuckets.size();
+  static constexpr size_t kBuckets = Bounds.size();
+  static constexpr double bound(size_t i) { return Bounds[i]; }
   void observe(std::chrono::nanoseconds d);
   struct Snapshot {
     std::array<uint64_t, kBuckets + 1> cumulative{};  // last: +Inf, which is also the count
@@ -48,6 +55,13 @@ class Histogram {
   // Per bucket (not cumulative) so an observation is two atomic adds; the last slot is +Inf.
   std::array<std::atomic<uint64_t>, kBuckets + 1> counts_{};
   std::atomic<uint64_t> sumNanos_{0};  // 2^64 ns is 584 years of latency
+};
+using Histogram = BasicHistogram<kLatencyBuckets>;
+using DelayHistogram = BasicHistogram<kDelayBuckets>;
+
+template <class M>
+concept HistogramMetric = requires {
+  M::kBuckets;
 };
 
 // Writes a label value with Prometheus' escaping: backslash, double quote and newline.
@@ -108,6 +122,7 @@ class Family : public FamilyBase {
 using CounterFamily1 = Family<Counter, 1>;
 using CounterFamily3 = Family<Counter, 3>;
 using HistogramFamily1 = Family<Histogram, 1>;
+using DelayHistogramFamily1 = Family<DelayHistogram, 1>;
 
 class Registry {
  public:
@@ -149,6 +164,7 @@ struct MxguardMetrics {
   CounterFamily1& buildInfo;
   HistogramFamily1& phaseDurationFamily;
   HistogramFamily1& dependencyDurationFamily;
+  DelayHistogramFamily1& greylistRetryDelay;
   std::array<Histogram*, kPhases> phaseDuration{};
   std::array<Histogram*, kDependencies> dependencyDuration{};
   Histogram untimedPhases;  // abort, close: valid to index, never rendered
@@ -183,6 +199,10 @@ inline void observePhase(Phase p, std::chrono::nanoseconds d) {
 }
 inline void observeDependency(Dependency dep, std::chrono::nanoseconds d) {
   global().dependencyDuration[static_cast<size_t>(dep)]->observe(d);
+}
+// Greylisting: a retry that passed, `waited` after the triplet's first attempt.
+inline void observeGreylistRetry(bool poolNetwork, std::chrono::seconds waited) {
+  global().greylistRetryDelay.with({poolNetwork ? "pool" : "prefix"}).observe(waited);
 }
 
 // Observes the time from construction to destruction: `metrics::Timer t(Dependency::Redis);`.

@@ -3,6 +3,8 @@
 // Must not: allocate more than the one result string.
 #include "base/strings.h"
 
+#include <algorithm>
+
 namespace mxguard {
 namespace {
 
@@ -53,6 +55,16 @@ std::vector<std::string> splitFields(std::string_view s, char separator) {
     if (at == std::string_view::npos) return fields;
     s.remove_prefix(at + 1);
   }
+}
+
+std::string humanDuration(std::chrono::milliseconds ms) {
+  long long s = std::max<long long>(1, (ms.count() + 999) / 1000);
+  auto unit = [](long long n, const char* name) {
+    return std::to_string(n) + " " + name + (n == 1 ? "" : "s");
+  };
+  if (s < 120) return unit(s, "second");
+  if (s < 7200) return unit((s + 59) / 60, "minute");
+  return unit((s + 3599) / 3600, "hour");
 }
 
 }  // namespace mxguard

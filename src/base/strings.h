@@ -3,6 +3,7 @@
 // Must not: depend on the C locale (SMTP and DNS names are ASCII; bytes >= 0x80 pass unchanged).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,5 +29,9 @@ std::string trimLineEnd(std::string s);
 // Every field between separators, empty ones too: "a..b" -> {"a", "", "b"}, "" -> {""}. For
 // grammars where an empty field is an error the caller must see ("12::30", "127..0.1").
 std::vector<std::string> splitFields(std::string_view s, char separator);
+
+// "1 second", "36 seconds", "4 minutes", "3 hours": rounded up, so a client told to wait this
+// long is never early.
+std::string humanDuration(std::chrono::milliseconds ms);
 
 }  // namespace mxguard

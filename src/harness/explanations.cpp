@@ -175,6 +175,19 @@ const std::array kRows{
         "The From field names addresses of several domains (or the message has several From "
         "fields), so a receiver cannot tell whose DMARC policy applies (RFC 7489 6.6.1).",
         "Put one author in From; name other authors elsewhere (e.g. in the body or Reply-To)."}},
+    Row{"greylist.greylisted", {
+        "The receiving server greylists: it defers the first delivery attempt from a sender it "
+        "has not seen before (your server's network, your address, the recipient) and accepts "
+        "the retry after a few minutes. Real mail servers retry by themselves; most spam "
+        "software does not.",
+        "Nothing, if your server queues and retries deferred mail (every standard MTA does, "
+        "within minutes): the retry after the time the reply names is accepted. A script or "
+        "device that sends mail directly must retry on a 4xx reply, or send through your "
+        "provider's relay."}},
+    Row{"greylist.store_failure", {
+        "The receiving server could not reach its greylisting database. This is the receiver's "
+        "problem, not yours.",
+        "Nothing: your server retries a deferred message by itself."}},
     Row{"headers.missing_date", {
         "The message has no Date header field, which RFC 5322 3.6 requires.",
         "Let your mail client or server add a Date field; a script that writes mail by hand must "

@@ -6,6 +6,7 @@
 #include "stages/callout/callout_stage.h"
 #include "stages/dkim/dkim_stage.h"
 #include "stages/dmarc/dmarc_stage.h"
+#include "stages/greylist/greylist_stage.h"
 #include "stages/headers/headers_stage.h"
 #include "stages/helo/helo_stage.h"
 #include "stages/ratelimit/ratelimit_stage.h"
@@ -26,6 +27,7 @@ const std::vector<StageFactory>& registry() {
        &BehaviourStage::create, true},
       {"ratelimit", PhaseSet{Phase::Connect, Phase::Mail, Phase::Rcpt, Phase::Eom},
        &RateLimitStage::options, &RateLimitStage::create, true},
+      {"greylist", PhaseSet{Phase::Rcpt}, &GreylistStage::options, &GreylistStage::create},
       {"headers", PhaseSet{Phase::Header, Phase::Eoh}, &HeadersStage::options,
        &HeadersStage::create},
       {"dkim", PhaseSet{Phase::Header, Phase::Eoh, Phase::Body, Phase::Eom}, &DkimStage::options,

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+
+#include "store/greylist_step.h"
 
 namespace mxguard::store {
 
@@ -52,17 +55,41 @@ void MemoryStore::putLocked(Shard& s, const std::string& key, std::string value,
   s.entries.emplace(key, Entry{std::move(value), expiry, pos});
 }
 
+MemoryStore::Entry* MemoryStore::findLocked(Shard& s, const std::string& key, TimePoint now) {
+  auto it = s.entries.find(key);
+  if (it == s.entries.end()) return nullptr;
+  if (it->second.expiry <= now) {
+    s.byExpiry.erase(it->second.byExpiry);
+    s.entries.erase(it);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void MemoryStore::eraseLocked(Shard& s, const std::string& key) {
+  auto it = s.entries.find(key);
+  if (it == s.entries.end()) return;
+  s.byExpiry.erase(it->second.byExpiry);
+  s.entries.erase(it);
+}
+
+std::vector<std::unique_lock<std::mutex>> MemoryStore::lockShards(
+    std::initializer_list<const std::string*> keys) {
+  std::vector<size_t> indexes;
+  for (const std::string* k : keys) indexes.push_back(&shardFor(*k) - shards_.data());
+  std::sort(indexes.begin(), indexes.end());
+  indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t i : indexes) locks.emplace_back(shards_[i].mutex);
+  return locks;
+}
+
 StoreResult MemoryStore::get(const std::string& key) {
   Shard& s = shardFor(key);
   std::lock_guard guard(s.mutex);
-  auto it = s.entries.find(key);
-  if (it == s.entries.end()) return {StoreStatus::NotFound, "", ""};
-  if (it->second.expiry <= clock_()) {
-    s.byExpiry.erase(it->second.byExpiry);
-    s.entries.erase(it);
-    return {StoreStatus::NotFound, "", ""};
-  }
-  return {StoreStatus::Ok, it->second.value, ""};
+  Entry* e = findLocked(s, key, clock_());
+  if (!e) return {StoreStatus::NotFound, "", ""};
+  return {StoreStatus::Ok, e->value, ""};
 }
 
 StoreResult MemoryStore::set(const std::string& key, const std::string& value,
@@ -107,6 +134,45 @@ TokenResult MemoryStore::takeToken(const std::string& key, double capacity, doub
   auto ttl = std::chrono::milliseconds(
       static_cast<long long>(std::ceil(capacity / std::max(refillPerSecond, 1e-6) * 1000)) + 1000);
   putLocked(s, key, std::to_string(tokens) + " " + std::to_string(nowMs), now + ttl);
+  return r;
+}
+
+bool MemoryStore::countPassLocked(const GreylistKeys& keys, const GreylistTimes& t, TimePoint now) {
+  TimePoint expiry = now + std::max(t.autoAllowTtl, std::chrono::seconds(1));
+  Shard& counter = shardFor(keys.network);
+  long long passes = 1;
+  if (Entry* e = findLocked(counter, keys.network, now))
+    passes = std::strtoll(e->value.c_str(), nullptr, 10) + 1;
+  if (t.autoAllowAfter > 0 && passes >= t.autoAllowAfter) {
+    eraseLocked(counter, keys.network);  // auto-allow answers before the counter is read again
+    putLocked(shardFor(keys.autoAllow), keys.autoAllow, "1", expiry);
+    return true;
+  }
+  putLocked(counter, keys.network, std::to_string(passes), expiry);
+  return false;
+}
+
+GreylistResult MemoryStore::greylist(const GreylistKeys& keys, const GreylistTimes& t) {
+  auto locks = lockShards({&keys.triplet, &keys.network, &keys.autoAllow});
+  TimePoint now = clock_();
+  GreylistResult r;
+  r.status = StoreStatus::Ok;
+  Shard& allowShard = shardFor(keys.autoAllow);
+  if (Entry* e = findLocked(allowShard, keys.autoAllow, now)) {
+    r.verdict = GreylistVerdict::AutoAllowed;
+    putLocked(allowShard, keys.autoAllow, e->value,
+              now + std::max(t.autoAllowTtl, std::chrono::seconds(1)));
+    return r;
+  }
+  Shard& tripletShard = shardFor(keys.triplet);
+  Entry* e = findLocked(tripletShard, keys.triplet, now);
+  TripletStep step = stepTriplet(e ? &e->value : nullptr, t);
+  r.verdict = step.verdict;
+  r.waitLeft = step.waitLeft;
+  r.waited = step.waited;
+  r.firstAttempt = step.firstAttempt;
+  if (step.write) putLocked(tripletShard, keys.triplet, std::move(*step.write), now + step.ttl);
+  if (step.countsPass()) r.nowAutoAllowed = countPassLocked(keys, t, now);
   return r;
 }
 

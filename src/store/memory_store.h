@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "store/store.h"
 
@@ -24,6 +25,8 @@ class MemoryStore : public Store {
   TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond,
                         double cost) override;
   using Store::takeToken;
+  // The three keys' shards locked together (in shard order), so the step is atomic.
+  GreylistResult greylist(const GreylistKeys& keys, const GreylistTimes& t) override;
   std::string describe() const override;
   size_t size() const;
 
@@ -42,9 +45,17 @@ class MemoryStore : public Store {
   static constexpr size_t kShards = 16;
 
   Shard& shardFor(const std::string& key);
-  // Both with the shard locked.
+  // Each distinct shard of `keys` locked, in index order (no deadlock between two such calls).
+  std::vector<std::unique_lock<std::mutex>> lockShards(
+      std::initializer_list<const std::string*> keys);
+  // All with the shard locked.
   void putLocked(Shard& s, const std::string& key, std::string value, TimePoint expiry);
   void expireLocked(Shard& s, TimePoint now);
+  // The live entry (an expired one is dropped), or null; valid until the shard is next written.
+  Entry* findLocked(Shard& s, const std::string& key, TimePoint now);
+  void eraseLocked(Shard& s, const std::string& key);
+  // Greylisting step 3 with the network's and autoAllow's shards locked; true: now auto-allowed.
+  bool countPassLocked(const GreylistKeys& keys, const GreylistTimes& t, TimePoint now);
 
   size_t maxPerShard_;
   Clock clock_;

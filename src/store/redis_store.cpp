@@ -11,6 +11,7 @@
 #include "base/counters.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "store/greylist_script.h"
 
 namespace mxguard::store {
 namespace {
@@ -45,13 +46,6 @@ timeval toTimeval(std::chrono::milliseconds ms) {
                  static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const {
-    if (r) freeReplyObject(r);
-  }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-
 std::string contextError(redisContext* c) {
   if (!c) return "cannot allocate a Redis context";
   std::string e = c->errstr[0] ? c->errstr : "unknown error";
@@ -73,7 +67,8 @@ void RedisStore::ContextDeleter::operator()(redisContext* c) const {
   if (c) redisFree(c);
 }
 
-RedisStore::RedisStore(RedisOptions options) : options_(std::move(options)) {}
+RedisStore::RedisStore(RedisOptions options)
+    : options_(std::move(options)), tokenBucket_(kTokenBucketScript), greylist_(kGreylistScript) {}
 
 RedisStore::~RedisStore() = default;
 
@@ -267,38 +262,10 @@ TokenResult RedisStore::takeToken(const std::string& key, double capacity, doubl
   std::string error;
   ContextPtr c = acquire(&error);
   if (!c) return {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0), error};
-  std::string k = options_.keyPrefix + key;
-  std::string cap = std::to_string(capacity),
-              rate = std::to_string(std::max(refillPerSecond, 1e-6)),
-              n = std::to_string(std::max(cost, 0.0));
-  // EVALSHA: the script travels once (SCRIPT LOAD), not with every take; after a Redis restart
-  // (NOSCRIPT) it is loaded again and the take retried once.
-  auto loadScript = [&]() -> std::string {
-    ReplyPtr r(
-        static_cast<redisReply*>(redisCommand(c.get(), "SCRIPT LOAD %s", kTokenBucketScript)));
-    if (!r || r->type != REDIS_REPLY_STRING) return "";
-    std::string sha(r->str, r->len);
-    std::lock_guard guard(mutex_);
-    scriptSha_ = sha;
-    return sha;
-  };
-  std::string sha;
-  {
-    std::lock_guard guard(mutex_);
-    sha = scriptSha_;
-  }
-  ReplyPtr r;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (sha.empty()) sha = loadScript();
-    if (sha.empty()) break;
-    r.reset(static_cast<redisReply*>(redisCommand(c.get(), "EVALSHA %s 1 %b %s %s %s", sha.c_str(),
-                                                  k.data(), k.size(), cap.c_str(), rate.c_str(),
-                                                  n.c_str())));
-    if (!r || r->type != REDIS_REPLY_ERROR ||
-        std::string_view(r->str, r->len).rfind("NOSCRIPT", 0) != 0)
-      break;
-    sha.clear();  // the server lost its scripts: load again
-  }
+  ReplyPtr r =
+      tokenBucket_.run(c.get(), {options_.keyPrefix + key},
+                       {std::to_string(capacity), std::to_string(std::max(refillPerSecond, 1e-6)),
+                        std::to_string(std::max(cost, 0.0))});
   TokenResult out{StoreStatus::Ok, false, 0, std::chrono::milliseconds(0), ""};
   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
       r->element[0]->type == REDIS_REPLY_INTEGER) {
@@ -310,6 +277,19 @@ TokenResult RedisStore::takeToken(const std::string& key, double capacity, doubl
     out = {StoreStatus::Unavailable, false, 0, std::chrono::milliseconds(0),
            replyError(c.get(), r.get())};
   }
+  settle(std::move(c), out.status, out.error);
+  return out;
+}
+
+GreylistResult RedisStore::greylist(const GreylistKeys& keys, const GreylistTimes& t) {
+  metrics::Timer timer(metrics::Dependency::Redis);
+  GreylistResult out;  // Unavailable until Redis answers
+  ContextPtr c = acquire(&out.error);
+  if (!c) return out;
+  const std::string& p = options_.keyPrefix;
+  ReplyPtr r = greylist_.run(c.get(), {p + keys.triplet, p + keys.network, p + keys.autoAllow},
+                             greylistArgs(t));
+  if (!parseGreylistReply(r.get(), &out)) out.error = replyError(c.get(), r.get());
   settle(std::move(c), out.status, out.error);
   return out;
 }

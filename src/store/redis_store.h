@@ -1,6 +1,7 @@
 // redis_store.h - the Store on Redis (hiredis), shared by a fleet of MX hosts: a small pool of
 // connections, connect and command timeouts, reconnect after errors, keys namespaced and
-// versioned ("mxguard:v1:..."), the token bucket as one Lua script on the server's clock.
+// versioned ("mxguard:v1:..."), the token bucket (on the server's clock) and the greylisting step
+// each as one Lua script.
 // Must not: wait longer than the configured timeout, or log more than once per outage.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "store/redis_script.h"
 #include "store/store.h"
 
 struct redisContext;
@@ -41,6 +43,7 @@ class RedisStore : public Store {
   TokenResult takeToken(const std::string& key, double capacity, double refillPerSecond,
                         double cost) override;
   using Store::takeToken;
+  GreylistResult greylist(const GreylistKeys& keys, const GreylistTimes& t) override;  // EVALSHA
   std::string describe() const override;
 
  private:
@@ -66,7 +69,8 @@ class RedisStore : public Store {
   size_t open_ = 0;  // connections handed out or idle
   std::chrono::steady_clock::time_point downUntil_{};
   bool down_ = false;
-  std::string scriptSha_;  // the token bucket's SCRIPT LOAD digest; reloaded after NOSCRIPT
+  RedisScript tokenBucket_;
+  RedisScript greylist_;
 };
 
 }  // namespace mxguard::store

@@ -1,6 +1,7 @@
 // redis_store_test.cpp - the Redis Store against a real redis-server started on a free loopback
 // port: TTLs, namespacing, two stores sharing one Redis (a fleet), Redis killed and restarted
-// (fail fast, log once, recover by itself), and a Redis that stalls (bounded by the timeout).
+// (fail fast, log once, recover by itself), a Redis that stalls (bounded by the timeout), and the
+// greylisting step (the same rule sequences as the memory store, one EVALSHA per call).
 #include "store/redis_store.h"
 
 #include <gtest/gtest.h>
@@ -11,11 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "base/log.h"
 #include "prerequisite.h"
+#include "unit/store/greylist_sequence.h"
 
 namespace mxguard::store {
 namespace {
@@ -233,6 +237,177 @@ TEST_F(RedisStoreTest, StalledRedisIsBoundedByTheTimeout) {
   EXPECT_LT(ms, 700);
   std::this_thread::sleep_for(milliseconds(400));
   EXPECT_EQ(store.get("k").value, "v");  // a fresh connection after the broken one was dropped
+}
+
+// The same rule sequences as the memory store (tests/unit/store/greylist_sequence.h).
+TEST_F(RedisStoreTest, GreylistRulesAsInMemory) {
+  RedisStore store(options());
+  greylist_sequence::firstRetryKnownAndExpiredWindow(store);
+  greylist_sequence::autoAllowAfterPasses(store);
+  greylist_sequence::autoAllowNever(store);
+  greylist_sequence::zeroDelayPassesAtOnce(store);
+  greylist_sequence::negativeElapsedCountsAsZero(store);
+}
+
+long long redisTtl(int port, const std::string& key) {
+  redisContext* raw = redisConnect("127.0.0.1", port);
+  auto* r = static_cast<redisReply*>(redisCommand(raw, "TTL %s", key.c_str()));
+  long long ttl = r ? r->integer : -3;
+  if (r) freeReplyObject(r);
+  redisFree(raw);
+  return ttl;
+}
+
+// Two MX hosts on one Redis: the first attempt reaches A, the retry B; B lets it through. The keys
+// carry the store's prefix and the TTLs asked for.
+TEST_F(RedisStoreTest, GreylistedAtOneHostPassesAtAnother) {
+  using greylist_sequence::at;
+  using greylist_sequence::kT0;
+  RedisStore a(options()), b(options());
+  GreylistTimes t;
+  t.autoAllowAfter = 2;
+  auto k = greylist_sequence::keysFor("192.0.2.0/24", "a@example.org>b@example.net");
+  auto r = a.greylist(k, at(kT0, t));
+  ASSERT_EQ(r.status, StoreStatus::Ok) << r.error;
+  EXPECT_EQ(r.verdict, GreylistVerdict::Greylisted);
+  EXPECT_TRUE(r.firstAttempt);
+  EXPECT_NEAR(redisTtl(server->port(), "mxguard:v1:" + k.triplet), 172800, 5);
+  r = b.greylist(k, at(kT0 + 100, t));
+  EXPECT_EQ(r.verdict, GreylistVerdict::Greylisted);
+  EXPECT_EQ(r.waitLeft, std::chrono::seconds(200));
+  EXPECT_FALSE(r.firstAttempt);
+  r = b.greylist(k, at(kT0 + 301, t));
+  EXPECT_EQ(r.verdict, GreylistVerdict::PassedRetry);
+  EXPECT_EQ(r.waited, std::chrono::seconds(301));
+  EXPECT_EQ(a.get(k.triplet).value, std::to_string(kT0) + ":1");
+  EXPECT_NEAR(redisTtl(server->port(), "mxguard:v1:" + k.triplet), 3024000, 5);
+  EXPECT_NEAR(redisTtl(server->port(), "mxguard:v1:" + k.network), 3024000, 5);
+  r = a.greylist(k, at(kT0 + 302, t));
+  EXPECT_EQ(r.verdict, GreylistVerdict::Known);
+  EXPECT_TRUE(r.nowAutoAllowed);
+  EXPECT_NEAR(redisTtl(server->port(), "mxguard:v1:" + k.autoAllow), 3024000, 5);
+  EXPECT_EQ(redisTtl(server->port(), "mxguard:v1:" + k.network), -2);  // counter no longer needed
+  EXPECT_EQ(b.greylist(k, at(kT0 + 303, t)).verdict, GreylistVerdict::AutoAllowed);
+}
+
+// Zero TTLs would make Redis refuse EX 0 / EXPIRE 0 deletes the key: both raised to 1 s.
+TEST_F(RedisStoreTest, GreylistZeroTtlsAreOneSecond) {
+  RedisStore store(options());
+  GreylistTimes t;
+  t.now = greylist_sequence::kT0;
+  t.retryWindow = t.passTtl = t.autoAllowTtl = std::chrono::seconds(0);
+  t.delay = std::chrono::seconds(0);
+  auto k = greylist_sequence::keysFor("192.0.2.0/24", "a>b");
+  auto r = store.greylist(k, t);
+  ASSERT_EQ(r.status, StoreStatus::Ok) << r.error;
+  EXPECT_EQ(r.verdict, GreylistVerdict::PassedRetry);
+  EXPECT_EQ(redisTtl(server->port(), "mxguard:v1:" + k.triplet), 1);
+  EXPECT_EQ(redisTtl(server->port(), "mxguard:v1:" + k.network), 1);
+}
+
+// The commands Redis received from clients while `body` ran (MONITOR; those a script issued,
+// tagged "lua", left out).
+std::vector<std::string> clientCommands(int port, const std::function<void()>& body) {
+  redisContext* monitor = redisConnect("127.0.0.1", port);
+  timeval tv{2, 0};
+  redisSetTimeout(monitor, tv);
+  freeReplyObject(redisCommand(monitor, "MONITOR"));
+  body();
+  redisContext* raw = redisConnect("127.0.0.1", port);
+  freeReplyObject(redisCommand(raw, "ECHO end-of-body"));
+  redisFree(raw);
+  std::vector<std::string> lines;
+  void* reply = nullptr;
+  while (redisGetReply(monitor, &reply) == REDIS_OK && reply) {
+    auto* r = static_cast<redisReply*>(reply);
+    std::string line(r->str, r->len);
+    freeReplyObject(r);
+    if (line.find("end-of-body") != std::string::npos) break;
+    if (line.find(" lua] ") == std::string::npos) lines.push_back(line);
+  }
+  redisFree(monitor);
+  return lines;
+}
+
+TEST_F(RedisStoreTest, GreylistIsOneEvalshaPerCall) {
+  using greylist_sequence::at;
+  using greylist_sequence::kT0;
+  RedisStore store(options());
+  auto k = greylist_sequence::keysFor("192.0.2.0/24", "a>b");
+  ASSERT_EQ(store.greylist(k, at(kT0)).status, StoreStatus::Ok);  // SCRIPT LOAD happens here
+  auto lines = clientCommands(server->port(), [&] {
+    EXPECT_EQ(store.greylist(k, at(kT0 + 1)).verdict, GreylistVerdict::Greylisted);
+    EXPECT_EQ(store.greylist(k, at(kT0 + 400)).verdict, GreylistVerdict::PassedRetry);
+    EXPECT_EQ(store.greylist(k, at(kT0 + 401)).verdict, GreylistVerdict::Known);
+  });
+  ASSERT_EQ(lines.size(), 3u);
+  for (const auto& l : lines) EXPECT_NE(l.find("\"EVALSHA\""), std::string::npos) << l;
+  // The server lost its scripts (a restart): loaded again, the call still answered.
+  redisContext* raw = redisConnect("127.0.0.1", server->port());
+  freeReplyObject(redisCommand(raw, "SCRIPT FLUSH"));
+  redisFree(raw);
+  auto r = store.greylist(k, at(kT0 + 402));
+  EXPECT_EQ(r.status, StoreStatus::Ok) << r.error;
+  EXPECT_EQ(r.verdict, GreylistVerdict::Known);
+}
+
+TEST_F(RedisStoreTest, GreylistConcurrentHostsCountExactly) {
+  using greylist_sequence::at;
+  using greylist_sequence::kT0;
+  RedisStore a(options()), b(options());
+  GreylistTimes t;
+  t.autoAllowAfter = 0;
+  auto k = greylist_sequence::keysFor("192.0.2.0/24", "a>b");
+  a.greylist(k, at(kT0, t));
+  std::atomic<int> passed{0}, known{0};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n)
+    threads.emplace_back([&, n] {
+      RedisStore& s = n % 2 ? a : b;
+      for (int i = 0; i < 25; ++i) {
+        auto r = s.greylist(k, at(kT0 + 301, t));
+        passed += r.verdict == GreylistVerdict::PassedRetry;
+        known += r.verdict == GreylistVerdict::Known;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(passed, 1);
+  EXPECT_EQ(known, 99);
+  EXPECT_EQ(a.get(k.network).value, "100");
+}
+
+TEST_F(RedisStoreTest, GreylistRedisDownOrStalledIsUnavailableWithinTheTimeout) {
+  RedisStore store(options(milliseconds(200)));
+  auto k = greylist_sequence::keysFor("192.0.2.0/24", "a>b");
+  ASSERT_EQ(store.greylist(k, greylist_sequence::at(greylist_sequence::kT0)).status,
+            StoreStatus::Ok);
+  std::thread stall([port = server->port()] {
+    redisContext* c = redisConnect("127.0.0.1", port);
+    auto* r = static_cast<redisReply*>(redisCommand(c, "DEBUG SLEEP 1.5"));
+    if (r) freeReplyObject(r);
+    redisFree(c);
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  auto start = Clock::now();
+  auto r = store.greylist(k, greylist_sequence::at(greylist_sequence::kT0 + 1));
+  auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  stall.join();
+  EXPECT_EQ(r.status, StoreStatus::Unavailable);
+  EXPECT_EQ(r.error, "timed out");
+  EXPECT_LT(ms, 700);
+
+  std::this_thread::sleep_for(milliseconds(400));  // past retryAfter
+  server->stop();
+  start = Clock::now();
+  r = store.greylist(k, greylist_sequence::at(greylist_sequence::kT0 + 2));
+  ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  EXPECT_EQ(r.status, StoreStatus::Unavailable);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_LT(ms, 500);
+  std::this_thread::sleep_for(milliseconds(400));  // past retryAfter: a real connect attempt
+  r = store.greylist(k, greylist_sequence::at(greylist_sequence::kT0 + 3));
+  EXPECT_EQ(r.status, StoreStatus::Unavailable);
+  EXPECT_NE(r.error.find("connect: "), std::string::npos) << r.error;
 }
 
 TEST(RedisStoreNoServer, NothingListeningIsUnavailableNotAHang) {

@@ -163,7 +163,7 @@ StageSharedPtr DmarcStage::create(const config::Section& section, const StageCon
   for (auto [option, list] : {std::pair{"trusted_forwarders", &s->trustedForwarders_},
                               std::pair{"mailing_lists", &s->mailingLists_}}) {
     std::string error;
-    auto parsed = ForwarderList::parse(section.getList(option), &error);
+    auto parsed = ClientList::parse(section.getList(option), &error);
     if (!parsed) section.fail(option, error);
     *list = std::move(*parsed);
   }

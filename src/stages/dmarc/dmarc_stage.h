@@ -12,9 +12,9 @@
 #include "config/config_file.h"
 #include "core/stage.h"
 #include "stages/check_action.h"
+#include "stages/client_list.h"
 #include "stages/dmarc/dmarc_evaluation.h"
 #include "stages/dmarc/dmarc_policy_lookup.h"
-#include "stages/dmarc/forwarder_list.h"
 #include "stages/registry.h"
 
 namespace mxguard::stages {
@@ -59,8 +59,8 @@ class DmarcStage : public Stage {
   ReplyTemplate temperrorReply_;
   bool quarantineByHeader_ = true;
   std::string quarantineHeader_;
-  ForwarderList trustedForwarders_;
-  ForwarderList mailingLists_;
+  ClientList trustedForwarders_;
+  ClientList mailingLists_;
   Check noFrom_;
   Check multipleFrom_;
 };

@@ -37,17 +37,6 @@ std::string number(double v) {
   return buf;
 }
 
-// "1 second", "36 seconds", "4 minutes", "3 hours": rounded up, so the client is never early.
-std::string humanDuration(std::chrono::milliseconds ms) {
-  long long s = std::max<long long>(1, (ms.count() + 999) / 1000);
-  auto unit = [](long long n, const char* name) {
-    return std::to_string(n) + " " + name + (n == 1 ? "" : "s");
-  };
-  if (s < 120) return unit(s, "second");
-  if (s < 7200) return unit((s + 59) / 60, "minute");
-  return unit((s + 3599) / 3600, "hour");
-}
-
 }  // namespace
 
 std::vector<config::OptionSpec> RateLimitStage::options() {

@@ -63,12 +63,12 @@ TEST(PolicyLoader, BuildsEngineSettingsAndStagesInOrder) {
 TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(loadError("[engine]\nstages = rbl spam\n[rbl]\nzone = a.example.net\n"),
             "p.conf:2: engine.stages: unknown stage 'spam'; known stages: rbl, helo, rdns, "
-            "callout, spf, behaviour, ratelimit, headers, dkim, dmarc");
+            "callout, spf, behaviour, ratelimit, greylist, headers, dkim, dmarc");
   EXPECT_EQ(loadError("[engine]\nstages = helo helo\n"),
             "p.conf:2: engine.stages: stage 'helo' listed twice");
   EXPECT_EQ(loadError("[engine]\n[spam]\n"),
             "p.conf:2: spam: unknown section [spam]; known: engine, rbl, helo, rdns, callout, spf, "
-            "behaviour, ratelimit, headers, dkim, dmarc");
+            "behaviour, ratelimit, greylist, headers, dkim, dmarc");
   // dmarc reads what spf and dkim recorded: they run first.
   EXPECT_EQ(loadError("[engine]\nstages = spf dmarc dkim\n"),
             "p.conf:2: engine.stages: stage 'dmarc' reads the results of spf and dkim: list them "
@@ -108,7 +108,7 @@ TEST(PolicyLoader, ShippedPoliciesLoad) {
   for (const char* name : {"default", "strict"}) {
     auto p =
         loadPolicyFile(std::string(MXGUARD_SOURCE_DIR) + "/policies/" + name + ".conf", options());
-    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 10u : 8u) << name;
+    EXPECT_EQ(p->stages.size(), std::string(name) == "strict" ? 11u : 8u) << name;
   }
 }
 

@@ -176,4 +176,23 @@ TEST(Metrics, GlobalRenderHasBuildInfoFixedSeriesAndEvents) {
 }
 
 }  // namespace
+TEST(Metrics, DelayHistogramHasItsOwnBuckets) {
+  Registry r;
+  auto& h = r.add<DelayHistogram, 1>("w_seconds", "Waits.", {"network"}).with({"prefix"});
+  h.observe(std::chrono::minutes(6));  // in the 600 s bucket
+  h.observe(std::chrono::hours(30));   // past the last bound: +Inf only
+  std::string out;
+  r.render(out);
+  EXPECT_NE(out.find("# TYPE w_seconds histogram"), std::string::npos) << out;
+  EXPECT_NE(out.find("w_seconds_bucket{network=\"prefix\",le=\"300\"} 0"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("w_seconds_bucket{network=\"prefix\",le=\"600\"} 1"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("w_seconds_bucket{network=\"prefix\",le=\"86400\"} 1"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("w_seconds_bucket{network=\"prefix\",le=\"+Inf\"} 2"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("w_seconds_sum{network=\"prefix\"} 108360"), std::string::npos) << out;
+}
+
 }  // namespace mxguard::metrics

@@ -32,6 +32,11 @@ class DownStore : public store::Store {
     return {store::StoreStatus::Unavailable, "", "connect: Connection refused"};
   }
   store::TokenResult takeToken(const std::string&, double, double, double) override { return {}; }
+  store::GreylistResult greylist(const store::GreylistKeys&, const store::GreylistTimes&) override {
+    store::GreylistResult r;  // Unavailable
+    r.error = "connect: Connection refused";
+    return r;
+  }
   std::string describe() const override { return "down"; }
 };
 

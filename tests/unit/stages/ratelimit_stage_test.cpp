@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "config/config_file.h"
 #include "base/log.h"
+#include "config/config_file.h"
 #include "core/engine.h"
 #include "stage_test_support.h"
 #include "store/memory_store.h"
@@ -27,6 +27,11 @@ class DownStore : public store::Store {
   }
   store::TokenResult takeToken(const std::string&, double, double, double) override {
     return {store::StoreStatus::Unavailable, false, 0, {}, "connection refused"};
+  }
+  store::GreylistResult greylist(const store::GreylistKeys&, const store::GreylistTimes&) override {
+    store::GreylistResult r;  // Unavailable
+    r.error = "connection refused";
+    return r;
   }
   std::string describe() const override { return "down"; }
 };

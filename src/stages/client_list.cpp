@@ -1,16 +1,16 @@
-// forwarder_list.cpp - a linear scan: these lists hold a handful of hosts (large lists belong in
+// client_list.cpp - a linear scan: these lists hold a handful of hosts (large lists belong in
 // the map files of the policy classes).
 // Must not: match a name suffix inside a label ("evilexample.net" is not under ".example.net").
-#include "stages/dmarc/forwarder_list.h"
+#include "stages/client_list.h"
 
 #include "base/strings.h"
 #include "stages/host_name_syntax.h"
 
 namespace mxguard::stages {
 
-std::optional<ForwarderList> ForwarderList::parse(const std::vector<std::string>& entries,
-                                                  std::string* error) {
-  ForwarderList list;
+std::optional<ClientList> ClientList::parse(const std::vector<std::string>& entries,
+                                            std::string* error) {
+  ClientList list;
   for (const auto& e : entries) {
     if (auto cidr = Cidr::parse(e)) {
       list.cidrs_.push_back({*cidr, e});
@@ -28,7 +28,7 @@ std::optional<ForwarderList> ForwarderList::parse(const std::vector<std::string>
   return list;
 }
 
-std::optional<std::string> ForwarderList::match(const Client& client) const {
+std::optional<std::string> ClientList::match(const Client& client) const {
   if (client.clientIp)
     for (const auto& [cidr, text] : cidrs_)
       if (cidr.contains(*client.clientIp)) return text;
