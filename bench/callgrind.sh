@@ -14,7 +14,7 @@
 set -uo pipefail
 build=$(cd "${1:?usage: $0 BUILD_DIR [--repeat N] [--out DIR] [--stages LIST]}" && pwd)
 shift
-repeat=200 out="" stages="rbl helo rdns behaviour ratelimit spf callout headers dkim"
+repeat=200 out="" stages="rbl helo rdns behaviour ratelimit spf callout greylist headers dkim"
 while (($#)); do
   case $1 in
     --repeat) repeat=$2; shift 2 ;;

@@ -13,7 +13,8 @@
 #                    (and adding the same field): the floor for any filter built on that library
 #   mxguard-default  + mxguard, policies/default.conf
 #   mxguard-all      + mxguard, every stage (rbl on 5 zones, helo, rdns, behaviour, ratelimit in
-#                    memory, spf, callout answered from its cache, headers, dkim)
+#                    memory, spf, callout answered from its cache, greylist with the client
+#                    auto-allowed, headers, dkim, dmarc)
 #   mxguard-all-redis  the same with ratelimit and the callout cache on Redis
 #   mxguard-all-without-dmarc  mxguard-all without its last stage, dmarc: what dmarc adds
 #   rspamd           + rspamd (Debian's package, proxy worker in milter mode), bench/rspamd.sh

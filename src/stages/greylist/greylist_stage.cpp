@@ -179,6 +179,9 @@ Findings GreylistStage::onRcpt(Connection& tx, const std::string& recipient) con
     case GreylistVerdict::Known:
       return Decision::pass("greylist.known", sanitize(who + " passed before" + allowed));
     case GreylistVerdict::PassedRetry:
+      if (times_.delay.count() == 0)  // no retry was asked for: not a retry delay to count
+        return Decision::pass("greylist.passed_retry",
+                              sanitize(who + " first attempt passes (delay = 0)" + allowed));
       metrics::observeGreylistRetry(pool, r.waited);
       return Decision::pass(
           "greylist.passed_retry",
