@@ -10,16 +10,33 @@ cmake --build build -j"$(nproc)"
 # mxguard refuses to serve as root: it binds, then drops to this unprivileged system user.
 id mxguard >/dev/null 2>&1 ||
   useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mxguard
-build/mxguard --check-config --policy policies/default.conf --socket inet:10025@127.0.0.1
-cat <<'LINES'
+# A unix socket only mxguard and its group can reach: libmilter trusts whatever connects, and a
+# TCP port, even on 127.0.0.1, is open to every local user. Debian's smtpd runs chrooted in
+# /var/spool/postfix, so the socket goes there when Postfix is installed (the path smtpd sees
+# inside its jail drops that prefix).
+if [[ -d /var/spool/postfix ]]; then
+  sockdir=/var/spool/postfix/mxguard
+  milter=unix:$sockdir/mxguard.sock
+  [[ "$(postconf -hF smtp/inet/chroot 2>/dev/null)" == y ]] && milter=unix:/mxguard/mxguard.sock
+else
+  sockdir=/run/mxguard
+  milter=unix:$sockdir/mxguard.sock
+fi
+install -d -o mxguard -g mxguard -m 0750 "$sockdir"
+build/mxguard --check-config --policy policies/default.conf --socket "unix:$sockdir/mxguard.sock"
+cat <<LINES
 
-Add to /etc/postfix/main.cf, then run `postfix reload`:
+Let Postfix reach the socket (group mxguard), then restart it:
 
-    smtpd_milters = inet:127.0.0.1:10025
+    adduser postfix mxguard && systemctl restart postfix
+
+Add to /etc/postfix/main.cf, then run \`postfix reload\`:
+
+    smtpd_milters = $milter
     milter_default_action = tempfail
 
 mxguard now runs in the foreground (Ctrl-C stops it; kill -HUP reloads the policy).
 Test a transaction without Postfix:  build/mxguard-check --policy policies/default.conf --client-ip 192.0.2.1 --helo mail.example.com --from a@example.com --rcpt b@example.net
 LINES
 exec build/mxguard --foreground --user mxguard --policy policies/default.conf \
-  --socket inet:10025@127.0.0.1
+  --socket "unix:$sockdir/mxguard.sock"

@@ -24,7 +24,7 @@ using config::OptionSpec;
 
 std::vector<OptionSpec> topSpecs() {
   return {
-      {"socket", OptionKind::String, "inet:10025@127.0.0.1", false, 0, 0,
+      {"socket", OptionKind::String, "unix:/run/mxguard/mxguard.sock", false, 0, 0,
        "milter socket: inet:PORT@HOST, inet6:PORT@HOST or unix:/path"},
       {"policy", OptionKind::String, "/etc/mxguard/policy.conf", false, 0, 0, "policy file"},
       {"user", OptionKind::String, "", false, 0, 0, "drop privileges to this user after binding"},
@@ -41,6 +41,8 @@ std::vector<OptionSpec> topSpecs() {
        "this server's name (forged-HELO check, logs); default: the system host name"},
       {"milter_timeout", OptionKind::Duration, "300s", false, 1000, 3600000,
        "how long libmilter waits for the MTA before dropping a connection"},
+      {"max_connections", OptionKind::Int, "1000", false, 1, 100000,
+       "SMTP connections served at once; the next is answered 421 4.7.0 (logged and counted)"},
   };
 }
 
@@ -54,6 +56,8 @@ std::vector<OptionSpec> dnsSpecs() {
        "with forwarders: ask them for private and documentation reverse zones (10/8, ...)"},
       {"cache_entries", OptionKind::Int, "20000", false, 0, 10000000,
        "answers kept in mxguard's own cache for their TTL (at most 1 h); 0 = off"},
+      {"cache_megabytes", OptionKind::Int, "64", false, 1, 65536,
+       "bound on the memory those answers take (an answer over 64 KB is never kept)"},
   };
 }
 
@@ -161,6 +165,7 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   if (top.has("pidfile")) options.pidfile = top.getString("pidfile");
   if (top.has("hostname")) options.hostname = top.getString("hostname");
   options.milterTimeoutSeconds = top.getDuration("milter_timeout").count() / 1000;
+  options.maxConnections = static_cast<unsigned>(top.getInt("max_connections"));
   auto dns = file.section("dns", dnsSpecs());
   for (const auto& v : dns.getAll("forward")) {
     if (v.text.empty() || v.text.find(' ') != std::string::npos)
@@ -171,6 +176,7 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   for (const auto& v : dns.getAll("pass_local_zone")) options.dns.passLocalZones.push_back(v.text);
   options.dns.forwardPrivateReverse = dns.getBool("forward_private_reverse");
   options.dns.cacheEntries = static_cast<size_t>(dns.getInt("cache_entries"));
+  options.dns.cacheMegabytes = static_cast<size_t>(dns.getInt("cache_megabytes"));
 
   auto store = file.section("store", storeSpecs());
   options.store.backend = store.getString("backend");

@@ -19,6 +19,7 @@ struct DnsOptions {
   std::vector<std::string> passLocalZones;  // built-in local zones to hand to the forwarders
   bool forwardPrivateReverse = true;        // with forwarders: private/documentation PTR zones too
   size_t cacheEntries = 20000;              // dns::CachingResolver in front of libunbound; 0 = off
+  size_t cacheMegabytes = 64;               // ... and a bound on the bytes its answers take
 };
 
 struct StoreOptions {
@@ -49,7 +50,8 @@ struct RecordOptions {
 struct DaemonOptions {
   std::string configFile;  // "" = built-in defaults only
   std::string policyFile = "/etc/mxguard/policy.conf";
-  std::string socket = "inet:10025@127.0.0.1";
+  // A unix socket: libmilter trusts whatever reaches it, and over TCP every local user could.
+  std::string socket = "unix:/run/mxguard/mxguard.sock";
   DnsOptions dns;
   StoreOptions store;
   MetricsOptions metrics;
@@ -63,6 +65,7 @@ struct DaemonOptions {
   std::string pidfile;
   std::string hostname;             // "" = gethostname()
   long milterTimeoutSeconds = 300;  // libmilter's per-read timeout
+  unsigned maxConnections = 1000;   // SMTP connections at once; the next gets 421 4.7.0
   bool checkConfig = false;
 };
 

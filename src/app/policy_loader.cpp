@@ -34,6 +34,8 @@ std::vector<OptionSpec> engineSpecs() {
        "add an Authentication-Results field (RFC 8601) with the spf and dkim results"},
       {"authserv_id", OptionKind::String, "", false, 0, 0,
        "authserv-id of that field; empty = the MTA's host name (macro j)"},
+      {"max_forged_authentication_results", OptionKind::Int, "20", false, 0, 100,
+       "fields claiming our authserv-id removed from one message; more: 550 5.7.1"},
       {"dns_budget", OptionKind::Duration, "10s", false, 0, 600000,
        "the most one message waits for DNS over all stages; 0 = no cap beyond each timeout"},
   };
@@ -126,6 +128,8 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
   settings.whitelistAuthenticated = engine.getBool("whitelist_authenticated");
   settings.addAuthenticationResults = engine.getBool("authentication_results");
   settings.authservId = engine.getString("authserv_id");
+  settings.maxForgedAuthenticationResults =
+      static_cast<size_t>(engine.getInt("max_forged_authentication_results"));
   settings.dnsBudget = engine.getDuration("dns_budget");
   for (unsigned char c : settings.authservId)
     if (c <= 32 || c >= 127 ||

@@ -16,7 +16,8 @@ dns::ResolverSharedPtr makeResolver(const DnsOptions& options, const std::string
   try {
     dns::ResolverSharedPtr unbound = dns::UnboundResolver::create(u);
     if (options.cacheEntries == 0) return unbound;
-    return std::make_shared<dns::CachingResolver>(unbound, options.cacheEntries);
+    return std::make_shared<dns::CachingResolver>(unbound, options.cacheEntries,
+                                                  options.cacheMegabytes * 1024 * 1024);
   } catch (const std::exception& e) {
     throw config::ConfigError(configFile.empty() ? "--dns" : configFile, 0, "dns.forward",
                               e.what());

@@ -4,6 +4,7 @@
 #include "app/transaction_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -104,10 +105,23 @@ std::string toJsonLine(const MessageRecord& r) {
 JsonLinesRecorder::JsonLinesRecorder(const std::string& path, bool headers,
                                      const std::string& configFile)
     : path_(path), headers_(headers) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  // O_NOFOLLOW: a link planted in the service user's directory must not redirect our writes;
+  // O_NONBLOCK: a FIFO must not hang the start before fstat refuses it.
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+               0640);
+  if (fd_ < 0 && errno == ELOOP)
+    throw config::ConfigError(configFile, 0, "record.file",
+                              "'" + path + "' is a symbolic link; refusing to follow it");
   if (fd_ < 0)
     throw config::ConfigError(configFile, 0, "record.file",
                               "cannot open '" + path + "' for appending: " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw config::ConfigError(configFile, 0, "record.file",
+                              "'" + path + "' is not a regular file; refusing to write to it");
+  }
+  fcntl(fd_, F_SETFL, O_APPEND);  // back to blocking writes (O_NONBLOCK was for the open only)
 }
 
 JsonLinesRecorder::~JsonLinesRecorder() {

@@ -1,13 +1,18 @@
 // config_file.cpp - INI files through Boost.Program_options, with our own line index (Boost's
 // parser reports neither line numbers nor which file) and typed validation per section.
-// Must not: accept a line it cannot explain: every syntax problem is an error naming its line.
+// Must not: accept a line it cannot explain (every syntax problem is an error naming its line), or
+// read a file that others can change, that is not a regular file, or that is over 1 MiB.
 #include "config/config_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -131,12 +136,76 @@ std::vector<Value> Section::getAll(std::string_view option) const {
 
 // ---- ConfigFile ------------------------------------------------------------------------------
 
+namespace {
+
+// Far above any real policy (the shipped ones are ~30 KB), far below what hurts to read.
+constexpr size_t kMaxFileBytes = size_t(1) << 20;
+
+const char* kindOf(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+// Whoever can write the policy sets callout ports and allow_private, so a file others may change
+// is refused, as sshd refuses such an authorized_keys (a directory's permissions are not checked).
+void checkFile(const std::string& path, const struct stat& st) {
+  if (!S_ISREG(st.st_mode))
+    throw ConfigError(path, 0, "",
+                      std::string("not a regular file (") + kindOf(st.st_mode) +
+                          "); give the path of a configuration file");
+  if (mode_t w = st.st_mode & (S_IWGRP | S_IWOTH); w != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    std::string who = w == (S_IWGRP | S_IWOTH) ? "group and others"
+                      : w == S_IWGRP           ? "group"
+                                               : "others";
+    throw ConfigError(path, 0, "",
+                      std::string("mode ") + mode + " lets " + who +
+                          " change this file, which decides what mxguard does with mail; run: "
+                          "chmod go-w " +
+                          path);
+  }
+}
+
+[[noreturn]] void tooLarge(const std::string& path, size_t size) {
+  throw ConfigError(path, 0, "",
+                    std::to_string(size) + " bytes, larger than the " +
+                        std::to_string(kMaxFileBytes) + " a configuration file may have");
+}
+
+}  // namespace
+
 ConfigFile ConfigFile::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, 0, "", std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return parse(s.str(), path);
+  // O_NONBLOCK: a FIFO must not hang the start before fstat can refuse it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) throw ConfigError(path, 0, "", std::string("cannot open: ") + std::strerror(errno));
+  std::string text;
+  try {
+    struct stat st {};
+    if (fstat(fd, &st) != 0)
+      throw ConfigError(path, 0, "", std::string("cannot stat: ") + std::strerror(errno));
+    checkFile(path, st);
+    if (static_cast<size_t>(st.st_size) > kMaxFileBytes)
+      tooLarge(path, static_cast<size_t>(st.st_size));
+    // Read to the cap, not to st_size: the file may grow while it is read.
+    char buf[65536];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        throw ConfigError(path, 0, "", std::string("cannot read: ") + std::strerror(errno));
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > kMaxFileBytes) tooLarge(path, text.size());
+    }
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return parse(text, path);
 }
 
 namespace {

@@ -71,7 +71,8 @@ class Section {
 
 class ConfigFile {
  public:
-  // Throws ConfigError (file, line, option) on unreadable file or syntax error.
+  // Throws ConfigError (file, line, option) on an unreadable file or a syntax error, and for a
+  // file that group or others may write, that is not a regular file, or that is over 1 MiB.
   static ConfigFile load(const std::string& path);
   static ConfigFile parse(std::string_view text, const std::string& fileName);
 

@@ -5,6 +5,7 @@
 
 #include <cctype>
 
+#include "base/strings.h"
 #include "core/rfc5322_comment.h"
 
 namespace mxguard {
@@ -94,6 +95,12 @@ std::optional<std::string> authservIdOf(std::string_view v) {
   }
   if (id.empty()) return std::nullopt;
   return id;
+}
+
+bool sameAuthservId(std::string_view a, std::string_view b) {
+  // A reader that compares ids as host names takes "mx.example.net." for ours: so must we, or
+  // that forgery would be kept.
+  return canonicalHostName(a) == canonicalHostName(b);
 }
 
 }  // namespace mxguard

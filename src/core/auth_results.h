@@ -29,4 +29,8 @@ std::string formatAuthenticationResults(std::string_view authservId,
 // optional version dropped); nullopt when the value does not start with one.
 std::optional<std::string> authservIdOf(std::string_view fieldValue);
 
+// Whether two authserv-ids name the same server: ASCII case and a trailing dot do not matter
+// ("MX.Example.NET." is mx.example.net), as for the host names they usually are (RFC 1034 3.1).
+bool sameAuthservId(std::string_view a, std::string_view b);
+
 }  // namespace mxguard

@@ -4,6 +4,7 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 
 #include "base/counters.h"
@@ -31,10 +32,71 @@ bool closesSession(const Verdict& v) {
   return v.reply && v.reply->code() == 421;
 }
 
-// Every trace entry is also a metric sample, under the same stage/outcome names as the logs.
-void record(std::vector<TraceEntry>& trace, TraceEntry t) {
-  metrics::countStageOutcome(t.stage, t.outcome, t.effect);
-  trace.push_back(std::move(t));
+size_t traceEntryBytes(const TraceEntry& t) {
+  return t.stage.size() + t.outcome.size() + t.detail.size() + t.effect.size();
+}
+
+// An outside value in the summary line: sanitised and, past `max` bytes, cut with "...".
+std::string clip(std::string_view s, size_t max) {
+  return s.size() > max ? sanitize(s.substr(0, max)) + "..." : sanitize(s);
+}
+
+// One list of the summary line (to=, rejected=, stages=): its items as kept, how many there were
+// (kept or not), and what separates them.
+struct LogList {
+  std::vector<std::string> items;
+  size_t total = 0;
+  std::string_view sep;
+  bool keepLast = false;  // the stages list: the decision is its last entry
+  size_t bytes() const {
+    size_t n = items.empty() ? 0 : sep.size() * (items.size() - 1);
+    for (const auto& i : items) n += i.size();
+    return n;
+  }
+};
+
+// Room the "... (N more)" marker may take beyond a list's budget.
+constexpr size_t kMarkerBytes = 48;
+
+// The list in `budget` bytes: as many first items as fit (and with keepLast, as many last ones
+// in the other half), and "... (N more)" for the rest.
+std::string fitList(const LogList& l, size_t budget) {
+  auto join = [&](size_t from, size_t to) {
+    std::string out;
+    for (size_t i = from; i < to; ++i) out += (i > from ? std::string(l.sep) : "") + l.items[i];
+    return out;
+  };
+  if (l.total == l.items.size() && l.bytes() <= budget) return join(0, l.items.size());
+  size_t headBudget = l.keepLast ? budget / 2 : budget;
+  size_t head = 0, used = 0;
+  for (; head < l.items.size(); ++head) {
+    size_t need = l.items[head].size() + (head ? l.sep.size() : 0);
+    if (used + need > headBudget) break;
+    used += need;
+  }
+  size_t tail = l.items.size();  // the first of the last items shown
+  while (l.keepLast && tail > head && used + l.sep.size() + l.items[tail - 1].size() <= budget) {
+    used += l.sep.size() + l.items[tail - 1].size();
+    --tail;
+  }
+  size_t shown = head + (l.items.size() - tail);
+  std::string out = join(0, head) + (head ? std::string(l.sep) : "") + "... (" +
+                    std::to_string(l.total - shown) + " more)";
+  if (tail < l.items.size()) out += std::string(l.sep) + join(tail, l.items.size());
+  return out;
+}
+
+// Shares `room` among lists needing `need` bytes each: a short list gets all it needs, and
+// what it leaves goes to the longer ones.
+std::array<size_t, 3> shareRoom(const std::array<size_t, 3>& need, size_t room) {
+  std::array<size_t, 3> order{0, 1, 2}, out{};
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return need[a] < need[b]; });
+  size_t left = order.size();
+  for (size_t k : order) {
+    out[k] = std::min(need[k], room / left--);
+    room -= out[k];
+  }
+  return out;
 }
 
 Reply fallbackReply() {
@@ -47,6 +109,20 @@ Reply fallbackReply() {
 Engine::Engine(PolicySharedPtr policy) : policy_(std::move(policy)) {
   tx_.dnsBudget.setLimit(policy_->engine.dnsBudget);
   tx_.setClock(*policy_->clock);
+}
+
+// Every trace entry is also a metric sample, under the same stage/outcome names as the logs,
+// whether or not the trace has room for it (kMaxTraceBytes).
+void Engine::record(TraceEntry t) {
+  metrics::countStageOutcome(t.stage, t.outcome, t.effect);
+  size_t bytes = traceEntryBytes(t);
+  size_t limit = t.effect == "none" ? kMaxTraceBytes / 4 * 3 : kMaxTraceBytes;
+  if (traceBytes_ + bytes > limit) {
+    ++traceDropped_;
+    return;
+  }
+  traceBytes_ += bytes;
+  tx_.trace.push_back(std::move(t));
 }
 
 bool Engine::skipsStages(Phase phase) {
@@ -64,7 +140,7 @@ bool Engine::skipsStages(Phase phase) {
   }
   if (why.empty()) return false;
   if (!whitelistTraced_) {
-    record(tx_.trace, {phase, "engine", "whitelisted", why, "skip all stages"});
+    record({phase, "engine", "whitelisted", why, "skip all stages"});
     whitelistTraced_ = true;
   }
   return true;
@@ -95,7 +171,7 @@ void Engine::warn(const StageEntry& entry, const Decision& d, const std::string&
   countEvent(name + (d.mode == CheckMode::Warn ? ".warned" : ".observed"));
   logMessage(LogLevel::Warning, name + ": " + t.effect + " (" + why + "): would reply: " +
                                     sanitize(replyText) + " (" + d.reason + ")");
-  record(tx_.trace, std::move(t));
+  record(std::move(t));
 }
 
 // The verdict a refusal becomes: its reply (a fallback when the stage gave none), softened when
@@ -121,7 +197,7 @@ void Engine::acceptOnFailure(const Decision& d, TraceEntry t) {
   countEvent(name + ".dependency_failure");
   metrics::countDependencyFailure(name);
   t.effect = "accepted_on_failure";
-  record(tx_.trace, std::move(t));
+  record(std::move(t));
   // One incident per outage: an outage must not write a warning per message.
   policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
                                             "): on_failure = accept, continuing");
@@ -136,7 +212,7 @@ void Engine::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t) {
                                             "): on_failure = tempfail, deferring");
   // defer_if_permit: keep the first reason, let a later definite rejection win.
   t.effect = "defer_if_permit";
-  record(tx_.trace, std::move(t));
+  record(std::move(t));
   Held& held = phase == Phase::Rcpt ? rcptDeferral_ : deferred_;
   if (!held.active) held = Held{true, phase, v};
 }
@@ -152,7 +228,7 @@ Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, b
   if (!d.dependencyFailure && outcome != "skip") policy_->incidents->noteSuccess(name);
 
   if (d.action == Action::Pass) {
-    record(tx_.trace, std::move(t));
+    record(std::move(t));
     return Verdict::pass(phase);
   }
 
@@ -181,7 +257,7 @@ Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, b
   if (d.action == Action::Quarantine) {
     // libmilter can quarantine only at end of message: kept until then.
     t.effect = "quarantine_at_end_of_message";
-    record(tx_.trace, std::move(t));
+    record(std::move(t));
     if (!quarantine_) quarantine_ = v;
     return Verdict::pass(phase);
   }
@@ -192,14 +268,14 @@ Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, b
     // postmaster@/abuse@ stay reachable. A connect decision without delay goes out at the
     // client's next command: libmilter cannot reply at connect time.
     t.effect = "delayed";
-    record(tx_.trace, std::move(t));
+    record(std::move(t));
     if (!pending_.active) pending_ = Held{true, phase, v};
     *stop = true;
     return Verdict::pass(phase);
   }
 
   t.effect = toString(v.action);
-  record(tx_.trace, std::move(t));
+  record(std::move(t));
   *stop = true;
   return v;
 }
@@ -251,13 +327,19 @@ void Engine::startMessageIfNeeded() {
   headerEdits_.clear();
   if (anyTransaction_) tx_.dnsBudget.restart();  // the first one also paid for connect/HELO
   authResultsSeen_ = 0;
+  forgedAuthResults_ = 0;
   // The trace of a new transaction keeps the connection's connect/HELO outcomes only.
   std::erase_if(tx_.trace, [](const TraceEntry& t) { return t.phase >= Phase::Mail; });
+  traceBytes_ = 0;
+  for (const auto& t : tx_.trace) traceBytes_ += traceEntryBytes(t);
+  traceDropped_ = 0;
   // Authentication is judged per MAIL: its "whitelisted" entry goes with the message.
   whitelistTraced_ = std::any_of(tx_.trace.begin(), tx_.trace.end(),
                                  [](const TraceEntry& t) { return t.outcome == "whitelisted"; });
   rejectedRcpts_.clear();
   attemptedRcpts_.clear();
+  acceptedRcpts_ = 0;
+  refusedRcpts_ = 0;
   finalReply_.clear();
   finalReason_.clear();
   messageOpen_ = true;
@@ -306,9 +388,9 @@ void Engine::dropHeldOnAuthentication() {
   if (!policy_->engine.whitelistAuthenticated || c.authUser.empty()) return;
   if (!pending_.active && !deferred_.active) return;
   const Held& held = pending_.active ? pending_ : deferred_;
-  record(tx_.trace, {Phase::Mail, "engine", "authenticated",
-                     "sasl_username=" + sanitize(c.authUser) + " drops held " + held.verdict.reason,
-                     "drop_held"});
+  record({Phase::Mail, "engine", "authenticated",
+          "sasl_username=" + sanitize(c.authUser) + " drops held " + held.verdict.reason,
+          "drop_held"});
   pending_ = Held{};
   deferred_ = Held{};
 }
@@ -325,11 +407,12 @@ Verdict Engine::noteClosing(Verdict v) {
 Verdict Engine::rcpt(std::string_view recipient) {
   startMessageIfNeeded();
   std::string rcpt = stripBrackets(recipient);
-  if (attemptedRcpts_.size() < kMaxKeptHeaders) attemptedRcpts_.push_back(rcpt);
+  if (attemptedRcpts_.size() < kMaxKeptRecipients) attemptedRcpts_.push_back(rcpt);
   auto remember = [&](const Verdict& v) {
     ++tx_.counters.rejectedRecipients;
-    // Bounded like the attempted ones: the summary line names at most kMaxKeptHeaders.
-    if (rejectedRcpts_.size() < kMaxKeptHeaders)
+    ++refusedRcpts_;
+    // Bounded like the attempted ones; the summary line counts the rest.
+    if (rejectedRcpts_.size() < kMaxKeptRecipients)
       rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
                                v.reply->enhanced());
     if (finalReply_.empty()) {
@@ -339,10 +422,9 @@ Verdict Engine::rcpt(std::string_view recipient) {
     return noteClosing(v);
   };
   if (isExempt(rcpt)) {
-    record(tx_.trace,
-           {Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
+    record({Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
             pending_.active || deferred_.active ? "accept despite earlier rejection" : "none"});
-    tx_.message.recipients.push_back(rcpt);
+    keepRecipient(rcpt);
     return Verdict::pass(Phase::Rcpt);
   }
   auto hook = [&](const Stage& s) { return s.onRcpt(tx_, rcpt); };
@@ -357,8 +439,15 @@ Verdict Engine::rcpt(std::string_view recipient) {
   if (v.isRejection()) return remember(v);
   if (deferred_.active) return remember(deferred_.verdict);
   if (rcptDeferral_.active) return remember(rcptDeferral_.verdict);
-  tx_.message.recipients.push_back(rcpt);
+  keepRecipient(rcpt);
   return v;
+}
+
+void Engine::keepRecipient(std::string rcpt) {
+  ++acceptedRcpts_;
+  // Bounded like the header fields: 100,000 RCPTs must not grow the message without limit.
+  if (tx_.message.recipients.size() < kMaxKeptRecipients)
+    tx_.message.recipients.push_back(std::move(rcpt));
 }
 
 std::string Engine::authservId() const {
@@ -373,11 +462,33 @@ void Engine::noteAuthenticationResults(std::string_view value) {
   int index = ++authResultsSeen_;
   if (!policy_->engine.addAuthenticationResults || skipsStages(Phase::Header)) return;
   auto id = authservIdOf(value);
-  if (!id || lower(*id) != lower(authservId())) return;
+  if (!id || !sameAuthservId(*id, authservId())) return;
+  // Beyond the cap they are counted only: 130,000 of them must become neither 130,000
+  // deletions for the MTA nor a trace entry each; refuseForgedFields() refuses the message.
+  if (++forgedAuthResults_ > policy_->engine.maxForgedAuthenticationResults) return;
   tx_.message.removedHeaders.push_back({"Authentication-Results", index});
-  record(tx_.trace,
-         {Phase::Header, "engine", "forged_authentication_results",
+  record({Phase::Header, "engine", "forged_authentication_results",
           "field " + std::to_string(index) + " claims authserv-id " + sanitize(*id), "remove"});
+}
+
+// More forgeries of our authserv-id than we remove are no accident (a loop through our own MX
+// adds one per pass): the message is refused whole, at end of headers, with the count.
+std::optional<Verdict> Engine::refuseForgedFields() {
+  size_t max = policy_->engine.maxForgedAuthenticationResults;
+  if (forgedAuthResults_ <= max) return std::nullopt;
+  std::string count = std::to_string(forgedAuthResults_);
+  std::string text = "Message rejected: " + count +
+                     " Authentication-Results header fields claim this server's authserv-id " +
+                     authservId() + " (at most " + std::to_string(max) +
+                     (max == 1 ? " is" : " are") + " removed); it is forged";
+  std::string detail = count + " fields claim authserv-id " + sanitize(authservId()) +
+                       ", at most " + std::to_string(max) + " removed";
+  Decision d = Decision::reject(*Reply::make(550, "5.7.1", text),
+                                "engine.too_many_forged_authentication_results", detail);
+  Verdict v = verdictOf(d, "engine", Phase::Eoh);
+  record(
+      {Phase::Eoh, "engine", "too_many_forged_authentication_results", detail, toString(v.action)});
+  return v;
 }
 
 void Engine::addAuthenticationResults() {
@@ -403,6 +514,7 @@ Verdict Engine::header(std::string_view name, std::string_view value, std::strin
 
 Verdict Engine::endOfHeaders() {
   if (messageEnded_) return *messageEnded_;
+  if (auto refused = refuseForgedFields()) return endMessageIfDecided(*refused);
   return endMessageIfDecided(runPhase(Phase::Eoh, [&](const Stage& s) { return s.onEoh(tx_); }));
 }
 
@@ -429,6 +541,8 @@ Verdict Engine::endMessageIfDecided(Verdict v) {
 Verdict Engine::endOfMessage() {
   // Ended by a header or body verdict: already logged, and nothing else runs.
   if (messageEnded_) return *messageEnded_;
+  // A front door that gives no end of headers (none does) still cannot have them all deleted.
+  if (auto refused = refuseForgedFields()) return endMessageIfDecided(*refused);
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
   if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header)
     v = deferred_.verdict;
@@ -449,10 +563,20 @@ void Engine::prepareHeaderEdits() {
   auto removed = tx_.message.removedHeaders;
   std::sort(removed.begin(), removed.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
-  for (auto& [name, index] : removed)
+  size_t asked = removed.size() + tx_.message.addedHeaders.size();
+  for (auto& [name, index] : removed) {
+    if (headerEdits_.size() == kMaxHeaderEdits) break;
     headerEdits_.push_back({HeaderEdit::Kind::Delete, name, index, {}});
-  for (const auto& h : tx_.message.addedHeaders)
+  }
+  for (const auto& h : tx_.message.addedHeaders) {
+    if (headerEdits_.size() == kMaxHeaderEdits) break;
     headerEdits_.push_back({HeaderEdit::Kind::Insert, h.name, 0, h.value});
+  }
+  // Only a stage gone wrong asks for more (forgeries stop at their own cap): say so.
+  if (asked > headerEdits_.size())
+    logMessage(LogLevel::Warning, "engine: " + std::to_string(asked - headerEdits_.size()) +
+                                      " header edits not made (at most " +
+                                      std::to_string(kMaxHeaderEdits) + " per message)");
 }
 
 void Engine::abort() {
@@ -516,32 +640,58 @@ void Engine::recordTransaction() const {
   policy_->recorder->record(r);
 }
 
-std::string Engine::summaryLine() const {
+std::string Engine::summaryHead() const {
   const auto& c = tx_.client;
   const auto& e = tx_.message;
-  std::string line = e.queueId.empty() ? "NOQUEUE" : sanitize(e.queueId);
-  line += ": client=" + sanitize(c.clientName) + "[" + sanitize(c.clientAddress) + "]";
-  std::string helo = c.helo.size() > 100 ? c.helo.substr(0, 100) + "..." : c.helo;
-  line += " helo=<" + sanitize(helo) + ">";
-  if (!c.authUser.empty()) line += " sasl_username=" + sanitize(c.authUser);
-  if (e.senderSeen) line += " from=<" + sanitize(e.sender) + ">";
-  if (!e.recipients.empty()) {
-    line += " to=";
-    for (size_t i = 0; i < e.recipients.size(); ++i)
-      line += (i ? ",<" : "<") + sanitize(e.recipients[i]) + ">";
-  }
-  for (const auto& r : rejectedRcpts_) line += " rejected=" + r;
-  line += " stages=";
-  if (tx_.trace.empty()) line += "none";
-  for (size_t i = 0; i < tx_.trace.size(); ++i) {
-    const auto& t = tx_.trace[i];
-    line += (i ? "," : "") + t.stage + ":" + t.outcome;
-    if (t.effect != "none") line += "/" + t.effect;
-  }
-  line += " action=" + finalAction_;
-  if (!finalReason_.empty()) line += " reason=" + finalReason_;
-  if (!finalReply_.empty()) line += " reply=\"" + finalReply_ + "\"";
+  std::string line = e.queueId.empty() ? "NOQUEUE" : clip(e.queueId, 64);
+  line += ": client=" + clip(c.clientName, 255) + "[" + clip(c.clientAddress, 64) + "]";
+  line += " helo=<" + clip(c.helo, 100) + ">";
+  if (!c.authUser.empty()) line += " sasl_username=" + clip(c.authUser, 255);
+  if (e.senderSeen) line += " from=<" + clip(e.sender, 512) + ">";
   return line;
+}
+
+std::string Engine::summaryTail() const {
+  std::string line = " action=" + finalAction_;
+  if (!finalReason_.empty()) line += " reason=" + clip(finalReason_, 128);
+  if (!finalReply_.empty()) line += " reply=\"" + clip(finalReply_, 1500) + "\"";
+  return line;
+}
+
+// Bounded by kMaxSummaryLineBytes: the head and tail fields are cut to fixed sizes, and the three
+// lists share what is left.
+std::string Engine::summaryLine() const {
+  std::array<LogList, 3> lists;
+  LogList& to = lists[0];
+  to.sep = ",";
+  for (const auto& r : tx_.message.recipients) to.items.push_back("<" + sanitize(r) + ">");
+  to.total = std::max(acceptedRcpts_, to.items.size());
+  LogList& rejected = lists[1];
+  rejected.sep = " rejected=";
+  rejected.items = rejectedRcpts_;
+  rejected.total = std::max(refusedRcpts_, rejected.items.size());
+  LogList& stages = lists[2];
+  stages.sep = ",";
+  stages.keepLast = true;
+  for (const auto& t : tx_.trace)
+    stages.items.push_back(t.stage + ":" + t.outcome + (t.effect == "none" ? "" : "/" + t.effect));
+  stages.total = stages.items.size() + traceDropped_;
+
+  std::string head = summaryHead(), tail = summaryTail();
+  const std::array<std::string_view, 3> prefixes{" to=", " rejected=", " stages="};
+  size_t fixed = head.size() + tail.size() + std::string_view(" stages=none").size();
+  for (size_t k = 0; k < lists.size(); ++k) fixed += prefixes[k].size() + kMarkerBytes;
+  size_t room = fixed < kMaxSummaryLineBytes ? kMaxSummaryLineBytes - fixed : 0;
+  auto budget = shareRoom({to.bytes(), rejected.bytes(), stages.bytes()}, room);
+
+  std::string line = head;
+  if (to.total > 0) line += " to=" + fitList(to, budget[0]);
+  if (rejected.total > 0) line += " rejected=" + fitList(rejected, budget[1]);
+  line += " stages=" + (stages.total == 0 ? std::string("none") : fitList(stages, budget[2]));
+  // The field caps above keep within the bound; this only keeps the promise if they change.
+  if (line.size() + tail.size() > kMaxSummaryLineBytes)
+    line.resize(kMaxSummaryLineBytes > tail.size() ? kMaxSummaryLineBytes - tail.size() : 0);
+  return line + tail;
 }
 
 }  // namespace mxguard

@@ -56,7 +56,19 @@ class Engine {
   // end of each transaction (end of message, abort, or close).
   std::string summaryLine() const;
 
-  static constexpr size_t kMaxKeptHeaders = 1000;
+  // What one transaction can make the engine hold, edit and log, whatever the client sends
+  // (issue 28: 130,000 forged fields, 100,000 recipients).
+  static constexpr size_t kMaxKeptHeaders = 1000;     // header fields kept for the stages
+  static constexpr size_t kMaxKeptRecipients = 1000;  // recipients kept (all are counted)
+  // The trace in bytes (stage, outcome, detail, effect): past three quarters only entries with
+  // an effect are kept, so the decision stays visible; past the whole, entries are only counted.
+  static constexpr size_t kMaxTraceBytes = 64 * 1024;
+  // The summary line: each outside field cut, each list (to=, rejected=, stages=) ending in
+  // "... (N more)" when it does not fit; syslog and journald keep a line this long whole.
+  static constexpr size_t kMaxSummaryLineBytes = 4096;
+  // Deletions and insertions one message can ask of the MTA: Postfix's cleanup gives up (451,
+  // and throttles the next message) long before 130,000.
+  static constexpr size_t kMaxHeaderEdits = 128;
 
  private:
   struct Held {
@@ -65,6 +77,7 @@ class Engine {
     Verdict verdict;
   };
   bool skipsStages(Phase phase);  // whitelisted client or authenticated (traced once)
+  void record(TraceEntry t);      // into the trace, bounded by kMaxTraceBytes; always a metric
   bool isExempt(std::string_view recipient) const;
   // WhileRejected: only the stages that must see every command (StageEntry::runsWhileRejected),
   // for when a rejection is already held for this transaction.
@@ -89,6 +102,10 @@ class Engine {
   void clearHeldFrom(Phase earliest);
   std::string authservId() const;
   void noteAuthenticationResults(std::string_view value);
+  std::optional<Verdict> refuseForgedFields();  // more forgeries than we remove: a 550
+  void keepRecipient(std::string rcpt);
+  std::string summaryHead() const;  // queue id, client, helo, sasl_username, from
+  std::string summaryTail() const;  // action, reason, reply
   void addAuthenticationResults();
 
   PolicySharedPtr policy_;
@@ -105,8 +122,13 @@ class Engine {
   bool whitelistTraced_ = false;
   bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged
   bool anyTransaction_ = false;
-  int authResultsSeen_ = 0;                  // Authentication-Results fields of this message so far
-  std::vector<std::string> rejectedRcpts_;   // "<rcpt> 554 5.7.1"
+  int authResultsSeen_ = 0;                 // Authentication-Results fields of this message so far
+  size_t forgedAuthResults_ = 0;            // ... of them claiming our authserv-id (removed or not)
+  size_t traceBytes_ = 0;                   // what tx_.trace holds (kMaxTraceBytes)
+  size_t traceDropped_ = 0;                 // entries not kept since the transaction began
+  size_t acceptedRcpts_ = 0;                // recipients accepted, kept in tx_.message or not
+  size_t refusedRcpts_ = 0;                 // recipients refused, kept in rejectedRcpts_ or not
+  std::vector<std::string> rejectedRcpts_;  // "<rcpt> 554 5.7.1" (kMaxKeptRecipients)
   std::vector<std::string> attemptedRcpts_;  // every RCPT TO of this transaction (for the record)
   std::string finalAction_ = "none";
   std::string finalReply_;

@@ -44,6 +44,9 @@ struct EngineSettings {
   // fields that carry this authserv-id already are forgeries and are removed (section 5).
   bool addAuthenticationResults = true;
   std::string authservId;  // empty: the MTA's host name (Client::ourHostname)
+  // At most this many forgeries are removed; a message with more is refused (550 5.7.1) at end
+  // of headers: so many are no accident, and every deletion is work for the MTA.
+  size_t maxForgedAuthenticationResults = 20;
   // The most one message waits for DNS over all stages (DnsBudget); 0 = only each stage's own.
   std::chrono::milliseconds dnsBudget{0};
 };

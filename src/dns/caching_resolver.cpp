@@ -27,12 +27,43 @@ bool cacheable(const LookupResult& r) {
 
 }  // namespace
 
-CachingResolver::CachingResolver(ResolverSharedPtr inner, size_t maxEntries, Clock clock)
-    : inner_(std::move(inner)), maxEntries_(maxEntries), clock_(std::move(clock)) {}
+CachingResolver::CachingResolver(ResolverSharedPtr inner, size_t maxEntries, size_t maxBytes,
+                                 Clock clock)
+    : inner_(std::move(inner)),
+      maxEntries_(maxEntries),
+      maxBytes_(maxBytes),
+      clock_(std::move(clock)) {}
 
 size_t CachingResolver::size() const {
   std::lock_guard guard(mutex_);
   return entries_.size();
+}
+
+size_t CachingResolver::bytes() const {
+  std::lock_guard guard(mutex_);
+  return bytes_;
+}
+
+size_t CachingResolver::entryBytes(const std::string& key, const LookupResult& r) {
+  // 32: a std::string's allocation beyond its characters (header and malloc rounding); 2 keys:
+  // the map's and the LRU list's copy; 160: the map node, list node and Entry's fixed part.
+  constexpr size_t kString = 32, kFixed = 160;
+  size_t n = kFixed + 2 * (key.size() + kString) + r.error.size() + kString;
+  for (const auto& rec : r.records) n += rec.size() + kString;
+  return n;
+}
+
+void CachingResolver::erase(std::unordered_map<std::string, Entry>::iterator it) {
+  bytes_ -= it->second.bytes;
+  lru_.erase(it->second.age);
+  entries_.erase(it);
+}
+
+void CachingResolver::makeRoom(size_t bytes) {
+  while (!lru_.empty() && (entries_.size() >= maxEntries_ || bytes_ + bytes > maxBytes_)) {
+    erase(entries_.find(lru_.back()));
+    countEvent("dns.cache_evicted");
+  }
 }
 
 bool CachingResolver::find(const std::string& key, std::chrono::steady_clock::time_point now,
@@ -41,8 +72,7 @@ bool CachingResolver::find(const std::string& key, std::chrono::steady_clock::ti
   if (it == entries_.end()) return false;
   if (it->second.expires <= now) {
     if (it->second.staleUntil > now) return false;  // asked again; kept for serveStale
-    lru_.erase(it->second.age);
-    entries_.erase(it);
+    erase(it);
     return false;
   }
   lru_.splice(lru_.begin(), lru_, it->second.age);
@@ -69,20 +99,18 @@ void CachingResolver::store(const std::string& key, const LookupResult& r,
                             std::chrono::steady_clock::time_point now) {
   auto expires = now + std::chrono::seconds(std::min(r.ttl, kMaxTtl));
   auto staleUntil = expires + std::chrono::seconds(kMaxStale);
-  auto it = entries_.find(key);
-  if (it != entries_.end()) {
-    it->second.result = r;
-    it->second.expires = expires;
-    it->second.staleUntil = staleUntil;
-    lru_.splice(lru_.begin(), lru_, it->second.age);
+  // A new answer replaces the old one whole: the old is dropped first, so that an answer now
+  // too large leaves nothing (not a stale copy of what the name used to hold).
+  if (auto it = entries_.find(key); it != entries_.end()) erase(it);
+  size_t bytes = entryBytes(key, r);
+  if (bytes > kMaxEntryBytes || bytes > maxBytes_) {
+    countEvent("dns.cache_too_large");
     return;
   }
-  while (entries_.size() >= maxEntries_ && !lru_.empty()) {
-    entries_.erase(lru_.back());
-    lru_.pop_back();
-  }
+  makeRoom(bytes);
   lru_.push_front(key);
-  entries_.emplace(key, Entry{r, expires, staleUntil, lru_.begin()});
+  entries_.emplace(key, Entry{r, expires, staleUntil, lru_.begin(), bytes});
+  bytes_ += bytes;
 }
 
 std::vector<LookupResult> CachingResolver::lookupAll(const std::vector<Query>& queries,

@@ -6,6 +6,7 @@
 
 #include "app/json_text.h"
 #include "harness/explanations.h"
+#include "harness/report.h"
 
 namespace mxguard::harness {
 namespace {
@@ -101,12 +102,17 @@ std::vector<Finding> findings(const Outcome& o, const Transcript& t) {
 std::string formatFindingsText(const std::vector<Finding>& fs) {
   std::string out = "\nexplain:\n";
   if (fs.empty()) out += "  nothing failed: every check passed\n";
+  // Evidence and replies quote remote servers, the meaning the client's own names: as the
+  // dialogue does, none of it reaches the terminal raw.
+  auto line = [&](const char* label, const std::string& text) {
+    if (!text.empty()) out += label + terminalText(text) + "\n";
+  };
   for (const auto& f : fs) {
-    out += "  " + f.reason + ": " + f.status + " (decided at " + f.phase + ")\n";
-    out += "    what it means: " + f.meaning + "\n";
-    if (!f.evidence.empty()) out += "    evidence:      " + f.evidence + "\n";
-    if (!f.reply.empty()) out += "    reply:         " + f.reply + "\n";
-    if (!f.fix.empty()) out += "    what to do:    " + f.fix + "\n";
+    out += "  " + terminalText(f.reason + ": " + f.status + " (decided at " + f.phase + ")") + "\n";
+    out += "    what it means: " + terminalText(f.meaning) + "\n";
+    line("    evidence:      ", f.evidence);
+    line("    reply:         ", f.reply);
+    line("    what to do:    ", f.fix);
   }
   return out;
 }

@@ -122,6 +122,12 @@ const std::array kRows{
         "The DNS servers of {domain} did not answer the SPF lookup in time.",
         "Check that {domain}'s name servers answer TXT queries from the Internet; the message "
         "itself is retried."}},
+    Row{"callout.malformed", {
+        "The sender address {sender} contains control characters (such as CR or LF) or is longer "
+        "than SMTP allows (local part 64, domain 255, whole path 256 octets), so it cannot be "
+        "verified or used for bounces.",
+        "Send from a well-formed address of normal length; check the software that builds the "
+        "envelope sender (a script must not pass user input into MAIL FROM unchecked)."}},
     Row{"dkim.no_valid_signature", {
         "Mail from {domain} must carry a valid DKIM signature by {domain} at this receiver, and "
         "this message has none that verifies.",

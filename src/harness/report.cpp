@@ -1,7 +1,7 @@
 // report.cpp - text and JSON renderings; the JSON through nlohmann::json, the escaper the
 // transaction log uses too, so --json and the record file agree on every byte.
 // Must not: print control bytes or invalid UTF-8 from outside: JSON escapes the one and replaces
-// the other.
+// the other, the text output prints '?' for both (terminalText).
 #include "harness/report.h"
 
 #include "app/json_text.h"
@@ -21,46 +21,100 @@ std::string replyLine(const Step& s) {
   return std::to_string(s.code) + (s.enhanced.empty() ? "" : " " + s.enhanced) + " " + s.text;
 }
 
+// The length of the valid UTF-8 character (RFC 3629: no overlong form, no surrogate, nothing
+// above U+10FFFF) starting at s[i], or 0.
+size_t utf8Length(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+             : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4 ? 4
+                                      : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;  // the second byte's range
+  unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char b = static_cast<unsigned char>(s[i + k]);
+    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf)) return 0;
+  }
+  return n;
+}
+
+// A header value as it will be in the message: each folded line indented under the first.
+std::string foldedValue(std::string_view v) {
+  std::string out;
+  for (size_t pos = 0;;) {
+    size_t lf = v.find('\n', pos);
+    out += terminalText(v.substr(pos, lf == std::string_view::npos ? v.npos : lf - pos));
+    if (lf == std::string_view::npos) return out;
+    out += "\n    ";
+    pos = lf + 1;
+  }
+}
+
 }  // namespace
+
+std::string terminalText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back((c >= 0x20 && c != 0x7f) || c == '\t' ? static_cast<char>(c) : '?');
+      ++i;
+      continue;
+    }
+    size_t n = utf8Length(s, i);
+    // C2 80..C2 9F is U+0080..U+009F: C1 controls, CSI and OSC to an 8-bit terminal.
+    bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+    if (n == 0 || c1) {
+      out.push_back('?');
+      i += n == 0 ? 1 : n;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
 
 std::string formatText(const Outcome& o) {
   std::string out;
   for (const auto& s : o.steps) {
-    out += ">>> " + s.command + "\n";
+    out += ">>> " + terminalText(s.command) + "\n";
     if (s.lines.size() <= 1) {
-      out += "<<< " + replyLine(s) + "\n";
+      out += "<<< " + terminalText(replyLine(s)) + "\n";
       continue;
     }
     for (size_t i = 0; i < s.lines.size(); ++i)  // multi-line: "554-5.7.1 ..." then "554 5.7.1 ..."
-      out += "<<< " + std::to_string(s.code) + (i + 1 < s.lines.size() ? "-" : " ") + s.enhanced +
-             " " + s.lines[i] + "\n";
+      out += "<<< " + std::to_string(s.code) + (i + 1 < s.lines.size() ? "-" : " ") +
+             terminalText(s.enhanced + " " + s.lines[i]) + "\n";
   }
   out += "\ntrace:\n";
   for (const auto& t : o.trace) {
-    out += "  " + std::string(toString(t.phase)) + " " + t.stage + ": " + t.outcome;
-    if (!t.detail.empty()) out += " (" + t.detail + ")";
-    if (t.effect != "none") out += " -> " + t.effect;
+    out += "  " + std::string(toString(t.phase)) + " " + terminalText(t.stage) + ": " +
+           terminalText(t.outcome);
+    if (!t.detail.empty()) out += " (" + terminalText(t.detail) + ")";
+    if (t.effect != "none") out += " -> " + terminalText(t.effect);
     out += "\n";
   }
   if (o.trace.empty()) out += "  (no stage ran)\n";
   if (!o.addedHeaders.empty() || !o.removedHeaders.empty()) {
     out += "\nheader changes:\n";
     for (const auto& [name, index] : o.removedHeaders)
-      out += "  - " + name + " #" + std::to_string(index) + "\n";
-    for (const auto& h : o.addedHeaders) {  // folded as it will be in the message
-      std::string v;
-      for (char c : h.value) v += c == '\n' ? std::string("\n    ") : std::string(1, c);
-      out += "  + " + h.name + ": " + v + "\n";
-    }
+      out += "  - " + terminalText(name) + " #" + std::to_string(index) + "\n";
+    for (const auto& h : o.addedHeaders)
+      out += "  + " + terminalText(h.name) + ": " + foldedValue(h.value) + "\n";
   }
   out += "\nresult: " + o.action;
-  if (o.firstRejection)
-    out += " at " + o.firstRejection->command + " by " + o.firstRejection->stage + " (" +
-           o.firstRejection->reason + ", decided at " + o.firstRejection->phase + ")";
+  if (o.firstRejection) {
+    const Step& r = *o.firstRejection;
+    out += terminalText(" at " + r.command + " by " + r.stage + " (" + r.reason + ", decided at " +
+                        r.phase + ")");
+  }
   out += "\n";
   if (!o.log.empty()) {
     out += "\nlog:\n";
-    for (const auto& l : o.log) out += "  " + l + "\n";
+    for (const auto& l : o.log) out += "  " + terminalText(l) + "\n";
   }
   return out;
 }

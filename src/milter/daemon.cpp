@@ -22,7 +22,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -36,16 +35,20 @@
 #include "base/metrics.h"
 #include "base/version.h"
 #include "config/config_error.h"
+#include "milter/deferred_recorder.h"
 #include "milter/log_sinks.h"
 #include "milter/metrics_http.h"
 #include "milter/milter_adapter.h"
+#include "milter/open_files_limit.h"
+#include "milter/pid_file.h"
 #include "milter/privileges.h"
 #include "milter/service_notify.h"
 
 namespace mxguard::milter {
 namespace {
 
-constexpr int kExitOsErr = 71;  // EX_OSERR
+constexpr int kExitOsErr = 71;       // EX_OSERR
+constexpr int kExitCantCreate = 73;  // EX_CANTCREAT: the pid file
 int gSignalPipe[2] = {-1, -1};
 
 void onSignal(int sig) {
@@ -119,14 +122,16 @@ Stop startLogging(const app::DaemonOptions& options) {
   return kExitOsErr;
 }
 
+// The [record] file is opened later, by openRecordFile (see deferred_recorder.h).
 Stop loadFirstPolicy(const app::DaemonOptions& options, app::PolicyLoadOptions& loadOptions,
-                     std::unique_ptr<app::PolicyHolder>& holder) {
+                     std::unique_ptr<app::PolicyHolder>& holder,
+                     std::shared_ptr<DeferredRecorder>& recorder) {
   try {
     loadOptions.resolver = app::makeResolver(options.dns, options.configFile);
     loadOptions.store = app::makeStore(options.store);
     loadOptions.ourHostname = options.hostname;
-    if (!options.record.file.empty())  // opened before privileges are dropped
-      loadOptions.recorder = std::make_shared<app::JsonLinesRecorder>(
+    if (!options.record.file.empty())
+      loadOptions.recorder = recorder = std::make_shared<DeferredRecorder>(
           options.record.file, options.record.headers, options.configFile);
     holder =
         std::make_unique<app::PolicyHolder>(app::loadPolicyFile(options.policyFile, loadOptions));
@@ -137,10 +142,33 @@ Stop loadFirstPolicy(const app::DaemonOptions& options, app::PolicyLoadOptions& 
   return std::nullopt;
 }
 
-void writePidfile(const app::DaemonOptions& options) {
-  if (options.pidfile.empty()) return;
-  std::ofstream pid(options.pidfile);
-  pid << getpid() << "\n";
+// As the service user, after privileges are dropped.
+Stop openRecordFile(DeferredRecorder* recorder) {
+  if (!recorder) return std::nullopt;
+  try {
+    recorder->open();
+  } catch (const config::ConfigError& e) {
+    logMessage(LogLevel::Error, e.what());
+    return config::kExitConfig;
+  }
+  return std::nullopt;
+}
+
+// As the service user, after privileges are dropped (see pid_file.h).
+Stop writePidfile(const app::DaemonOptions& options) {
+  std::string error;
+  if (options.pidfile.empty() || writePidFile(options.pidfile, &error)) return std::nullopt;
+  logMessage(LogLevel::Error, error);
+  return kExitCantCreate;
+}
+
+// Why a unix socket could not be bound, when the reason is its directory.
+std::string socketDirectoryProblem(const std::string& path) {
+  std::string dir = path.substr(0, path.find_last_of('/'));
+  struct stat st {};
+  if (dir.empty() || stat(dir.c_str(), &st) == 0) return "";
+  return ": its directory " + dir + " does not exist (systemd's RuntimeDirectory=mxguard makes " +
+         "/run/mxguard; otherwise: install -d -o mxguard -g mxguard -m 0750 " + dir + ")";
 }
 
 Stop openListener(const app::DaemonOptions& options) {
@@ -157,8 +185,9 @@ Stop openListener(const app::DaemonOptions& options) {
   bool listening = smfi_opensocket(true) == MI_SUCCESS;
   umask(oldUmask);
   if (!listening) {
-    logMessage(LogLevel::Error,
-               "cannot listen on " + options.socket + " (in use, or a bad address?)");
+    std::string why = socketDirectoryProblem(unixSocketPath(options.socket));
+    logMessage(LogLevel::Error, "cannot listen on " + options.socket +
+                                    (why.empty() ? " (in use, or a bad address?)" : why));
     return kExitOsErr;
   }
   setNoDelayOnListeners();
@@ -269,21 +298,33 @@ void serveSignals(const app::DaemonOptions& options, const app::PolicyLoadOption
   }
 }
 
+// Before listening (a limit raised later would not cover the first connections).
+void applyConnectionLimit(const app::DaemonOptions& options) {
+  setConnectionLimit(options.maxConnections);
+  if (std::string warning = raiseOpenFilesLimit(options.maxConnections); !warning.empty())
+    logMessage(LogLevel::Warning, warning);
+}
+
 }  // namespace
 
+// What needs root comes first (the socket, a low metrics port); the files it writes come after
+// the switch to the service user.
 int runDaemon(const app::DaemonOptions& options) {
   if (Stop stop = startLogging(options)) return *stop;
-  app::PolicyLoadOptions loadOptions;
-  std::unique_ptr<app::PolicyHolder> holder;
-  if (Stop stop = loadFirstPolicy(options, loadOptions, holder)) return *stop;
-  setPolicyHolder(holder.get());
   setDefaultHostname(options.hostname);
   setUnansweredData(!unixSocketPath(options.socket).empty());
-  writePidfile(options);
+  app::PolicyLoadOptions loadOptions;
+  std::unique_ptr<app::PolicyHolder> holder;
+  std::shared_ptr<DeferredRecorder> recorder;
+  if (Stop stop = loadFirstPolicy(options, loadOptions, holder, recorder)) return *stop;
+  setPolicyHolder(holder.get());
+  applyConnectionLimit(options);
   if (Stop stop = openListener(options)) return *stop;
   std::unique_ptr<MetricsHttpServer> metricsServer;
   if (Stop stop = startMetrics(options, metricsServer)) return *stop;
   if (Stop stop = dropPrivilegesAsConfigured(options)) return *stop;
+  if (Stop stop = openRecordFile(recorder.get())) return *stop;
+  if (Stop stop = writePidfile(options)) return *stop;
   if (Stop stop = installSignalHandlers()) return *stop;
 
   std::atomic<bool> milterDone{false};

@@ -2,7 +2,7 @@
 // FD_SETSIZE limit however many milter connections the process holds); each scrape renders the
 // registry into a fresh buffer that MHD copies.
 // Must not: take the process's signals (daemon.cpp turns those into reload/stop on the main
-// thread), or let a slow or hostile client hold more than a few connections for long.
+// thread), or let a slow or hostile client hold a connection past the request deadline.
 #include "milter/metrics_http.h"
 
 #include <arpa/inet.h>
@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -20,12 +21,18 @@
 #include "base/metrics.h"
 #include "base/strings.h"
 #include "core/reply.h"
+#include "milter/http_deadlines.h"
 
 namespace mxguard::milter {
 namespace {
 
-constexpr unsigned kMaxConnections = 8;       // Prometheus scrapes one at a time
-constexpr unsigned kConnectionTimeoutS = 10;  // an idle or trickling client is dropped
+// Prometheus scrapes one at a time and sends its request at once. Past kMaxWaiting connections
+// waiting for their answer the oldest is cut, and none waits longer than kRequestDeadline, so 20
+// clients trickling their requests cannot keep a scrape out (they could, with 8 slots held by a
+// per-read timeout that each trickled byte restarted). kMaxConnections only bounds descriptors.
+constexpr unsigned kMaxConnections = 64;
+constexpr size_t kMaxWaiting = 8;
+constexpr std::chrono::seconds kRequestDeadline{3};
 
 void logFromMhd(void*, const char* format, va_list args) {
   char buf[512];
@@ -66,7 +73,26 @@ MHD_Result onRequest(void*, MHD_Connection* connection, const char* url, const c
   }
 }
 
+void onConnection(void* cls, MHD_Connection* connection, void**,
+                  MHD_ConnectionNotificationCode code) {
+  auto* deadlines = static_cast<HttpDeadlines*>(cls);
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    deadlines->closed(connection);
+    return;
+  }
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (info) deadlines->opened(connection, info->connect_fd);
+}
+
+void onCompleted(void* cls, MHD_Connection* connection, void**, MHD_RequestTerminationCode) {
+  static_cast<HttpDeadlines*>(cls)->answered(connection);
+}
+
 }  // namespace
+
+MetricsHttpServer::MetricsHttpServer()
+    : deadlines_(std::make_unique<HttpDeadlines>(kRequestDeadline, kMaxWaiting)) {}
 
 std::unique_ptr<MetricsHttpServer> MetricsHttpServer::start(const std::string& address, int port,
                                                             std::string* error) {
@@ -91,15 +117,21 @@ std::unique_ptr<MetricsHttpServer> MetricsHttpServer::start(const std::string& a
   }
   unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
   // The polling thread inherits this mask: it must never be the thread a SIGTERM lands on.
+  // The deadlines' sweeping thread too: made here, with every signal blocked.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
+  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
+  HttpDeadlines* deadlines = server->deadlines_.get();
   MHD_Daemon* d = MHD_start_daemon(
       flags, static_cast<uint16_t>(port), nullptr, nullptr, &onRequest, nullptr,
       // The logger first: MHD reports options parsed before it on stderr.
       MHD_OPTION_EXTERNAL_LOGGER, &logFromMhd, nullptr, MHD_OPTION_SOCK_ADDR,
       reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
-      MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutS, MHD_OPTION_END);
+      // A backstop only: the deadline above cuts a slow client first.
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(kRequestDeadline.count()) + 1,
+      MHD_OPTION_NOTIFY_CONNECTION, &onConnection, deadlines, MHD_OPTION_NOTIFY_COMPLETED,
+      &onCompleted, deadlines, MHD_OPTION_END);
   int saved = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (!d) {
@@ -109,7 +141,8 @@ std::unique_ptr<MetricsHttpServer> MetricsHttpServer::start(const std::string& a
              "; in use, or not an address of this host?)";
     return nullptr;
   }
-  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(d));
+  server->daemon_ = d;
+  return server;
 }
 
 MetricsHttpServer::~MetricsHttpServer() {

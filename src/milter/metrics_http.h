@@ -1,5 +1,6 @@
 // metrics_http.h - the optional Prometheus listener: libmicrohttpd on its own polling thread,
-// GET /metrics answered with metrics::render(), 404 for other paths, 405 for other methods.
+// GET /metrics answered with metrics::render(), 404 for other paths, 405 for other methods; every
+// request has a whole-request deadline (http_deadlines.h), so slow clients cannot keep scrapes out.
 // Must not: be linked into core or stages, or serve anything but the metrics (it has no auth).
 #pragma once
 
@@ -9,6 +10,8 @@
 struct MHD_Daemon;
 
 namespace mxguard::milter {
+
+class HttpDeadlines;
 
 class MetricsHttpServer {
  public:
@@ -20,8 +23,9 @@ class MetricsHttpServer {
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
  private:
-  explicit MetricsHttpServer(MHD_Daemon* daemon) : daemon_(daemon) {}
-  MHD_Daemon* daemon_;
+  MetricsHttpServer();
+  MHD_Daemon* daemon_ = nullptr;
+  std::unique_ptr<HttpDeadlines> deadlines_;  // outlives daemon_ (its callbacks use it)
 };
 
 }  // namespace mxguard::milter

@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "base/counters.h"
 #include "base/log.h"
@@ -35,8 +37,36 @@ MilterCalls& calls() {
   return *gCalls;
 }
 
+std::atomic<unsigned> gConnectionLimit{kDefaultConnectionLimit};
+std::atomic<unsigned> gOpenConnections{0};
+
+// A place among max_connections, held for a connection's lifetime: libmilter has no limit of its
+// own and accepts until it runs out of descriptors.
+class ConnectionSlot {
+ public:
+  // nullopt when the limit is reached; *open then says how many are open.
+  static std::optional<ConnectionSlot> take(unsigned* open) {
+    unsigned before = gOpenConnections.fetch_add(1, std::memory_order_relaxed);
+    if (before < gConnectionLimit.load(std::memory_order_relaxed)) return ConnectionSlot();
+    gOpenConnections.fetch_sub(1, std::memory_order_relaxed);
+    *open = before;
+    return std::nullopt;
+  }
+  ConnectionSlot(ConnectionSlot&& o) noexcept : held_(std::exchange(o.held_, false)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (held_) gOpenConnections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  ConnectionSlot() = default;
+  bool held_ = true;
+};
+
 struct MilterConnection {
-  explicit MilterConnection(PolicySharedPtr p) : engine(std::move(p)) {}
+  MilterConnection(PolicySharedPtr p, ConnectionSlot s)
+      : slot(std::move(s)), engine(std::move(p)) {}
+  ConnectionSlot slot;
   Engine engine;
   // An internal error in an unanswered step (header, body), answered as tempfail at the next
   // answered step. A verdict that ends the message there is kept by the Engine itself.
@@ -161,13 +191,35 @@ bool answerFailure(MilterConnection& c) {
   return failed;
 }
 
+// Over max_connections: 421 at once, so the MTA closes the session rather than hold it open. One
+// log line per 10 s while it lasts (with how many were held back); the counter has them all.
+sfsistat refuseOverLimit(SMFICTX* ctx, const std::string& addr, unsigned open) {
+  countEvent("milter.connection_limit");
+  std::string host = macro(ctx, "j");
+  Verdict v;
+  v.action = Action::Tempfail;
+  v.reason = "milter.connection_limit";
+  v.reply = Reply::make(
+      421, "4.7.0",
+      (host.empty() ? gDefaultHostname : host) + " Error: too many connections; try again later");
+  unsigned limit = gConnectionLimit.load(std::memory_order_relaxed);
+  logOncePer("milter.connection_limit", std::chrono::seconds(10), LogLevel::Warning,
+             "connection from " + (addr.empty() ? std::string("unknown") : addr) +
+                 " refused with 421 4.7.0: " + std::to_string(open) +
+                 " connections open, the limit (max_connections = " + std::to_string(limit) + ")");
+  return answer(ctx, v);
+}
+
 sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
   return guarded("connect", [&]() -> sfsistat {
-    auto c = std::make_unique<MilterConnection>(gPolicies->snapshot());
-    auto& conn = c->engine.connection().client;
     // Prefer Postfix's macros: they carry what XCLIENT presented, as Postfix reports the client.
     std::string addr = macro(ctx, "{client_addr}");
     if (addr.empty()) addr = addressFromSockaddr(hostaddr);
+    unsigned open = 0;
+    std::optional<ConnectionSlot> slot = ConnectionSlot::take(&open);
+    if (!slot) return refuseOverLimit(ctx, addr, open);
+    auto c = std::make_unique<MilterConnection>(gPolicies->snapshot(), std::move(*slot));
+    auto& conn = c->engine.connection().client;
     conn.clientIp = IpAddress::parse(addr);
     conn.clientAddress =
         conn.clientIp ? conn.clientIp->toString() : (addr.empty() ? "unknown" : addr);
@@ -357,6 +409,9 @@ void setPolicyHolder(app::PolicyHolder* holder) {
 }
 void setDefaultHostname(const std::string& name) {
   gDefaultHostname = name;
+}
+void setConnectionLimit(unsigned limit) {
+  gConnectionLimit.store(limit, std::memory_order_relaxed);
 }
 void setUnansweredData(bool unanswered) {
   gUnansweredData.store(unanswered, std::memory_order_relaxed);

@@ -48,6 +48,13 @@ void setDefaultHostname(const std::string& name);
 // its side, which TCP_NODELAY on ours cannot change). Set once before smfi_main.
 void setUnansweredData(bool unanswered);
 
+// At most `limit` SMTP connections at once (max_connections in mxguard.conf): each holds a socket
+// and an Engine, and past the open-file limit libmilter stops accepting. The next
+// connection is answered 421 4.7.0 at connect (the MTA closes the session), logged and counted
+// (milter.connection_limit). Set before smfi_main.
+constexpr unsigned kDefaultConnectionLimit = 1000;
+void setConnectionLimit(unsigned limit);
+
 // The filter description to pass to smfi_register.
 smfiDesc makeFilterDescription();
 

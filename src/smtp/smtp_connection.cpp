@@ -14,6 +14,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace mxguard::smtp {
@@ -188,7 +189,21 @@ IoStatus SmtpConnection::readReply(Deadline deadline, SmtpReply* reply, std::str
   }
 }
 
+std::string unsendable(const std::string& text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      return std::string("refusing to send a command with character ") + hex;
+    }
+  return "";
+}
+
 IoStatus SmtpConnection::send(const std::string& line, Deadline deadline, std::string* error) {
+  if (std::string why = unsendable(line); !why.empty()) {
+    *error = why;
+    return IoStatus::Error;
+  }
   std::string data = line + "\r\n";
   size_t sent = 0;
   while (sent < data.size()) {

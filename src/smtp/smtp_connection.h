@@ -23,6 +23,10 @@ struct SmtpReply {
 enum class IoStatus { Ok, Timeout, Closed, Error, Garbage };
 const char* toString(IoStatus s);
 
+// Why `text` cannot go into a command line ("refusing to send a command with character 0x0D"),
+// or "" when it can: any byte below 0x20, and DEL.
+std::string unsendable(const std::string& text);
+
 constexpr size_t kMaxReplyLine = 4096;  // octets before the LF; a longer line is Garbage
 constexpr size_t kMaxReplyLines = 100;  // lines kept per reply; further ones are read and dropped
 
@@ -42,7 +46,9 @@ class SmtpConnection {
 
   IoStatus connect(const std::string& address, int port, Deadline deadline, std::string* error);
   IoStatus readReply(Deadline deadline, SmtpReply* reply, std::string* error);
-  IoStatus send(const std::string& line, Deadline deadline, std::string* error);  // adds CRLF
+  // Sends one command line and its CRLF. A line with CR, LF or another control byte is refused
+  // (Error, nothing sent): an address carrying "\r\nDATA" must not become a second command.
+  IoStatus send(const std::string& line, Deadline deadline, std::string* error);
   void close();
 
  private:

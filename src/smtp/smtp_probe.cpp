@@ -1,8 +1,10 @@
 // smtp_probe.cpp - the dialogue of Postfix's verify(8)/Exim's callout: never DATA, always QUIT.
-// Must not: wait on QUIT's reply longer than a moment: the answer is already known.
+// Must not: wait on QUIT's reply longer than a moment: the answer is already known, or write a
+// command with a control byte in it (CR/LF would smuggle in commands of the sender's choosing).
 #include "smtp/smtp_probe.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace mxguard::smtp {
 
@@ -91,6 +93,17 @@ ProbeResult SmtpProbe::probe(const std::string& host, const std::string& address
   r.address = address;
   Dialogue d(r, options);
   std::string error;
+  // Checked before connecting (SmtpConnection::send refuses such a line too): a caller's bug or
+  // a hostile address must cost the remote nothing, not even a half-finished dialogue.
+  for (const auto& [label, text] :
+       {std::pair<const char*, const std::string&>{"EHLO", options.heloName},
+        {"MAIL FROM", options.verifySender},
+        {"RCPT TO", recipient},
+        {"RCPT TO", options.randomLocalPart}})
+    if (std::string why = unsendable(text); !why.empty()) {
+      d.fail(label, why);
+      return r;
+    }
   r.transcript.push_back("connect " + host + "[" + address + "]:" + std::to_string(options.port));
   if (d.connection().connect(address, options.port, d.step(options.connectTimeout), &error) !=
       IoStatus::Ok) {

@@ -33,33 +33,39 @@ MemoryStore::Shard& MemoryStore::shardFor(const std::string& key) {
 }
 
 void MemoryStore::expireLocked(Shard& s, TimePoint now) {
-  while (!s.byExpiry.empty() && s.byExpiry.begin()->first <= now) {
-    s.entries.erase(s.byExpiry.begin()->second);
-    s.byExpiry.erase(s.byExpiry.begin());
+  for (auto& queue : s.byExpiry) {
+    while (!queue.empty() && queue.begin()->first <= now) {
+      s.entries.erase(queue.begin()->second);
+      queue.erase(queue.begin());
+    }
   }
 }
 
-void MemoryStore::putLocked(Shard& s, const std::string& key, std::string value, TimePoint expiry) {
-  auto it = s.entries.find(key);
-  if (it != s.entries.end()) {
-    s.byExpiry.erase(it->second.byExpiry);
-    s.entries.erase(it);
+void MemoryStore::evictOneLocked(Shard& s) {
+  // Within a tier, the entry that would expire first is the least valuable one; for a bucket,
+  // the one nearest to full, i.e. the smallest debt.
+  for (auto& queue : s.byExpiry) {
+    if (queue.empty()) continue;
+    s.entries.erase(queue.begin()->second);
+    queue.erase(queue.begin());
+    return;
   }
+}
+
+void MemoryStore::putLocked(Shard& s, const std::string& key, std::string value, TimePoint expiry,
+                            Tier tier) {
+  eraseLocked(s, key);
   expireLocked(s, clock_());
-  while (s.entries.size() >= maxPerShard_ && !s.byExpiry.empty()) {
-    // Full: the entry that would expire first is the least valuable one.
-    s.entries.erase(s.byExpiry.begin()->second);
-    s.byExpiry.erase(s.byExpiry.begin());
-  }
-  auto pos = s.byExpiry.emplace(expiry, key);
-  s.entries.emplace(key, Entry{std::move(value), expiry, pos});
+  while (s.entries.size() >= maxPerShard_ && !s.entries.empty()) evictOneLocked(s);
+  auto pos = s.byExpiry[tier].emplace(expiry, key);
+  s.entries.emplace(key, Entry{std::move(value), expiry, tier, pos});
 }
 
 MemoryStore::Entry* MemoryStore::findLocked(Shard& s, const std::string& key, TimePoint now) {
   auto it = s.entries.find(key);
   if (it == s.entries.end()) return nullptr;
   if (it->second.expiry <= now) {
-    s.byExpiry.erase(it->second.byExpiry);
+    s.byExpiry[it->second.tier].erase(it->second.byExpiry);
     s.entries.erase(it);
     return nullptr;
   }
@@ -69,7 +75,7 @@ MemoryStore::Entry* MemoryStore::findLocked(Shard& s, const std::string& key, Ti
 void MemoryStore::eraseLocked(Shard& s, const std::string& key) {
   auto it = s.entries.find(key);
   if (it == s.entries.end()) return;
-  s.byExpiry.erase(it->second.byExpiry);
+  s.byExpiry[it->second.tier].erase(it->second.byExpiry);
   s.entries.erase(it);
 }
 
@@ -128,12 +134,20 @@ TokenResult MemoryStore::takeToken(const std::string& key, double capacity, doub
         std::ceil((cost - tokens) / std::max(refillPerSecond, 1e-6) * 1000)));
   }
   r.remaining = tokens;
+  double debt = capacity - tokens;
+  if (debt <= 0) {
+    eraseLocked(s, key);  // full: the same as absent, and takes no room
+    return r;
+  }
   long long nowMs =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  // Kept until a full refill would have happened anyway.
-  auto ttl = std::chrono::milliseconds(
-      static_cast<long long>(std::ceil(capacity / std::max(refillPerSecond, 1e-6) * 1000)) + 1000);
-  putLocked(s, key, std::to_string(tokens) + " " + std::to_string(nowMs), now + ttl);
+  // Kept until it is full again, and no longer: an exhausted bucket outlives a fresh one (which
+  // is nearly full after one take), so a flood of new keys cannot push out a debt.
+  // At most a year: a huge byte burst at 1/d must not overflow the clock's nanoseconds.
+  double refillMs = std::min(std::ceil(debt / std::max(refillPerSecond, 1e-6) * 1000), 3.2e10);
+  auto refilled = std::chrono::milliseconds(static_cast<long long>(refillMs));
+  putLocked(s, key, std::to_string(tokens) + " " + std::to_string(nowMs),
+            now + std::max(refilled, std::chrono::milliseconds(1)), kDebt);
   return r;
 }
 

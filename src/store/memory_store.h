@@ -1,5 +1,10 @@
 // memory_store.h - the embedded Store for a single host: sharded maps with TTL expiry and a bound
 // on the number of entries (the entries closest to expiry go first when full).
+// A token bucket is kept until it is full again (absent means full), and a bucket below its
+// capacity (a debt) is evicted only when nothing else is left in its shard, the one nearest to
+// full first. Why (issue 28): a flood of 110,000 keys from other addresses evicted a client's
+// exhausted buckets, resetting its limits. Evicting anything else costs a greylist retry or a
+// callout probe; evicting a debt lets mail through that a limit refused.
 // Must not: grow without bound, or hold one lock for the whole store (shards keep threads apart).
 #pragma once
 
@@ -32,15 +37,19 @@ class MemoryStore : public Store {
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
+  using ExpiryQueue = std::multimap<TimePoint, std::string>;
+  // Eviction goes through the tiers in this order.
+  enum Tier { kPlain = 0, kDebt = 1, kTiers = 2 };
   struct Entry {
     std::string value;
     TimePoint expiry;
-    std::multimap<TimePoint, std::string>::iterator byExpiry;
+    Tier tier = kPlain;
+    ExpiryQueue::iterator byExpiry;  // in the shard's byExpiry[tier]
   };
   struct Shard {
     mutable std::mutex mutex;
     std::unordered_map<std::string, Entry> entries;
-    std::multimap<TimePoint, std::string> byExpiry;  // eviction order
+    std::array<ExpiryQueue, kTiers> byExpiry;  // eviction order within each tier
   };
   static constexpr size_t kShards = 16;
 
@@ -49,8 +58,10 @@ class MemoryStore : public Store {
   std::vector<std::unique_lock<std::mutex>> lockShards(
       std::initializer_list<const std::string*> keys);
   // All with the shard locked.
-  void putLocked(Shard& s, const std::string& key, std::string value, TimePoint expiry);
+  void putLocked(Shard& s, const std::string& key, std::string value, TimePoint expiry,
+                 Tier tier = kPlain);
   void expireLocked(Shard& s, TimePoint now);
+  void evictOneLocked(Shard& s);
   // The live entry (an expired one is dropped), or null; valid until the shard is next written.
   Entry* findLocked(Shard& s, const std::string& key, TimePoint now);
   void eraseLocked(Shard& s, const std::string& key);

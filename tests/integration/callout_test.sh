@@ -3,6 +3,8 @@
 # stage, Redis store) -> the sender domain's MX (a second private Postfix, whose log counts the
 # probes) found through nsd. Then a second mxguard process on the same Redis (a fleet) and
 # Redis stopped and restarted mid-run.
+# Last, hostile senders (issue 28) against a scripted SMTP server that records every line it gets:
+# a bare CR in a quoted local part through Postfix, and CR/LF "DATA" sent straight to the milter.
 # Must not: probe anything but loopback (the policy allows private targets for this test only).
 set -uo pipefail
 MXGUARD=$1
@@ -176,6 +178,91 @@ tb_wait_log "$MXGUARD_LOG" "store: redis 127.0.0.1:$REDIS_PORT is back" 5 >/dev/
 before=$(probes_now)
 send redis-back-2 alice@sender.example.net
 [[ $(probes_now) -eq $before ]] && ok "redis-back: caching resumed (no new probe)" || bad "redis-back: probed again"
+
+# Hostile senders (issue 28): the sender domain's MX is now a scripted server that writes down
+# every line it receives. A CR/LF in the sender must never become a second command line.
+stop_mxguard || bad "mxguard (Redis run) did not exit cleanly"
+SCRIPTED_PORT=$(free_port)
+python3 "$here/testbed/scripted_smtp.py" --port "$SCRIPTED_PORT" --users fresh \
+  --log "$TB_DIR/scripted.log" --lines "$TB_DIR/scripted.lines" > /dev/null 2>&1 &
+scripted_pid=$!
+stop_scripted() { kill "$scripted_pid" 2>/dev/null; }
+TB_CLEANUP_HOOKS+=(stop_scripted)
+wait_port 127.0.0.1 "$SCRIPTED_PORT" 10 || { bad "scripted SMTP server did not start"; exit 1; }
+sed "s/^port = .*/port = $SCRIPTED_PORT/" "$TB_DIR/policy.conf" > "$TB_DIR/policy-scripted.conf"
+start_mxguard "$MXGUARD" "$TB_DIR/policy-scripted.conf" --config "$TB_DIR/mxguard.conf" || exit 1
+connects() { grep -c connect "$TB_DIR/scripted.log" 2>/dev/null || echo 0; }
+base=$(connects)
+
+# (a) Through Postfix: a bare CR inside a quoted local part. Postfix may refuse it itself; if it
+# passes it on, mxguard must refuse it without a probe.
+tb_swaks --xclient-addr 192.0.2.10 --xclient-name mail.client.example.net \
+  --xclient-reverse-name mail.client.example.net --ehlo mail.client.example.net \
+  --from "$(printf '"a\rb"@sender.example.net')" --to "user@$TB_MAIL_DOMAIN" \
+  --header "Subject: bare-cr" > "$TB_DIR/bare-cr.swaks"
+mail_reply=$(awk '/^ -> MAIL FROM:/ {w=1; next} w && /^<(\*\*|-) / {sub(/^<(\*\*|-) +/, ""); print; exit}' "$TB_DIR/bare-cr.swaks")
+got=$(rcpt_reply bare-cr)
+if [[ "$mail_reply" != 2* ]]; then
+  ok "bare-cr: Postfix itself refused the sender: '$mail_reply'"
+elif [[ "$got" == "553 5.1.7 <"*">: Sender address rejected: malformed address: character 0x0D is not allowed in an address" ]]; then
+  ok "bare-cr: Postfix passed it, mxguard refused it: '$got'"
+else bad "bare-cr: MAIL '$mail_reply', RCPT '$got'"; fi
+
+# (b) Straight to the milter (as a client of the milter socket could): MAIL FROM with CR/LF and a
+# whole message inside the address. The RCPT gets the exact 553, and nothing is probed.
+cat > "$TB_DIR/inject_milter.py" <<'PY'
+import socket, struct, sys
+
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+def send(cmd, data=b""):
+    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+def readn(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError("milter closed the connection")
+        b += c
+    return b
+def read():
+    body = readn(struct.unpack(">I", readn(4))[0])
+    return body[:1], body[1:]
+def step(cmd, data):
+    send(cmd, data)
+    return read()
+send(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
+assert read()[0] == b"O"
+def macros(stage, pairs):
+    send(b"D", stage + b"".join(k + b"\0" + v + b"\0" for k, v in pairs))
+macros(b"C", [(b"j", b"mx.example.net"), (b"{client_addr}", b"192.0.2.10"),
+              (b"{client_name}", b"mail.client.example.net")])
+assert step(b"C", b"mail.client.example.net\0" + b"4" + struct.pack(">H", 4321) + b"192.0.2.10\0")[0] == b"c"
+assert step(b"H", b"mail.client.example.net\0")[0] == b"c"
+sender = b"<a\r\nDATA\r\nSubject: injected\r\n\r\nhello\r\n.\r\nQUIT\r\n@sender.example.net>"
+macros(b"M", [(b"{mail_addr}", sender[1:-1])])
+cmd, _ = step(b"M", sender + b"\0")
+cmd, text = step(b"R", b"<user@example.org>\0") if cmd == b"c" else (cmd, _)
+print(cmd.decode(), text.rstrip(b"\0").decode("latin-1"))
+send(b"Q")
+PY
+got=$(python3 "$TB_DIR/inject_milter.py" "$MILTER_PORT" 2>&1)
+want="y 553 5.1.7 <a??DATA??Subject: injected????hello??.??QUIT??@sender.example.ne...>: Sender address rejected: malformed address: character 0x0D is not allowed in an address"
+[[ "$got" == "$want" ]] && ok "injection via the milter: refused with '${want#y }'" || bad "injection via the milter: got '$got', expected '$want'"
+[[ $(connects) -eq $base ]] && ok "injection: the scripted server saw no connection" || bad "injection: $(( $(connects) - base )) connection(s) to the scripted server"
+
+# (c) A clean sender still probes, and every line the server ever received is one command.
+send scripted-clean fresh@sender.example.net
+expect scripted-clean "250 2.1.5 Ok"
+if python3 - "$TB_DIR/scripted.lines" <<'PY'
+import ast, re, sys
+ok = re.compile(rb"^(EHLO|HELO) [!-~]+$|^MAIL FROM:<[!-~]*>$|^RCPT TO:<[!-~]+>$|^QUIT$")
+lines = [ast.literal_eval(l) for l in open(sys.argv[1])]
+bad = [l for l in lines if not ok.match(l)]
+print("   %d lines, unexpected: %r" % (len(lines), bad[:5]))
+sys.exit(1 if bad or not lines else 0)
+PY
+then ok "scripted server: every line it received was one probe command"
+else bad "scripted server: a line that is not a probe command arrived"; fi
 
 stop_mxguard && ok "mxguard exited cleanly" || bad "mxguard exit/sanitizer"
 tb_summary

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # daemon_config_test.sh - the daemon and the harness on bad input: config errors name
 # file:line:option and exit 78, usage errors exit 64, SIGHUP reload keeps the old policy when the
-# new one is broken, SIGTERM stops the daemon within a few seconds.
+# new one is broken, SIGTERM stops the daemon within a few seconds; files others can write, that
+# are not files, or that are huge are refused (78); a symbolic link planted for the pid file or
+# the [record] file is refused, and both are opened as the service user.
 # Must not: use the network beyond loopback (the daemon forwards DNS to an unused loopback port).
 set -uo pipefail
 MXGUARD=$1
@@ -89,6 +91,32 @@ if [[ $rc -eq 78 && "$out" == *"$work/bad-store.conf:3: store.redis: invalid add
   ok "bad [store] redis address: exit 78"
 else bad "bad [store]: rc=$rc: $out"; fi
 
+# Files that decide what the daemon does: others must not be able to change them, and what is not
+# a configuration file (a device, a FIFO, something huge) is refused rather than read.
+printf '[engine]\nstages = helo\n' > "$work/writable.conf"
+chmod 0666 "$work/writable.conf"
+want="$work/writable.conf: mode 0666 lets group and others change this file, which decides what mxguard does with mail; run: chmod go-w $work/writable.conf"
+out=$("$MXGUARD" --check-config --policy "$work/writable.conf" --dns 127.0.0.1@9 2>&1); rc=$?
+if [[ $rc -eq 78 && "$out" == "mxguard: $want" ]]; then ok "world-writable policy: exit 78, '$want'"
+else bad "world-writable policy: rc=$rc: $out"; fi
+out=$("$CHECK" --policy "$work/writable.conf" --dns 127.0.0.1@9 --client-ip 192.0.2.1 2>&1); rc=$?
+if [[ $rc -eq 78 && "$out" == *"$want"* ]]; then ok "world-writable policy (mxguard-check): exit 78"
+else bad "world-writable policy (mxguard-check): rc=$rc: $out"; fi
+cp "$here/config/mxguard.conf" "$work/group-writable-mxguard.conf" && chmod 0664 "$work/group-writable-mxguard.conf"
+out=$("$MXGUARD" --check-config --config "$work/group-writable-mxguard.conf" --policy "$here/policies/default.conf" 2>&1); rc=$?
+if [[ $rc -eq 78 && "$out" == *"group-writable-mxguard.conf: mode 0664 lets group change this file"* ]]; then
+  ok "group-writable mxguard.conf: exit 78"
+else bad "group-writable mxguard.conf: rc=$rc: $out"; fi
+out=$(ulimit -v 4000000; "$MXGUARD" --check-config --policy /dev/zero --dns 127.0.0.1@9 2>&1); rc=$?
+want="mxguard: /dev/zero: not a regular file (a character device); give the path of a configuration file"
+if [[ $rc -eq 78 && "$out" == "$want" ]]; then ok "--policy /dev/zero: exit 78, '$want'"
+else bad "--policy /dev/zero: rc=$rc: $(head -c 300 <<<"$out")"; fi
+head -c 2000000 /dev/zero | tr '\0' '#' > "$work/huge.conf"
+out=$("$MXGUARD" --check-config --policy "$work/huge.conf" --dns 127.0.0.1@9 2>&1); rc=$?
+if [[ $rc -eq 78 && "$out" == "mxguard: $work/huge.conf: 2000000 bytes, larger than the 1048576 a configuration file may have" ]]; then
+  ok "2 MB policy: exit 78"
+else bad "2 MB policy: rc=$rc: $out"; fi
+
 out=$("$MXGUARD" --bogus-flag 2>&1); rc=$?
 if [[ $rc -eq 64 && "$out" == *"unrecognised option '--bogus-flag'"* ]]; then ok "daemon usage error: exit 64"
 else bad "daemon usage error: rc=$rc: $out"; fi
@@ -106,6 +134,18 @@ for p in default strict; do
 done
 out=$("$MXGUARD" --check-config --config "$here/config/mxguard.conf" --policy "$here/policies/default.conf" 2>&1); rc=$?
 if [[ $rc -eq 0 ]]; then ok "shipped config/mxguard.conf is valid"; else bad "config/mxguard.conf: rc=$rc: $out"; fi
+# libmilter trusts whatever reaches its socket (a malformed macro packet crashes it): the default
+# and the shipped socket are a unix socket in /run/mxguard, not a TCP port every local user can use.
+if [[ "$out" == *"; socket unix:/run/mxguard/mxguard.sock;"* ]]; then ok "shipped config/mxguard.conf: socket unix:/run/mxguard/mxguard.sock"
+else bad "shipped socket: $out"; fi
+out=$("$MXGUARD" --check-config --policy "$here/policies/default.conf" --dns 127.0.0.1@9 2>&1)
+if [[ "$out" == *"; socket unix:/run/mxguard/mxguard.sock;"* ]]; then ok "default socket: unix:/run/mxguard/mxguard.sock"
+else bad "default socket: $out"; fi
+printf 'max_connections = 0\n' > "$work/max0.conf"
+out=$("$MXGUARD" --check-config --config "$work/max0.conf" --policy "$here/policies/default.conf" 2>&1); rc=$?
+if [[ $rc -eq 78 && "$out" == "mxguard: $work/max0.conf:1: max_connections: value 0 is below the minimum 1" ]]; then
+  ok "max_connections = 0: exit 78"
+else bad "max_connections = 0: rc=$rc: $out"; fi
 
 # SIGHUP: a broken policy is refused and the old one keeps serving; a good one is taken.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -142,6 +182,44 @@ if ((stopped)); then wait "$daemon_pid"; rc=$?; daemon_pid=""
   if [[ $rc -eq 0 ]]; then ok "SIGTERM: exited 0 after ${ms} ms"; else bad "SIGTERM: exit code $rc"; fi
 else bad "SIGTERM: still running after ${ms} ms"; fi
 
+# The pid file and the [record] file: a symbolic link planted where they go is refused, and the
+# file it points at is left alone; without one, the pid file holds the pid and goes at exit.
+# start_expecting_exit NAME ARGS...: the daemon must exit by itself within 10 s; sets rc and out.
+start_expecting_exit() {
+  local name=$1 pid i
+  shift
+  "$MXGUARD" --foreground --allow-root --policy "$work/live.conf" --dns 127.0.0.1@9 "$@" 2> "$work/$name.log" &
+  pid=$!
+  rc=running
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }; sleep 0.1; done
+  [[ $rc == running ]] && { kill -9 "$pid"; wait "$pid" 2>/dev/null; }
+  out=$(cat "$work/$name.log")
+}
+mkdir "$work/run" && echo "precious" > "$work/victim"
+ln -s "$work/victim" "$work/run/mxguard.pid"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_expecting_exit pid-link --socket "inet:$port@127.0.0.1" --pidfile "$work/run/mxguard.pid"
+if [[ $rc == 73 && "$out" == *"error: pid file $work/run/mxguard.pid is a symbolic link; refusing to follow it"* \
+      && $(cat "$work/victim") == precious ]]; then
+  ok "pid file planted as a symbolic link: exit 73, refused, the target untouched"
+else bad "pid file symlink: rc=$rc, victim '$(cat "$work/victim")': $out"; fi
+printf '[record]\nfile = %s\n' "$work/run/transactions.jsonl" > "$work/record.conf"
+ln -s "$work/victim" "$work/run/transactions.jsonl"
+start_expecting_exit record-link --config "$work/record.conf" --socket "inet:$port@127.0.0.1"
+if [[ $rc == 78 && "$out" == *"error: $work/record.conf: record.file: '$work/run/transactions.jsonl' is a symbolic link; refusing to follow it"* \
+      && $(cat "$work/victim") == precious ]]; then
+  ok "[record] file planted as a symbolic link: exit 78, refused, the target untouched"
+else bad "record file symlink: rc=$rc, victim '$(cat "$work/victim")': $out"; fi
+rm -f "$work/run/mxguard.pid"
+"$MXGUARD" --foreground --allow-root --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "inet:$port@127.0.0.1" \
+  --pidfile "$work/run/mxguard.pid" 2> "$work/pid.log" &
+daemon_pid=$!
+for _ in $(seq 50); do grep -q "listening on" "$work/pid.log" && break; sleep 0.1; done
+[[ $(cat "$work/run/mxguard.pid" 2>/dev/null) == "$daemon_pid" ]] && ok "pid file holds the daemon's pid" \
+  || bad "pid file: '$(cat "$work/run/mxguard.pid" 2>/dev/null)', pid $daemon_pid: $(cat "$work/pid.log")"
+kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=""
+[[ ! -e "$work/run/mxguard.pid" ]] && ok "pid file removed at exit" || bad "pid file left behind"
+
 # Privileges: bound as root, then running as the configured user; a unix socket it can use.
 if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
   "$MXGUARD" --foreground --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "unix:$work/m.sock" \
@@ -156,6 +234,30 @@ if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
   out=$("$MXGUARD" --foreground --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "unix:$work/m2.sock" --user no-such-user 2>&1); rc=$?
   if [[ $rc -eq 71 && "$out" == *"user 'no-such-user' does not exist"* ]]; then ok "--user unknown: exit 71 with the reason"
   else bad "--user unknown: rc=$rc: $out"; fi
+  # Opened as the user, not as root: a root-only directory is refused for both files; nobody's
+  # own directory works.
+  chmod 0755 "$work"
+  mkdir -m 0755 "$work/rootonly" && mkdir -m 0755 "$work/nobodys" && chown nobody "$work/nobodys"
+  chmod 0644 "$work/live.conf"
+  printf '[record]\nfile = %s\n' "$work/rootonly/transactions.jsonl" > "$work/record-root.conf"
+  start_expecting_exit record-root --config "$work/record-root.conf" --socket "unix:$work/m3.sock" --user nobody
+  if [[ $rc == 78 && "$out" == *"record.file: cannot open '$work/rootonly/transactions.jsonl' for appending: Permission denied"* ]]; then
+    ok "--user nobody: the [record] file is opened as nobody (root's directory refused)"
+  else bad "--user nobody, record in root's directory: rc=$rc: $out"; fi
+  start_expecting_exit pid-root --socket "unix:$work/m4.sock" --user nobody --pidfile "$work/rootonly/mxguard.pid"
+  if [[ $rc == 73 && "$out" == *"cannot create the pid file $work/rootonly/mxguard.pid: Permission denied"* ]]; then
+    ok "--user nobody: the pid file is written as nobody (root's directory refused)"
+  else bad "--user nobody, pid file in root's directory: rc=$rc: $out"; fi
+  printf '[record]\nfile = %s\n' "$work/nobodys/transactions.jsonl" > "$work/record-nobody.conf"
+  "$MXGUARD" --foreground --policy "$work/live.conf" --dns 127.0.0.1@9 --socket "unix:$work/m5.sock" --user nobody \
+    --config "$work/record-nobody.conf" --pidfile "$work/nobodys/mxguard.pid" 2> "$work/daemon5.log" &
+  daemon_pid=$!
+  for _ in $(seq 50); do grep -q "listening on" "$work/daemon5.log" && break; sleep 0.1; done
+  if [[ $(stat -c %U "$work/nobodys/transactions.jsonl" 2>/dev/null) == nobody \
+        && $(stat -c %U "$work/nobodys/mxguard.pid" 2>/dev/null) == nobody ]]; then
+    ok "--user nobody: the [record] file and the pid file belong to nobody"
+  else bad "--user nobody: $(ls -l "$work/nobodys") $(cat "$work/daemon5.log")"; fi
+  kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=""
 else
   echo "skip: privilege drop needs root and a 'nobody' user"
 fi

@@ -2,7 +2,8 @@
 # metrics_test.sh - the Prometheus endpoint end to end: mxguard with [metrics] listen on a free
 # loopback port behind a real Postfix; a known set of transactions (3 clean and delivered, 2 from
 # an RBL-listed client rejected at RCPT), then /metrics must show exactly those counts. Also: 404
-# and 405, a non-loopback listen refused without allow_remote, a port in use refused at start.
+# and 405, 20 slow clients neither keep a scrape out nor stay past the request deadline, a
+# non-loopback listen refused without allow_remote, a port in use refused at start.
 # Must not: use any network beyond loopback, or leave a process or file behind (testbed traps EXIT).
 set -uo pipefail
 MXGUARD=${1:?usage: metrics_test.sh MXGUARD MXGUARD-CHECK}
@@ -157,6 +158,50 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/other")
 [[ "$code" == 404 ]] && ok "GET /other: 404" || bad "GET /other: $code"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d x=1 "$URL/metrics")
 [[ "$code" == 405 ]] && ok "POST /metrics: 405" || bad "POST /metrics: $code"
+
+# 3b. 20 slow clients (each sends half a request, then a byte every 0.5 s, never finishing) must
+# not keep Prometheus out: a scrape right after they connect answers within a second, and each of
+# them is cut off within the request deadline (3 s) however long it trickles.
+cat > "$TB_DIR/slow_clients.py" <<'PY'
+import socket, sys, time
+port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(n)]
+for s in socks:
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+open(ready, "w").close()
+start, cut = time.time(), {}
+while time.time() - start < 8 and len(cut) < n:
+    for i, s in enumerate(socks):
+        if i in cut:
+            continue
+        try:
+            s.sendall(b"X")
+            s.settimeout(0.01)
+            if s.recv(1) == b"":
+                cut[i] = time.time() - start
+        except socket.timeout:
+            pass
+        except OSError:
+            cut[i] = time.time() - start
+    time.sleep(0.5)
+print("%d %.1f" % (len(cut), max(cut.values()) if cut else -1))
+PY
+rm -f "$TB_DIR/slow.ready"
+python3 "$TB_DIR/slow_clients.py" "$METRICS_PORT" 20 "$TB_DIR/slow.ready" > "$TB_DIR/slow.out" 2>&1 &
+slow_pid=$!
+for _ in $(seq 50); do [[ -e "$TB_DIR/slow.ready" ]] && break; sleep 0.1; done
+sleep 0.3
+got=$(curl -sS --max-time 1 -o "$TB_DIR/slow.prom" -w '%{http_code} %{time_total}' "$URL/metrics" 2>&1)
+if [[ "$got" == "200 "* ]] && grep -q '^mxguard_build_info' "$TB_DIR/slow.prom"; then
+  ok "20 slow clients connected: a scrape still answers at once ($got s)"
+else bad "20 slow clients connected: scrape got '$got'"; fi
+wait "$slow_pid"
+read -r cut latest < "$TB_DIR/slow.out"
+if [[ "$cut" == 20 ]] && awk -v l="$latest" 'BEGIN { exit !(l >= 0 && l <= 6) }'; then
+  ok "all 20 slow clients cut off, the last after ${latest} s"
+else bad "slow clients: $(cat "$TB_DIR/slow.out") (want all 20 cut within 6 s: the 3 s deadline, the sweep, this loop)"; fi
+got=$(curl -sS --max-time 1 -o /dev/null -w '%{http_code}' "$URL/metrics" 2>&1)
+[[ "$got" == 200 ]] && ok "scrape after the slow clients: 200" || bad "scrape after the slow clients: $got"
 
 # 4. SIGHUP is counted.
 kill -HUP "$MXGUARD_PID"

@@ -2,7 +2,9 @@
 # miltertest_protocol_test.sh - milter protocol edges against the real daemon on a unix socket,
 # with nsd for DNS: miltertest runs milter_protocol.lua (message sequences, aborts, missing macros,
 # odd HELOs, abrupt disconnects); a small raw milter client checks what miltertest cannot see (the
-# exact reply text, a 10 KB HELO); then the daemon's log lines and a clean SIGTERM exit.
+# exact reply text, a 10 KB HELO); libmilter's malformed-macro crash out of other users' reach
+# (the socket refuses them); then the daemon's log lines and a clean SIGTERM exit; last,
+# max_connections = 2 answers the third connection 421 4.7.0 through libmilter.
 # Must not: use any network beyond loopback, or leave a process or file behind (testbed traps EXIT).
 set -uo pipefail
 MXGUARD=${1:?usage: miltertest_protocol_test.sh MXGUARD MXGUARD-CHECK}
@@ -215,6 +217,22 @@ expect_log "10 KB HELO cut to 100 characters in the log" \
 if grep -qP '[\x00-\x08\x0b-\x1f\x7f]' "$MXGUARD_LOG"; then bad "log: control characters in the mxguard log"
 else ok "log: no control characters in the mxguard log"; fi
 
+# 3b. libmilter reads past its macro array on a macro packet whose last name has no value, and
+# the daemon dies (tests/reliability/libmilter_macro_crash.py; reported upstream). Nothing in
+# mxguard can catch it, so the socket is the protection: a unix socket of mode 0660, which a
+# local user outside its group cannot even connect to. Sent as user nobody: refused, still alive.
+if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null \
+   && [[ -x /usr/bin/python3 ]]; then
+  mode=$(stat -c %a "$TB_DIR/mxguard.sock")
+  out=$(setpriv --reuid nobody --regid "$(id -g nobody)" --clear-groups /usr/bin/python3 \
+    "$here/../reliability/libmilter_macro_crash.py" "$MXGUARD_SOCKET" 2>&1); rc=$?
+  if [[ $rc -eq 2 && "$out" == "refused: Permission denied" && "$mode" == 660 ]] && kill -0 "$MXGUARD_PID" 2>/dev/null; then
+    ok "the malformed macro packet from another local user (nobody): socket mode $mode refuses the connection, daemon alive"
+  else bad "malformed macro packet as nobody: rc=$rc, socket mode $mode: $out"; fi
+else
+  echo "skip: the other-user check needs root, a 'nobody' user, setpriv and /usr/bin/python3"
+fi
+
 # 4. Still alive after everything, then a clean SIGTERM exit.
 if kill -0 "$MXGUARD_PID" 2>/dev/null; then ok "daemon alive after all protocol edges"
 else bad "daemon died during the protocol edges; log tail:"; tail -20 "$MXGUARD_LOG" | sed 's/^/    /'; fi
@@ -223,5 +241,52 @@ rc=$?
 if [[ $rc -eq 0 ]]; then ok "mxguard exited 0 on SIGTERM, no sanitizer report"
 else bad "mxguard stop: exit status $rc; log tail:"; tail -20 "$MXGUARD_LOG" | sed 's/^/    /'; fi
 [[ -S "$TB_DIR/mxguard.sock" ]] && echo "note: the unix socket $TB_DIR/mxguard.sock is left behind after exit"
+
+# 5. max_connections through libmilter: with a limit of 2, the third connection hears 421 4.7.0
+# at connect (the MTA closes the session), logged once; after one closes, a new one is served.
+printf 'max_connections = 2\n' > "$TB_DIR/limit.conf"
+MXGUARD_SOCKET="unix:$TB_DIR/limited.sock"
+start_mxguard "$MXGUARD" "$here/policies/integration.conf" --config "$TB_DIR/limit.conf" \
+  || { bad "mxguard with max_connections = 2 did not start"; tb_summary; exit 1; }
+python3 - "$TB_DIR/limited.sock" > "$TB_DIR/limit.out" 2>&1 <<'PY'
+import socket, struct, sys
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    return s
+def send(s, cmd, data=b""):
+    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+def read(s):
+    n = struct.unpack(">I", s.recv(4, socket.MSG_WAITALL))[0]
+    b = s.recv(n, socket.MSG_WAITALL)
+    return b[:1], b[1:].rstrip(b"\0")
+def connect():
+    s = conn()
+    send(s, b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)); read(s)
+    send(s, b"D", b"C" + b"\0".join([b"j", b"mx.example.net", b"{client_addr}", b"192.0.2.10"]) + b"\0")
+    send(s, b"C", b"mail.client.example.net\0" + b"4" + struct.pack(">H", 4321) + b"192.0.2.10\0")
+    return s, read(s)
+a, ra = connect()
+b, rb = connect()
+c, rc = connect()
+print("first:", ra[0].decode(), "second:", rb[0].decode())
+print("third:", rc[0].decode(), rc[1].decode())
+send(a, b"Q"); a.close()
+import time; time.sleep(0.3)
+d, rd = connect()
+print("after one closed:", rd[0].decode())
+PY
+cat "$TB_DIR/limit.out"
+grep -qx "first: c second: c" "$TB_DIR/limit.out" && ok "max_connections = 2: two connections served" \
+  || bad "max_connections = 2: $(cat "$TB_DIR/limit.out")"
+grep -qx "third: y 421 4.7.0 mx.example.net Error: too many connections; try again later" "$TB_DIR/limit.out" \
+  && ok "max_connections = 2: the third hears '421 4.7.0 mx.example.net Error: too many connections; try again later'" \
+  || bad "max_connections = 2, third connection: $(cat "$TB_DIR/limit.out")"
+grep -qx "after one closed: c" "$TB_DIR/limit.out" && ok "max_connections = 2: after one closed, a new one is served" \
+  || bad "max_connections = 2, after a close: $(cat "$TB_DIR/limit.out")"
+grep -q "warning: connection from 192.0.2.10 refused with 421 4.7.0: 2 connections open, the limit (max_connections = 2)" "$MXGUARD_LOG" \
+  && ok "max_connections = 2: the refusal is logged" || bad "no refusal line in the log: $(tail -5 "$MXGUARD_LOG")"
+stop_mxguard || bad "mxguard (max_connections = 2) did not stop cleanly"
 
 tb_summary

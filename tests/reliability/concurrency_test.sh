@@ -149,7 +149,9 @@ start_nsd || { echo "FAIL: nsd did not start"; exit 1; }
 # /metrics: the engine's own time per SMTP phase (mxguard_phase_duration_seconds), scraped while
 # the sessions are held (the HTTP thread reads the counters the milter threads update) and after.
 METRICS_PORT=$(free_port)
-printf '[metrics]\nlisten = 127.0.0.1:%s\n' "$METRICS_PORT" > "$TB_DIR/mxguard.conf"
+# max_connections above the sessions: the test measures concurrency, not the connection limit.
+printf 'max_connections = %s\n[metrics]\nlisten = 127.0.0.1:%s\n' $((SESSIONS + 100)) "$METRICS_PORT" \
+  > "$TB_DIR/mxguard.conf"
 start_mxguard "$MXGUARD" "$TB_DIR/policy.conf" --config "$TB_DIR/mxguard.conf" \
   || { echo "FAIL: mxguard did not start"; exit 1; }
 scrape() { curl -sf -m 10 "http://127.0.0.1:$METRICS_PORT/metrics" -o "$1"; }

@@ -8,7 +8,9 @@ the connection, never speaks), drip (the banner one byte a second, then normal),
 multi-line 550 carrying printf directives, NUL, 8-bit bytes, a bare CR and a fake "250 ..."; for
 local parts "mixed..." also a line with code 250), refuse-null (550 5.7.1 to MAIL FROM:<>), garbage (a banner that is
 not SMTP), helo-only (502 to EHLO). --port 0 picks a port and prints it as the first stdout line.
---accept-all-domains: RCPT for these domains is always accepted. Each connection appends "connect" to --log, so tests can count probes. Listens on 127.0.0.1 only.
+--accept-all-domains: RCPT for these domains is always accepted. Each connection appends "connect" to --log, so tests can count probes. --lines FILE: every command line received is
+appended to FILE as a Python bytes literal (b'RCPT TO:<a@b>'), so a test can prove that no
+line it did not expect (a DATA smuggled inside an address) ever arrived. Listens on 127.0.0.1 only.
 Must not: accept DATA (a probe never sends it).
 """
 import argparse
@@ -24,6 +26,7 @@ def main():
     p.add_argument("--users", default="")
     p.add_argument("--log", default="")
     p.add_argument("--accept-all-domains", default="")
+    p.add_argument("--lines", default="")
     a = p.parse_args()
     users = {u.lower() for u in a.users.split(",") if u}
     accept_all = {d.lower() for d in a.accept_all_domains.split(",") if d}
@@ -63,6 +66,9 @@ def main():
             elif m != "dripped":
                 self.say("220 mx.sender.example.net ESMTP")
             for raw in self.rfile:
+                if a.lines:
+                    with lock, open(a.lines, "a") as f:
+                        f.write(repr(raw.rstrip(b"\r\n")) + "\n")
                 line = raw.decode("latin-1").rstrip("\r\n")
                 cmd = line.upper()
                 if cmd.startswith("EHLO"):

@@ -105,9 +105,9 @@ cat >&9
 echo >&9
 EOF
   chmod 755 "$SENDMAIL_DIR/deliver.sh"
-  grep -q 'S=inet:10025@127.0.0.1,' "$SM_MC_SNIPPET" \
-    || { tb_log "$SM_MC_SNIPPET has no 'S=inet:10025@127.0.0.1,' to point at the test's mxguard"; return 1; }
-  sed "s|S=inet:10025@127.0.0.1,|S=inet:$MILTER_PORT@127.0.0.1,|" "$SM_MC_SNIPPET" \
+  grep -q 'S=local:/run/mxguard/mxguard.sock,' "$SM_MC_SNIPPET" \
+    || { tb_log "$SM_MC_SNIPPET has no 'S=local:/run/mxguard/mxguard.sock,' to point at the test's mxguard"; return 1; }
+  sed "s|S=local:/run/mxguard/mxguard.sock,|S=inet:$MILTER_PORT@127.0.0.1,|" "$SM_MC_SNIPPET" \
     > "$SENDMAIL_DIR/mxguard.mc"
   SENDMAIL_PORT=$(free_port)
   cat > "$SENDMAIL_DIR/sendmail.mc" <<EOF

@@ -2,6 +2,8 @@
 // Must not: trust what it reads back: a malformed record is treated as absent.
 #include "stages/callout/callout_record.h"
 
+#include <openssl/sha.h>
+
 #include <vector>
 
 namespace mxguard::stages {
@@ -35,13 +37,35 @@ bool toInt(const std::string& s, int64_t* out) {
   return true;
 }
 
+constexpr size_t kMaxPlainSubject = 200;
+
 }  // namespace
+
+std::string boundedReply(std::string reply) {
+  if (reply.size() > kMaxCachedReply) reply = reply.substr(0, kMaxCachedReply - 3) + "...";
+  return reply;
+}
+
+std::string storeKey(const std::string& prefix, const std::string& subject) {
+  // A subject that looks like a hashed one is hashed too, so none can pose as another's hash.
+  if (subject.size() <= kMaxPlainSubject && subject.rfind("sha256:", 0) != 0)
+    return prefix + subject;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(subject.data()), subject.size(), digest);
+  static const char* kHex = "0123456789abcdef";
+  std::string key = prefix + "sha256:";
+  for (unsigned char b : digest) {
+    key += kHex[b >> 4];
+    key += kHex[b & 0xf];
+  }
+  return key;
+}
 
 std::string encode(const AddressRecord& r) {
   static const char* names[] = {"accepted", "rejected", "null_sender_refused", "tempfailed"};
   return std::string("a1\t") + names[static_cast<int>(r.result)] + "\t" + clean(r.host) + "\t" +
          clean(r.address) + "\t" + clean(r.command) + "\t" + std::to_string(r.probedAt) + "\t" +
-         clean(r.reply);
+         clean(boundedReply(r.reply));
 }
 
 std::optional<AddressRecord> decodeAddress(const std::string& text) {
@@ -62,7 +86,7 @@ std::optional<AddressRecord> decodeAddress(const std::string& text) {
   r.address = f[3];
   r.command = f[4];
   if (!toInt(f[5], &r.probedAt)) return std::nullopt;
-  r.reply = f[6];
+  r.reply = boundedReply(f[6]);  // written by an older version, or by someone else
   return r;
 }
 

@@ -1,8 +1,10 @@
 // callout_record.h - what the callout cache remembers about an address or a domain, and how it
 // is written into the Store (one line of tab-separated fields, versioned by the key prefix).
-// Must not: lose the remote's own reply: a cached rejection quotes it like a fresh one.
+// Must not: lose the remote's own reply (a cached rejection quotes it like a fresh one), or let
+// a key or a value grow with what a sender or a remote server chose to send.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +25,16 @@ struct DomainRecord {
   std::string host;
   int64_t probedAt = 0;
 };
+
+// A cached remote reply is at most this long ("..." ends a cut one): a hostile server's 400 KB
+// reply must not become 400 KB in the store per address, nor a reply of that size to our client.
+constexpr size_t kMaxCachedReply = 512;
+std::string boundedReply(std::string reply);
+
+// The store key for `subject` (an address or a domain) under `prefix` ("callout:addr:"): the
+// subject itself when short, else "sha256:" and its SHA-256 in hex, so no key exceeds
+// prefix + 200 octets however long the name a sender made up.
+std::string storeKey(const std::string& prefix, const std::string& subject);
 
 std::string encode(const AddressRecord& r);
 std::optional<AddressRecord> decodeAddress(const std::string& text);

@@ -14,6 +14,8 @@
 #include "base/metrics.h"
 #include "base/strings.h"
 #include "core/reply.h"
+#include "stages/callout/public_address.h"
+#include "stages/callout/sender_syntax.h"
 #include "stages/check_action.h"
 
 namespace mxguard::stages {
@@ -22,6 +24,7 @@ namespace {
 const std::set<std::string> kVars{"sender",         "sender_domain", "mx_host",
                                   "mx_addr",        "remote_reply",  "why",
                                   "callout_cached", "client_address"};
+const std::set<std::string> kMalformedVars{"sender", "why", "client_address"};
 
 // The outcome as a metric label: snake_case, like every other label value.
 const char* probeLabel(smtp::ProbeOutcome o) {
@@ -63,29 +66,11 @@ std::string randomLocalPart() {
   return s;
 }
 
-bool isPublic(const IpAddress& ip) {
-  const auto& b = ip.bytes();
-  if (ip.isV4()) {
-    if (b[0] == 0 || b[0] == 10 || b[0] == 127 || b[0] >= 224) return false;
-    if (b[0] == 169 && b[1] == 254) return false;
-    if (b[0] == 172 && (b[1] & 0xf0) == 16) return false;
-    if (b[0] == 192 && b[1] == 168) return false;
-    if (b[0] == 100 && (b[1] & 0xc0) == 64) return false;  // carrier-grade NAT
-    return true;
-  }
-  if (b[0] == 0xff) return false;                           // multicast
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return false;  // link-local
-  if ((b[0] & 0xfe) == 0xfc) return false;                  // unique local
-  bool loopbackOrAny = true;
-  for (int i = 0; i < 15; ++i) loopbackOrAny = loopbackOrAny && b[i] == 0;
-  return !loopbackOrAny;
-}
-
 }  // namespace
 
 std::vector<config::OptionSpec> CalloutStage::options() {
   using config::OptionKind;
-  return {
+  std::vector<config::OptionSpec> specs{
       {"port", OptionKind::Int, "25", false, 1, 65535, "SMTP port of the sender's servers"},
       {"helo_name", OptionKind::String, "", false, 0, 0, "our EHLO name (default: our host name)"},
       {"verify_sender", OptionKind::String, "", false, 0, 0,
@@ -95,6 +80,10 @@ std::vector<config::OptionSpec> CalloutStage::options() {
       {"probe_timeout", OptionKind::Duration, "20s", false, 100, 600000,
        "the whole probe; keep below Postfix's milter_command_timeout (30s)"},
       {"max_hosts", OptionKind::Int, "3", false, 1, 10, "MX hosts tried at most"},
+      {"max_addresses_per_host", OptionKind::Int, "2", false, 1, 20,
+       "addresses of one MX host tried at most (a name with 200 A records is not 200 attempts)"},
+      {"max_attempts", OptionKind::Int, "5", false, 1, 50,
+       "connection attempts per probe at most, all MX hosts together"},
       {"accept_all_probe", OptionKind::Bool, "yes", false, 0, 0,
        "also probe a random local part to detect accept-all domains"},
       {"allow_private", OptionKind::Bool, "no", false, 0, 0,
@@ -136,6 +125,12 @@ std::vector<config::OptionSpec> CalloutStage::options() {
        "null sender (RFC 5321 4.5.5), so the address cannot be verified: ${remote_reply}",
        false, 0, 0, "with on_null_sender_refused = reject"},
   };
+  // Such a sender is never probed nor cached whatever this says; it only decides the reply.
+  declareCheck(specs, "malformed", "reject",
+               "553 5.1.7 <${sender}>: Sender address rejected: malformed address: ${why}",
+               "a sender with control bytes or over RFC 5321's size limits (local part 64, "
+               "domain 255, path 256 octets)");
+  return specs;
 }
 
 StageSharedPtr CalloutStage::create(const config::Section& section, const StageContext& context) {
@@ -154,6 +149,9 @@ StageSharedPtr CalloutStage::create(const config::Section& section, const StageC
   o.commandTimeout = section.getDuration("command_timeout");
   o.totalTimeout = section.getDuration("probe_timeout");
   s->maxHosts_ = static_cast<size_t>(section.getInt("max_hosts"));
+  s->maxAddressesPerHost_ = static_cast<size_t>(section.getInt("max_addresses_per_host"));
+  s->maxAttempts_ = static_cast<size_t>(section.getInt("max_attempts"));
+  s->malformed_ = parseCheck(section, "malformed", kMalformedVars);
   s->acceptAllProbe_ = section.getBool("accept_all_probe");
   s->allowPrivate_ = section.getBool("allow_private");
   for (const auto& d : section.getList("skip_domains")) s->skipDomains_.insert(lower(d));
@@ -190,12 +188,15 @@ std::shared_ptr<CalloutProbes> CalloutStage::processProbes() {
 }
 
 bool CalloutStage::allowedTarget(const IpAddress& ip) const {
-  return allowPrivate_ || isPublic(ip);
+  return allowPrivate_ || isPublicAddress(ip);
 }
 
 Findings CalloutStage::onMail(Connection& tx) const {
   const std::string& sender = tx.message.sender;
   if (sender.empty()) return Decision::pass("callout.skip", "null sender: nothing to verify");
+  // Before the store or a probe sees it: a CR/LF would end our RCPT TO and begin the sender's
+  // own commands, and a 32 KB domain would become a 32 KB key.
+  if (auto why = malformedSender(sender)) return malformed(sender, *why);
   auto at = sender.rfind('@');
   if (at == std::string::npos || at + 1 == sender.size())
     return Decision::pass("callout.skip", "sender without a domain");
@@ -208,11 +209,19 @@ Findings CalloutStage::onMail(Connection& tx) const {
   return probeAndDecide(tx, sender, domain);
 }
 
+Findings CalloutStage::malformed(const std::string& sender, const std::string& why) const {
+  std::string detail = "malformed address: " + why;
+  if (malformed_.off()) return Decision::pass("callout.skip", detail);
+  TemplateVars vars{{"sender", shownSender(sender)}, {"why", why}};
+  return failCheck(malformed_, "callout", vars, detail);
+}
+
 // The cache: an address answer, else a domain known to accept everything; both in one round
 // trip to the store.
 std::optional<Findings> CalloutStage::fromCache(Connection& tx, const std::string& sender,
                                                 const std::string& domain) const {
-  auto cached = store_->getMany({"callout:addr:" + lower(sender), "callout:domain:" + domain});
+  auto cached = store_->getMany(
+      {storeKey("callout:addr:", lower(sender)), storeKey("callout:domain:", domain)});
   const store::StoreResult& cachedAddress = cached[0];
   const store::StoreResult& cachedDomain = cached[1];
   if (cachedAddress.status == store::StoreStatus::Unavailable) {
@@ -246,7 +255,7 @@ std::optional<Findings> CalloutStage::fromCache(Connection& tx, const std::strin
 // would otherwise make us probe it once per address). A store outage does not block.
 std::optional<Decision> CalloutStage::probeRateLimited(const std::string& sender,
                                                        const std::string& domain) const {
-  auto rate = store_->takeToken("callout:rate:" + domain, probesPerDomainPerMinute_,
+  auto rate = store_->takeToken(storeKey("callout:rate:", domain), probesPerDomainPerMinute_,
                                 probesPerDomainPerMinute_ / 60.0);
   if (rate.status != store::StoreStatus::Ok || rate.allowed) return std::nullopt;
   auto seconds = std::max<long long>(1, (rate.retryAfter.count() + 999) / 1000);
@@ -348,88 +357,118 @@ CalloutStage::Finding CalloutStage::probeHosts(Connection& tx,
                                                const std::string& domain) const {
   Finding f{Finding::Kind::Unverified, {}, "", "", false};
   std::string lastProblem = "no reachable mail server for " + domain;
-  size_t tried = 0;
+  // Caps on connection attempts: one domain with 3 MX hosts of 200 addresses each made 600.
+  size_t tried = 0, attempts = 0;
+  bool capped = false;
   smtp::ProbeOptions options = probeOptions_;
   if (acceptAllProbe_) options.randomLocalPart = randomLocalPart();
   auto deadline = std::chrono::steady_clock::now() + probeOptions_.totalTimeout;
   for (const auto& host : hosts) {
     if (tried >= maxHosts_ || std::chrono::steady_clock::now() >= deadline) break;
+    if (attempts >= maxAttempts_) {
+      capped = true;
+      break;
+    }
     ++tried;
-    auto answers = cachedLookupAll(
-        tx, *resolver_, {{host, dns::RrType::A}, {host, dns::RrType::AAAA}}, dnsTimeout_);
-    std::vector<IpAddress> addresses;
-    for (const auto& a : answers)
-      if (a.status == dns::LookupStatus::Ok)
-        for (const auto& r : a.records)
-          if (auto ip = IpAddress::parse(r)) addresses.push_back(*ip);
+    auto addresses = hostAddresses(tx, host);
     if (addresses.empty()) {
       lastProblem = "mail server " + host + " has no address";
       continue;
     }
+    size_t atHost = 0;
     for (const auto& ip : addresses) {
       if (!allowedTarget(ip)) {
         lastProblem = "mail server " + host + "[" + ip.toString() + "] is not a public address";
         continue;
       }
+      if (attempts >= maxAttempts_) capped = true;
+      if (capped || atHost >= maxAddressesPerHost_) break;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
+      ++attempts;
+      ++atHost;
       options.totalTimeout = left;
-      auto probeStart = std::chrono::steady_clock::now();
-      auto r = probe_->probe(host, ip.toString(), sender, options);
-      metrics::observeDependency(metrics::Dependency::Callout,
-                                 std::chrono::steady_clock::now() - probeStart);
-      metrics::countCalloutProbe(probeLabel(r.outcome));
+      auto r = timedProbe(host, ip, sender, options);
       for (const auto& line : r.transcript) f.dialogue += (f.dialogue.empty() ? "" : " / ") + line;
       if (r.outcome == smtp::ProbeOutcome::Unreachable) {
         lastProblem =
             "host " + host + "[" + ip.toString() + "]: " + r.error + " (at " + r.command + ")";
         continue;
       }
-      f.record.host = host;
-      f.record.address = ip.toString();
-      f.record.command = r.command;
-      f.record.reply = sanitize(r.reply.firstLine() +
-                                (r.reply.lines.size() > 1
-                                     ? " " + r.reply.text().substr(r.reply.lines.front().size())
-                                     : ""));
-      f.record.probedAt = unixNow();
-      switch (r.outcome) {
-        case smtp::ProbeOutcome::Accepted:
-          f.kind =
-              r.randomAccepted.value_or(false) ? Finding::Kind::AcceptAll : Finding::Kind::Answer;
-          f.record.result = AddressRecord::Result::Accepted;
-          return f;
-        case smtp::ProbeOutcome::Rejected:
-          f.kind = Finding::Kind::Answer;
-          f.record.result = AddressRecord::Result::Rejected;
-          return f;
-        case smtp::ProbeOutcome::NullSenderRefused:
-          f.kind = Finding::Kind::Answer;
-          f.record.result = AddressRecord::Result::NullSenderRefused;
-          return f;
-        case smtp::ProbeOutcome::TempFailed:
-          f.kind = Finding::Kind::Unverified;
-          f.record.result = AddressRecord::Result::TempFailed;
-          f.why = "host " + host + "[" + ip.toString() + "] said: " + f.record.reply +
-                  " (in reply to " + r.command + " command)";
-          return f;
-        case smtp::ProbeOutcome::Unreachable:
-          break;
-      }
+      settle(f, r, host, ip);
+      return f;
     }
+    if (capped) break;
   }
   f.why = lastProblem;
+  if (capped) f.why += "; gave up after " + std::to_string(attempts) + " connection attempts";
   return f;
+}
+
+std::vector<IpAddress> CalloutStage::hostAddresses(Connection& tx, const std::string& host) const {
+  auto answers = cachedLookupAll(tx, *resolver_,
+                                 {{host, dns::RrType::A}, {host, dns::RrType::AAAA}}, dnsTimeout_);
+  std::vector<IpAddress> addresses;
+  for (const auto& a : answers)
+    if (a.status == dns::LookupStatus::Ok)
+      for (const auto& r : a.records)
+        if (auto ip = IpAddress::parse(r)) addresses.push_back(*ip);
+  return addresses;
+}
+
+smtp::ProbeResult CalloutStage::timedProbe(const std::string& host, const IpAddress& ip,
+                                           const std::string& sender,
+                                           const smtp::ProbeOptions& options) const {
+  auto probeStart = std::chrono::steady_clock::now();
+  auto r = probe_->probe(host, ip.toString(), sender, options);
+  metrics::observeDependency(metrics::Dependency::Callout,
+                             std::chrono::steady_clock::now() - probeStart);
+  metrics::countCalloutProbe(probeLabel(r.outcome));
+  return r;
+}
+
+// A server answered (anything but Unreachable): what it said, as the finding.
+void CalloutStage::settle(Finding& f, const smtp::ProbeResult& r, const std::string& host,
+                          const IpAddress& ip) {
+  f.record.host = host;
+  f.record.address = ip.toString();
+  f.record.command = r.command;
+  // Bounded here, not only when cached, so a fresh answer quotes what a cached one will.
+  f.record.reply = boundedReply(sanitize(
+      r.reply.firstLine() +
+      (r.reply.lines.size() > 1 ? " " + r.reply.text().substr(r.reply.lines.front().size()) : "")));
+  f.record.probedAt = unixNow();
+  switch (r.outcome) {
+    case smtp::ProbeOutcome::Accepted:
+      f.kind = r.randomAccepted.value_or(false) ? Finding::Kind::AcceptAll : Finding::Kind::Answer;
+      f.record.result = AddressRecord::Result::Accepted;
+      return;
+    case smtp::ProbeOutcome::Rejected:
+      f.kind = Finding::Kind::Answer;
+      f.record.result = AddressRecord::Result::Rejected;
+      return;
+    case smtp::ProbeOutcome::NullSenderRefused:
+      f.kind = Finding::Kind::Answer;
+      f.record.result = AddressRecord::Result::NullSenderRefused;
+      return;
+    case smtp::ProbeOutcome::TempFailed:
+    case smtp::ProbeOutcome::Unreachable:
+      f.kind = Finding::Kind::Unverified;
+      f.record.result = AddressRecord::Result::TempFailed;
+      f.why = "host " + host + "[" + f.record.address + "] said: " + f.record.reply +
+              " (in reply to " + r.command + " command)";
+      return;
+  }
 }
 
 void CalloutStage::remember(const std::string& sender, const std::string& domain,
                             const Finding& f) const {
-  std::string key = "callout:addr:" + lower(sender);
+  std::string key = storeKey("callout:addr:", lower(sender));
   switch (f.kind) {
     case Finding::Kind::AcceptAll: {
       DomainRecord d{true, f.record.host, f.record.probedAt};
-      store_->set("callout:domain:" + domain, encode(d), domainTtl_);
+      store_->set(storeKey("callout:domain:", domain), encode(d), domainTtl_);
       return;
     }
     case Finding::Kind::Answer:

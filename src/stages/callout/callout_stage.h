@@ -2,7 +2,8 @@
 // MAIL FROM address exists (Postfix reject_unverified_sender, Exim callouts), caching results in
 // the Store so one probe serves a whole fleet, and quoting the remote's own reply when it says no.
 // Must not: probe for the null sender, our own or allow-listed domains, non-public addresses
-// (unless allowed), more than the caps allow, or reply 5xx when it could not get an answer.
+// (unless allowed), a sender with control bytes or over RFC 5321's sizes (nor key the store with
+// it), more than the caps allow, or reply 5xx when it could not get an answer.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "smtp/smtp_probe.h"
 #include "stages/callout/callout_record.h"
 #include "stages/callout/probe_coordinator.h"
+#include "stages/check_action.h"
 #include "stages/registry.h"
 #include "store/store.h"
 
@@ -62,11 +64,18 @@ class CalloutStage : public Stage {
   Finding probeFresh(Connection& tx, const std::string& sender, const std::string& domain) const;
   Finding probeHosts(Connection& tx, const std::vector<std::string>& hosts,
                      const std::string& sender, const std::string& domain) const;
+  std::vector<IpAddress> hostAddresses(Connection& tx, const std::string& host) const;
+  smtp::ProbeResult timedProbe(const std::string& host, const IpAddress& ip,
+                               const std::string& sender, const smtp::ProbeOptions& options) const;
+  static void settle(Finding& f, const smtp::ProbeResult& r, const std::string& host,
+                     const IpAddress& ip);
   Decision internalError(const std::string& sender, std::string detail) const;
   std::optional<Decision> decide(const Connection& tx, const std::string& sender,
                                  const std::string& domain, const Finding& f) const;
   void remember(const std::string& sender, const std::string& domain, const Finding& f) const;
   bool allowedTarget(const IpAddress& ip) const;
+  // The sender cannot be probed (control bytes, RFC 5321 sizes): the malformed check's finding.
+  Findings malformed(const std::string& sender, const std::string& why) const;
 
   dns::ResolverSharedPtr resolver_;
   store::StoreSharedPtr store_;
@@ -76,6 +85,9 @@ class CalloutStage : public Stage {
   bool acceptAllProbe_ = true;
   bool allowPrivate_ = false;
   size_t maxHosts_ = 3;
+  size_t maxAddressesPerHost_ = 2;  // connection attempts per MX host, per probe
+  size_t maxAttempts_ = 5;          // connection attempts in all, per probe
+  Check malformed_;
   double probesPerDomainPerMinute_ = 60;
   std::set<std::string> skipDomains_;
   std::string onNullSenderRefused_ = "accept";

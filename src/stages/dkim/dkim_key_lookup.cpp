@@ -68,6 +68,12 @@ DKIM_CBSTAT lookup(KeyLookupContext& ctx, DKIM_SIGINFO* sig, u_char* buf, size_t
     return DKIM_CBSTAT_ERROR;
   }
   std::string rec = normalizeKeyRecord(r.records.front());
+  // Refused before libopendkim decodes or verifies anything: what a verification costs grows
+  // with the exponent's and the modulus's size, and the signer picks both.
+  if (auto why = refusedRsaKey(rec)) {
+    out = {Kind::Policy, *why};
+    return DKIM_CBSTAT_ERROR;
+  }
   if (rec.size() + 1 > buflen || rec.find('\0') != std::string::npos) {
     out = {Kind::Permanent, "key record unusable (too long or NUL byte)"};
     return DKIM_CBSTAT_ERROR;

@@ -15,7 +15,8 @@
 namespace mxguard::stages {
 
 struct KeyLookupOutcome {
-  enum class Kind { Ok, NotFound, Temporary, Permanent };
+  // Policy: the key was fetched but we refuse to verify with it (its RSA exponent).
+  enum class Kind { Ok, NotFound, Temporary, Permanent, Policy };
   Kind kind = Kind::Ok;
   std::string reason;  // "key not found", "key lookup timed out", ...
 };

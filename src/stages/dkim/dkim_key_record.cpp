@@ -1,8 +1,10 @@
 // dkim_key_record.cpp - just enough DER and base64 to recognise an RSAPublicKey
-// (SEQUENCE { INTEGER, INTEGER }) and prefix the rsaEncryption AlgorithmIdentifier.
+// (SEQUENCE { INTEGER, INTEGER }) and prefix the rsaEncryption AlgorithmIdentifier, and to find
+// the exponent in a SubjectPublicKeyInfo.
 // Must not: trust lengths it did not check; anything unexpected leaves the record as it was.
 #include "stages/dkim/dkim_key_record.h"
 
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <optional>
@@ -16,15 +18,25 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+// A table, not a search of the alphabet per character: every signature's key goes through here.
 std::optional<Bytes> base64Decode(std::string_view in) {
+  static const auto kValue = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64[i])] = static_cast<int8_t>(i);
+    return t;
+  }();
   Bytes out;
+  out.reserve(in.size() * 3 / 4);
   uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
-    if (c == '=' || std::isspace(static_cast<unsigned char>(c))) continue;
-    const char* p = std::char_traits<char>::find(kB64, 64, c);
-    if (!p) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(p - kB64);
+    int v = kValue[static_cast<unsigned char>(c)];
+    if (v < 0) {
+      if (c == '=' || std::isspace(static_cast<unsigned char>(c))) continue;
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
@@ -115,11 +127,41 @@ bool mayBeBareRsaPublicKey(std::string_view p) {
   return next >= b.size() || b[next] == 0x02;
 }
 
-}  // namespace
+struct Span {
+  size_t pos = 0, len = 0;
+};
 
-std::string normalizeKeyRecord(std::string_view record) {
-  size_t pStart = std::string_view::npos, pEnd = 0;
+// The RSAPublicKey's modulus and exponent inside a SubjectPublicKeyInfo:
+// SEQUENCE { SEQUENCE { algorithm }, BIT STRING { 0, SEQUENCE { INTEGER n, INTEGER e } } }.
+std::optional<std::pair<Span, Span>> spkiModulusAndExponent(const Bytes& der) {
+  size_t pos = 0;
+  auto outer = derHeader(der, pos, 0x30);
+  if (!outer) return std::nullopt;
+  auto algorithm = derHeader(der, pos, 0x30);
+  if (!algorithm) return std::nullopt;
+  pos += *algorithm;
+  auto bits = derHeader(der, pos, 0x03);
+  if (!bits || *bits < 1 || der[pos] != 0x00) return std::nullopt;
+  ++pos;
+  auto key = derHeader(der, pos, 0x30);
+  if (!key) return std::nullopt;
+  auto n = derHeader(der, pos, 0x02);
+  if (!n) return std::nullopt;
+  Span modulus{pos, *n};
+  pos += *n;
+  auto e = derHeader(der, pos, 0x02);
+  if (!e) return std::nullopt;
+  return std::make_pair(modulus, Span{pos, *e});
+}
+
+// k= and where the (first) p= value is.
+struct KeyTags {
   std::string keyType = "rsa";
+  size_t pStart = std::string_view::npos, pEnd = 0;
+};
+
+KeyTags findKeyTags(std::string_view record) {
+  KeyTags t;
   size_t pos = 0;
   while (pos <= record.size()) {
     size_t semi = record.find(';', pos);
@@ -128,15 +170,22 @@ std::string normalizeKeyRecord(std::string_view record) {
     size_t eq = item.find('=');
     if (eq != std::string_view::npos) {
       std::string name = trim(item.substr(0, eq));
-      if (name == "k") keyType = trim(item.substr(eq + 1));
-      if (name == "p" && pStart == std::string_view::npos) {
-        pStart = pos + eq + 1;
-        pEnd = end;
+      if (name == "k") t.keyType = trim(item.substr(eq + 1));
+      if (name == "p" && t.pStart == std::string_view::npos) {
+        t.pStart = pos + eq + 1;
+        t.pEnd = end;
       }
     }
     if (semi == std::string_view::npos) break;
     pos = semi + 1;
   }
+  return t;
+}
+
+}  // namespace
+
+std::string normalizeKeyRecord(std::string_view record) {
+  auto [keyType, pStart, pEnd] = findKeyTags(record);
   if (pStart == std::string_view::npos || keyType != "rsa") return std::string(record);
   std::string_view p = record.substr(pStart, pEnd - pStart);
   if (!mayBeBareRsaPublicKey(p)) return std::string(record);
@@ -144,6 +193,41 @@ std::string normalizeKeyRecord(std::string_view record) {
   if (!der || der->size() > 4096 || !isBareRsaPublicKey(*der)) return std::string(record);
   return std::string(record.substr(0, pStart)) + base64Encode(wrapInSpki(*der)) +
          std::string(record.substr(pEnd));
+}
+
+size_t bitLength(const unsigned char* bytes, size_t len) {
+  while (len > 0 && *bytes == 0) ++bytes, --len;
+  if (len == 0) return 0;
+  size_t bits = len * 8;
+  for (unsigned top = bytes[0]; (top & 0x80) == 0; top <<= 1) --bits;
+  return bits;
+}
+
+std::optional<std::string> refusedRsaModulusBits(size_t bits) {
+  if (bits <= kMaxRsaBits) return std::nullopt;
+  return "RSA key of " + std::to_string(bits) + " bits is over " + std::to_string(kMaxRsaBits);
+}
+
+std::optional<std::string> refusedRsaExponentBytes(const unsigned char* e, size_t len) {
+  const char* accepted = " not accepted (only 3 and 65537)";
+  size_t bits = bitLength(e, len);
+  if (bits > 32) return "RSA public exponent of " + std::to_string(bits) + " bits" + accepted;
+  uint32_t v = 0;
+  for (size_t i = 0; i < len; ++i) v = (v << 8) | e[i];
+  if (v == 65537 || v == 3) return std::nullopt;
+  return "RSA public exponent " + std::to_string(v) + accepted;
+}
+
+std::optional<std::string> refusedRsaKey(std::string_view record) {
+  auto [keyType, pStart, pEnd] = findKeyTags(record);
+  if (pStart == std::string_view::npos || keyType != "rsa") return std::nullopt;
+  auto der = base64Decode(record.substr(pStart, pEnd - pStart));
+  if (!der) return std::nullopt;
+  auto key = spkiModulusAndExponent(*der);
+  if (!key) return std::nullopt;
+  auto [n, e] = *key;
+  if (auto why = refusedRsaModulusBits(bitLength(der->data() + n.pos, n.len))) return why;
+  return refusedRsaExponentBytes(der->data() + e.pos, e.len);
 }
 
 }  // namespace mxguard::stages

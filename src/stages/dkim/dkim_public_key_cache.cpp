@@ -3,11 +3,16 @@
 
 #include <dlfcn.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "stages/dkim/dkim_key_record.h"
 
 namespace mxguard::stages {
 namespace {
@@ -27,6 +32,19 @@ struct KeyCache {
 KeyCache& cache() {
   static KeyCache* c = new KeyCache;  // never destroyed: libopendkim may still run at exit
   return *c;
+}
+
+// The key lookup refuses these keys with a reason; this catches a key whose DER it could not
+// read (BER lengths OpenSSL tolerates), so that no such key is ever verified with.
+bool isRefusedRsaKey(const EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return false;
+  if (refusedRsaModulusBits(static_cast<size_t>(EVP_PKEY_get_bits(key)))) return true;
+  BIGNUM* e = nullptr;
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1 || e == nullptr) return true;
+  std::vector<unsigned char> bytes(static_cast<size_t>(BN_num_bytes(e)));
+  BN_bn2bin(e, bytes.data());
+  BN_free(e);
+  return refusedRsaExponentBytes(bytes.data(), bytes.size()).has_value();
 }
 
 }  // namespace
@@ -53,6 +71,10 @@ EVP_PKEY* decodePublicKey(BIO* bio, EVP_PKEY** out) {
   }
   EVP_PKEY* key = real ? real(bio, nullptr) : nullptr;
   if (key == nullptr) return nullptr;
+  if (isRefusedRsaKey(key)) {
+    EVP_PKEY_free(key);
+    return nullptr;  // libopendkim: a key it cannot decode, so nothing is verified with it
+  }
   std::lock_guard guard(c.mutex);
   if (c.keys.size() >= kMaxCachedDkimKeys) {
     for (auto& [bytes, k] : c.keys) EVP_PKEY_free(k);

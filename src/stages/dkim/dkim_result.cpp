@@ -13,6 +13,9 @@ SignatureResult fromLookup(const KeyLookupOutcome& o) {
     case KeyLookupOutcome::Kind::NotFound:
     case KeyLookupOutcome::Kind::Permanent:
       return {"permerror", o.reason};
+    case KeyLookupOutcome::Kind::Policy:
+      // RFC 8601 2.7.1 "policy": signed, but with a key we do not accept (like a short one).
+      return {"policy", o.reason};
     case KeyLookupOutcome::Kind::Ok:
       break;
   }

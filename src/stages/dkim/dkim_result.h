@@ -1,6 +1,7 @@
 // dkim_result.h - one signature's RFC 8601 result (pass, fail, policy, neutral, temperror,
 // permerror) and a short reason, from what libopendkim and our key lookup reported, with the
-// RFC 8301 floor applied on top: rsa-sha1 and RSA keys under 1024 bits are never a pass.
+// RFC 8301 floor applied on top: rsa-sha1 and RSA keys under 1024 bits are never a pass (nor
+// RSA exponents other than 3 and 65537: KeyLookupOutcome::Kind::Policy).
 // Must not: call libopendkim (the facts are gathered by the stage); pure, so it is tested alone.
 #pragma once
 

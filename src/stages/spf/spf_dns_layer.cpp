@@ -1,6 +1,7 @@
 // spf_dns_layer.cpp - each libspf2 query becomes one Resolver lookup with what is left of the
 // evaluation's deadline; answers are copied into libspf2's SPF_dns_rr_t.
-// Must not: call libspf2's own resolver layers or block past the context's deadline.
+// Must not: call libspf2's own resolver layers, block past the context's deadline, or pass on a
+// name with control bytes.
 #include "stages/spf/spf_dns_layer.h"
 
 #include <cstdlib>
@@ -29,8 +30,12 @@ std::string truncateLeft(std::string name) {
   return name;
 }
 
+// Also refuses control bytes (a %{l} or %{h} macro can carry a sender's CR/LF into a name):
+// no such name is ever asked of the resolver.
 bool labelsValid(const std::string& name) {
   if (name.empty()) return false;
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return false;
   size_t start = 0;
   while (start <= name.size()) {
     size_t dot = name.find('.', start);

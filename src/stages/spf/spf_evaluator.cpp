@@ -1,9 +1,11 @@
 // spf_evaluator.cpp - one SPF_server_t per evaluator (built at policy load, shared by threads:
 // libspf2 only reads it during a query), one SPF_request_t/SPF_response_t per evaluation.
-// Must not: let libspf2's own INVALID result or its stderr logging reach the caller.
+// Must not: let libspf2's own INVALID result or its stderr logging reach the caller, or hand it
+// a domain with control bytes.
 #include "stages/spf/spf_evaluator.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 
 #include "stages/spf/spf_dns_layer.h"
@@ -91,6 +93,18 @@ std::string upperCaseNibbles(std::string s) {
   return s;
 }
 
+// RFC 7208 4.3: a malformed domain is "none" at once. A control byte (CR/LF from a hostile
+// MAIL FROM or HELO) makes it malformed, and it must never reach the resolver.
+std::string malformedDomain(const std::string& domain) {
+  for (unsigned char c : domain)
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      return std::string("the domain is malformed (character ") + hex + "; RFC 7208 4.3)";
+    }
+  return "";
+}
+
 }  // namespace
 
 const char* toString(SpfResult r) {
@@ -151,6 +165,14 @@ SpfEvaluation SpfEvaluator::checkMailFrom(const IpAddress& client, const std::st
   if (sender.empty()) return checkHelo(client, helo, timeout);  // 2.4: postmaster@<helo>
   std::string address = sender.find('@') == std::string::npos ? "postmaster@" + sender : sender;
   if (address.front() == '@') address = "postmaster" + address;  // 4.3: no local part
+  if (std::string why = malformedDomain(domainOf(address)); !why.empty()) {
+    SpfEvaluation e;
+    e.identity = "mailfrom";
+    e.checked = address;
+    e.domain = domainOf(address);
+    e.problem = why;
+    return e;
+  }
   return evaluate(client, helo, address, "mailfrom", timeout);
 }
 
@@ -160,6 +182,10 @@ SpfEvaluation SpfEvaluator::checkHelo(const IpAddress& client, const std::string
   e.identity = "helo";
   e.domain = helo;
   e.checked = "postmaster@" + helo;
+  if (std::string why = malformedDomain(helo); !why.empty()) {
+    e.problem = why;
+    return e;
+  }
   // 2.3: a HELO that is not a domain name (an address literal, a bare word) has no SPF.
   if (helo.empty() || helo.front() == '[' || IpAddress::parse(helo) ||
       helo.find('.') == std::string::npos) {

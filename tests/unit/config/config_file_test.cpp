@@ -2,6 +2,11 @@
 #include "config/config_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
 
 namespace mxguard::config {
 namespace {
@@ -111,6 +116,80 @@ TEST(ConfigFile, HugeAndBinaryLinesDoNotCrash) {
   EXPECT_EQ(errorOf("[s]\n\xff\xfe = 1\n"),
             "p.conf:2: invalid option name '?"
             "?'");
+}
+
+// A file written with `mode`, in a fresh directory removed at the end.
+class ConfigFileOnDisk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/config-file-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir + "'").c_str()); }
+  std::string write(const std::string& name, const std::string& text, mode_t mode) {
+    std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    chmod(path.c_str(), mode);
+    return path;
+  }
+  static std::string loadError(const std::string& path) {
+    try {
+      ConfigFile::load(path);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  std::string dir;
+};
+
+TEST_F(ConfigFileOnDisk, ReadsAFileOnlyItsOwnerCanWrite) {
+  std::string path = write("ok.conf", "[s]\nname = x\n", 0644);
+  EXPECT_EQ(ConfigFile::load(path).section("s", kSpecs).getString("name"), "x");
+}
+
+// The policy sets callout ports and allow_private: whoever can write it steers the daemon.
+TEST_F(ConfigFileOnDisk, RefusesAFileGroupOrOthersCanWrite) {
+  std::string world = write("world.conf", "[s]\n", 0666);
+  EXPECT_EQ(loadError(world), world +
+                                  ": mode 0666 lets group and others change this file, which "
+                                  "decides what mxguard does with mail; run: chmod go-w " +
+                                  world);
+  std::string group = write("group.conf", "[s]\n", 0664);
+  EXPECT_EQ(loadError(group), group +
+                                  ": mode 0664 lets group change this file, which decides what "
+                                  "mxguard does with mail; run: chmod go-w " +
+                                  group);
+  std::string others = write("others.conf", "[s]\n", 0642);
+  EXPECT_EQ(loadError(others), others +
+                                   ": mode 0642 lets others change this file, which decides what "
+                                   "mxguard does with mail; run: chmod go-w " +
+                                   others);
+}
+
+// /dev/zero used to end in std::bad_alloc; a FIFO would block the start for ever.
+TEST_F(ConfigFileOnDisk, RefusesWhatIsNotARegularFile) {
+  EXPECT_EQ(loadError("/dev/zero"),
+            "/dev/zero: not a regular file (a character device); give the path of a "
+            "configuration file");
+  EXPECT_EQ(loadError(dir), dir +
+                                ": not a regular file (a directory); give the path of a "
+                                "configuration file");
+  std::string fifo = dir + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(loadError(fifo), fifo +
+                                 ": not a regular file (a FIFO); give the path of a "
+                                 "configuration file");
+}
+
+TEST_F(ConfigFileOnDisk, RefusesAFileLargerThanOneMebibyte) {
+  std::string atCap = write("cap.conf", "#" + std::string((1 << 20) - 2, 'x') + "\n", 0600);
+  EXPECT_NO_THROW(ConfigFile::load(atCap));
+  std::string big = write("big.conf", "#" + std::string(1 << 20, 'x') + "\n", 0600);
+  EXPECT_EQ(loadError(big), big +
+                                ": 1048578 bytes, larger than the 1048576 a configuration file "
+                                "may have");
 }
 
 }  // namespace

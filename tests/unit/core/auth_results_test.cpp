@@ -33,6 +33,15 @@ TEST(AuthResults, Base64WithTspecialsIsQuoted) {
             "mx.example.net;\n\tdkim=pass header.b=\"ab+/cd=e\" header.s=s+1");
 }
 
+TEST(AuthResults, SameAuthservIdIgnoresCaseAndATrailingDot) {
+  EXPECT_TRUE(sameAuthservId("mx.example.net", "mx.example.net"));
+  EXPECT_TRUE(sameAuthservId("MX.Example.NET.", "mx.example.net"));
+  EXPECT_TRUE(sameAuthservId("mx.example.net", "mx.example.net."));
+  EXPECT_FALSE(sameAuthservId("mx.example.net.evil.example", "mx.example.net"));
+  EXPECT_FALSE(sameAuthservId("mx.example.ne", "mx.example.net"));
+  EXPECT_FALSE(sameAuthservId("", "mx.example.net"));
+}
+
 TEST(AuthResults, ReadsTheAuthservId) {
   EXPECT_EQ(authservIdOf("mx.example.net; spf=pass"), "mx.example.net");
   EXPECT_EQ(authservIdOf(" (comment (nested)) MX.Example.NET 1; none"), "MX.Example.NET");

@@ -31,7 +31,7 @@ class TableResolver : public Resolver {
 struct CachingResolverTest : ::testing::Test {
   std::shared_ptr<TableResolver> inner = std::make_shared<TableResolver>();
   std::chrono::steady_clock::time_point now{};
-  CachingResolver cache{inner, 3, [this] { return now; }};
+  CachingResolver cache{inner, 3, CachingResolver::kDefaultMaxBytes, [this] { return now; }};
   LookupResult ask(const std::string& name, RrType type = RrType::A) {
     return cache.lookup(name, type, 100ms);
   }
@@ -173,6 +173,74 @@ TEST_F(CachingResolverTest, StaleAnswersEndADayAfterTheyExpired) {
   EXPECT_EQ(r.status, LookupStatus::TempFail);
   EXPECT_EQ(r.error, "SERVFAIL");
   EXPECT_EQ(cache.size(), 0u);
+}
+
+// Issue 28: 10 DKIM signatures per message pointing at 60 KB TXT records took the daemon from
+// 19 MB to 1.2 GB (20,000 entries of 60 KB). Now the bytes are bounded too.
+TEST(CachingResolverBytes, ManyLargeAnswersStayUnderTheByteBound) {
+  auto inner = std::make_shared<TableResolver>();
+  std::chrono::steady_clock::time_point now{};
+  constexpr size_t kBound = 1024 * 1024;
+  CachingResolver cache(inner, 20000, kBound, [&] { return now; });
+  uint64_t evictedBefore = counterValue("dns.cache_evicted");
+  // One TXT record of 60,000 bytes (its character-strings concatenated): under the 64 KB an
+  // answer may take, so each is kept, until the byte bound says otherwise.
+  std::vector<std::string> big{std::string(60000, 'k')};
+  for (int i = 0; i < 2000; ++i) {
+    std::string name = "s" + std::to_string(i) + "._domainkey.example";
+    inner->table[name] = {LookupStatus::Ok, big, 3600, ""};
+    cache.lookup(name, RrType::TXT, 100ms);
+    ASSERT_LE(cache.bytes(), kBound) << i;
+  }
+  size_t each = CachingResolver::entryBytes("s1999._domainkey.example/16",
+                                            inner->table["s1999._domainkey.example"]);
+  EXPECT_GT(each, 60000u);
+  EXPECT_EQ(cache.size(), kBound / each);  // as many as fit
+  EXPECT_EQ(cache.size(), 17u);
+  EXPECT_EQ(counterValue("dns.cache_evicted"), evictedBefore + 2000 - kBound / each);
+  // The most recent ones are the ones kept.
+  inner->asked.clear();
+  cache.lookup("s1999._domainkey.example", RrType::TXT, 100ms);
+  EXPECT_TRUE(inner->asked.empty());
+  cache.lookup("s0._domainkey.example", RrType::TXT, 100ms);
+  EXPECT_EQ(inner->asked.size(), 1u);
+}
+
+TEST(CachingResolverBytes, AnAnswerOverTheEntryBoundIsPassedThroughButNotKept) {
+  auto inner = std::make_shared<TableResolver>();
+  CachingResolver cache(inner, 20000);
+  uint64_t tooLargeBefore = counterValue("dns.cache_too_large");
+  LookupResult huge{
+      LookupStatus::Ok, {std::string(CachingResolver::kMaxEntryBytes, 'x')}, 3600, ""};
+  inner->table["huge.example"] = huge;
+  // A 2 KB DKIM key record and a few-KB TXT record are kept.
+  inner->table["key.example"] = {LookupStatus::Ok, {std::string(2048, 'p')}, 3600, ""};
+  inner->table["spf.example"] = {
+      LookupStatus::Ok, {std::string(4000, 's'), "v=spf1 -all"}, 3600, ""};
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(cache.lookup("huge.example", RrType::TXT, 100ms).records, huge.records);
+    cache.lookup("key.example", RrType::TXT, 100ms);
+    cache.lookup("spf.example", RrType::TXT, 100ms);
+  }
+  EXPECT_EQ(inner->asked, (std::vector<std::string>{"huge.example", "key.example", "spf.example",
+                                                    "huge.example"}));
+  EXPECT_EQ(counterValue("dns.cache_too_large"), tooLargeBefore + 2);
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_LT(cache.bytes(), 8000u);
+}
+
+TEST(CachingResolverBytes, ANewAnswerTooLargeReplacesTheOldOneWithNothing) {
+  auto inner = std::make_shared<TableResolver>();
+  std::chrono::steady_clock::time_point now{};
+  CachingResolver cache(inner, 20000, CachingResolver::kDefaultMaxBytes, [&] { return now; });
+  inner->table["a.example"] = {LookupStatus::Ok, {"small"}, 1, ""};
+  cache.lookup("a.example", RrType::TXT, 100ms);
+  EXPECT_GT(cache.bytes(), 0u);
+  now += 2s;  // expired, but kept for serve-stale until the new answer comes
+  inner->table["a.example"] = {LookupStatus::Ok, {std::string(100000, 'x')}, 60, ""};
+  cache.lookup("a.example", RrType::TXT, 100ms);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
 }
 
 TEST(CachingResolverOff, ZeroEntriesKeepsNothing) {

@@ -15,8 +15,9 @@
 #include <vector>
 
 #include "app/policy_holder.h"
-#include "core/auth_results.h"
+#include "base/counters.h"
 #include "base/log.h"
+#include "core/auth_results.h"
 #include "core/engine.h"
 #include "fakes/fake_resolver.h"
 #include "fakes/function_stage.h"
@@ -388,6 +389,56 @@ TEST_F(MilterAdapter, CallbackWithoutConnectionAnswersTempfail) {
   EXPECT_EQ(helo("mail.example.org"), SMFIS_TEMPFAIL);
   EXPECT_EQ(eom(), SMFIS_TEMPFAIL);
   EXPECT_TRUE(fake.calls.empty());
+}
+
+// One private pointer per context, for tests that hold several connections at once.
+class ManyConnections : public FakeMilter {
+ public:
+  void* getPriv(SMFICTX* c) override { return privs[c]; }
+  int setPriv(SMFICTX* c, void* p) override {
+    privs[c] = p;
+    return MI_SUCCESS;
+  }
+  std::map<SMFICTX*, void*> privs;
+};
+
+// Over max_connections the MTA hears 421 at once (Postfix closes the session), nothing of ours
+// is allocated for it, and the refusal is logged and counted; a closed connection frees its slot.
+TEST_F(MilterAdapter, ConnectionsOverTheLimitAreRefusedWith421) {
+  ManyConnections many;
+  many.macros = {{"{client_addr}", "192.0.2.1"}, {"j", "mx.example.net"}};
+  setMilterCallsForTests(&many);
+  holder = std::make_unique<app::PolicyHolder>(policy);
+  setPolicyHolder(holder.get());
+  setConnectionLimit(2);
+  int storage[3] = {};
+  SMFICTX* c[3];
+  for (int i = 0; i < 3; ++i) c[i] = reinterpret_cast<SMFICTX*>(&storage[i]);
+  char name[] = "[192.0.2.1]";
+  uint64_t before = counterValue("milter.connection_limit");
+  EXPECT_EQ(filter.xxfi_connect(c[0], name, nullptr), SMFIS_CONTINUE);
+  EXPECT_EQ(filter.xxfi_connect(c[1], name, nullptr), SMFIS_CONTINUE);
+  EXPECT_TRUE(many.calls.empty());
+  EXPECT_EQ(filter.xxfi_connect(c[2], name, nullptr), SMFIS_TEMPFAIL);
+  EXPECT_EQ(many.calls, (Calls{{"setreply", "421", "4.7.0",
+                                "mx.example.net Error: too many connections; try again later"}}));
+  EXPECT_EQ(many.privs[c[2]], nullptr);
+  EXPECT_EQ(counterValue("milter.connection_limit"), before + 1);
+  EXPECT_TRUE(
+      logged("warning: connection from 192.0.2.1 refused with 421 4.7.0: 2 connections "
+             "open, the limit (max_connections = 2)"));
+  // The refused connection's later steps: tempfail; its close frees nothing.
+  char helo[] = "mail.example.org";
+  EXPECT_EQ(filter.xxfi_helo(c[2], helo), SMFIS_TEMPFAIL);
+  EXPECT_EQ(filter.xxfi_close(c[2]), SMFIS_CONTINUE);
+  EXPECT_EQ(filter.xxfi_connect(c[2], name, nullptr), SMFIS_TEMPFAIL);
+  // One closes: the next is admitted.
+  EXPECT_EQ(filter.xxfi_close(c[0]), SMFIS_CONTINUE);
+  EXPECT_EQ(filter.xxfi_connect(c[2], name, nullptr), SMFIS_CONTINUE);
+  EXPECT_EQ(filter.xxfi_close(c[1]), SMFIS_CONTINUE);
+  EXPECT_EQ(filter.xxfi_close(c[2]), SMFIS_CONTINUE);
+  setConnectionLimit(kDefaultConnectionLimit);
+  setMilterCallsForTests(&fake);
 }
 
 }  // namespace

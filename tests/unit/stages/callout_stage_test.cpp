@@ -1,7 +1,8 @@
 // callout_stage_test.cpp - sender verification with a scripted probe, the real in-memory store
 // and a FakeResolver: every outcome's exact reply, the cache ("(cached)", no second probe),
 // accept-all domains, null MX, MX order, refused targets, single-flight, a store that is down, a
-// probe that throws, and probe caps and single-flight that outlive a reload.
+// probe that throws, and probe caps and single-flight that outlive a reload; hostile senders
+// (control bytes, RFC 5321 lengths), bounded cache keys and values, connection-attempt caps.
 #include "stages/callout/callout_stage.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <latch>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -40,6 +42,32 @@ class DownStore : public store::Store {
   std::string describe() const override { return "down"; }
 };
 
+// The real in-memory store, recording every key asked for or written (hostile senders must not
+// reach it; long ones must reach it through bounded keys).
+class RecordingStore : public store::MemoryStore {
+ public:
+  store::StoreResult get(const std::string& key) override {
+    keys.push_back(key);
+    return MemoryStore::get(key);
+  }
+  std::vector<store::StoreResult> getMany(const std::vector<std::string>& ks) override {
+    keys.insert(keys.end(), ks.begin(), ks.end());
+    return MemoryStore::getMany(ks);
+  }
+  store::StoreResult set(const std::string& key, const std::string& value,
+                         std::chrono::seconds ttl) override {
+    keys.push_back(key);
+    values.push_back(value);
+    return MemoryStore::set(key, value, ttl);
+  }
+  store::TokenResult takeToken(const std::string& key, double capacity, double refill,
+                               double cost) override {
+    keys.push_back(key);
+    return MemoryStore::takeToken(key, capacity, refill, cost);
+  }
+  std::vector<std::string> keys, values;
+};
+
 struct CalloutTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
   std::shared_ptr<FakeSmtpProbe> probe = std::make_shared<FakeSmtpProbe>();
@@ -52,8 +80,12 @@ struct CalloutTest : ::testing::Test {
         .answer("mx1.sender.example", RrType::A, {"198.51.100.1"})
         .answer("mx2.sender.example", RrType::A, {"198.51.100.2"});
   }
+  // The fixture's MX hosts are on documentation addresses (198.51.100.0/24), which count as
+  // non-public: allowed here unless a test says allow_private itself.
   StageSharedPtr stage(const std::string& config = "") {
-    auto file = config::ConfigFile::parse("[callout]\n" + config, "test.conf");
+    std::string allow =
+        config.find("allow_private") == std::string::npos ? "allow_private = yes\n" : "";
+    auto file = config::ConfigFile::parse("[callout]\n" + allow + config, "test.conf");
     const auto* factory = stages::findStage("callout");
     stages::StageContext ctx;
     ctx.resolver = dns;
@@ -185,7 +217,7 @@ TEST_F(CalloutTest, ADotNextToRealMxHostsIsNoNullMx) {
 TEST_F(CalloutTest, NonPublicTargetsAreRefusedUnlessAllowed) {
   dns->answer("lan.example", RrType::MX, {"10 mx.lan.example"})
       .answer("mx.lan.example", RrType::A, {"10.1.2.3"});
-  auto d = check(stage(), "x@lan.example");
+  auto d = check(stage("allow_private = no\n"), "x@lan.example");
   EXPECT_EQ(d->reply->toSmtp(),
             "450 4.1.7 <x@lan.example>: Sender address rejected: unverified address: mail server "
             "mx.lan.example[10.1.2.3] is not a public address\r\n");
@@ -195,28 +227,205 @@ TEST_F(CalloutTest, NonPublicTargetsAreRefusedUnlessAllowed) {
 }
 
 TEST_F(CalloutTest, EveryNonPublicRangeIsRefused) {
-  // Loopback, RFC 1918, link-local, CGNAT, this-network, multicast, IPv4-mapped loopback (folded
-  // to IPv4), IPv6 loopback, unspecified, unique-local, link-local and multicast.
-  const char* targets[] = {"127.0.0.1",   "10.0.0.1",       "172.16.0.1", "172.31.255.254",
-                           "192.168.1.1", "169.254.1.1",    "100.64.0.1", "0.0.0.0",
-                           "224.0.0.1",   "255.255.255.255"};
+  // Loopback, RFC 1918, link-local, CGNAT, this-network, multicast, IETF protocol assignments
+  // (192.0.0.0/24), benchmarking (198.18.0.0/15), the three TEST-NETs, reserved 240/4;
+  // IPv4-mapped loopback (folded to IPv4), IPv6 loopback, unspecified, unique-local, link-local,
+  // multicast, documentation, and IPv6 forms that carry a non-public IPv4 address: NAT64
+  // (64:ff9b::/96), 6to4 (2002::/16), IPv4-compatible (::a.b.c.d), Teredo (2001::/32).
+  const char* targets[] = {"127.0.0.1",      "10.0.0.1",        "172.16.0.1",   "172.31.255.254",
+                           "192.168.1.1",    "169.254.1.1",     "100.64.0.1",   "0.0.0.0",
+                           "224.0.0.1",      "255.255.255.255", "192.0.0.8",    "198.18.0.1",
+                           "198.19.255.254", "192.0.2.1",       "198.51.100.1", "203.0.113.1",
+                           "240.0.0.1"};
   for (const char* a : targets) {
     dns->answer("mx.lan.example", RrType::A, {a})
         .answer("lan.example", RrType::MX, {"10 mx.lan.example"});
-    auto d = check(stage(), std::string("v4@lan.example"));
+    store = std::make_shared<store::MemoryStore>();  // each target its own probe, not a cache hit
+    auto d = check(stage("allow_private = no\n"), std::string("v4@lan.example"));
     ASSERT_TRUE(d && d->reply) << a;
-    EXPECT_NE(d->reply->text().find("is not a public address"), std::string::npos) << a;
+    EXPECT_NE(
+        d->reply->text().find("[" + IpAddress::parse(a)->toString() + "] is not a public address"),
+        std::string::npos)
+        << a << ": " << d->reply->text();
   }
-  const char* targets6[] = {"::1", "::", "::ffff:127.0.0.1", "fd00::1", "fe80::1", "ff02::1"};
+  const char* targets6[] = {"::1",
+                            "::",
+                            "::ffff:127.0.0.1",
+                            "fd00::1",
+                            "fe80::1",
+                            "ff02::1",
+                            "2001:db8::1",
+                            "64:ff9b::a00:1",
+                            "64:ff9b::7f00:1",
+                            "2002:c0a8:101::1",
+                            "2002:a00:1::",
+                            "::10.0.0.1",
+                            "::127.0.0.1",
+                            "2001:0:4136:e378::1"};
   for (const char* a : targets6) {
     dns->answer("mx6.lan.example", RrType::AAAA, {a})
         .nodata("mx6.lan.example", RrType::A)
         .answer("lan6.example", RrType::MX, {"10 mx6.lan.example"});
-    auto d = check(stage(), std::string("v6@lan6.example"));
+    store = std::make_shared<store::MemoryStore>();  // each target its own probe, not a cache hit
+    auto d = check(stage("allow_private = no\n"), std::string("v6@lan6.example"));
     ASSERT_TRUE(d && d->reply) << a;
-    EXPECT_NE(d->reply->text().find("is not a public address"), std::string::npos) << a;
+    EXPECT_NE(
+        d->reply->text().find("[" + IpAddress::parse(a)->toString() + "] is not a public address"),
+        std::string::npos)
+        << a << ": " << d->reply->text();
   }
   EXPECT_EQ(probe->probes, 0);
+}
+
+TEST_F(CalloutTest, IpV6FormsOfAPublicIpv4AddressAreProbed) {
+  // NAT64 and 6to4 of 93.184.216.34 (public): only what they carry makes them non-public.
+  for (const char* a : {"64:ff9b::5db8:d822", "2002:5db8:d822::1"}) {
+    dns->answer("mx6.pub.example", RrType::AAAA, {a})
+        .nodata("mx6.pub.example", RrType::A)
+        .answer("pub.example", RrType::MX, {"10 mx6.pub.example"});
+    probe->script(a, ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+    store = std::make_shared<store::MemoryStore>();
+    EXPECT_EQ(check(stage("allow_private = no\n"), "v6@pub.example")->reason, "callout.accept")
+        << a;
+  }
+  EXPECT_EQ(probe->probes, 2);
+}
+
+// Issue 28: a sender with CR/LF came in over the milter socket and was written into RCPT TO:
+// the probed server received DATA and a message from our host. Such senders, and senders over
+// RFC 5321's limits, are refused before the store is asked or anything is probed.
+TEST_F(CalloutTest, HostileSendersAreRefusedBeforeAnyStoreAccessOrProbe) {
+  auto recording = std::make_shared<RecordingStore>();
+  store = recording;
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  auto s = stage();
+  std::string local65(65, 'l'), domain256;
+  while (domain256.size() < 256) domain256 += "abcdefghi.";
+  domain256 = domain256.substr(0, 252) + ".net";
+  std::string local64(64, 'l'), domain190 = domain256.substr(66);  // a path of 257 octets
+  struct Case {
+    std::string sender, why, shown;
+  } cases[] = {
+      {"a\r\nDATA\r\n@sender.example", "character 0x0D is not allowed in an address",
+       "a??DATA??@sender.example"},
+      {"a\nRSET@sender.example", "character 0x0A is not allowed in an address",
+       "a?RSET@sender.example"},
+      {std::string("a\0b@sender.example", 18), "character 0x00 is not allowed in an address",
+       "a?b@sender.example"},
+      {"a\tb@sender.example", "character 0x09 is not allowed in an address", "a?b@sender.example"},
+      {"a\x7f"
+       "b@sender.example",
+       "character 0x7F is not allowed in an address", "a?b@sender.example"},
+      {"\"a\rb\"@sender.example", "character 0x0D is not allowed in an address",
+       "\"a?b\"@sender.example"},
+      {local65 + "@sender.example", "local part longer than 64 octets (65; RFC 5321 4.5.3.1.1)",
+       local65.substr(0, 64) + "..."},
+      {"a@" + domain256, "domain longer than 255 octets (256; RFC 5321 4.5.3.1.2)",
+       "a@" + domain256.substr(0, 62) + "..."},
+      {local64 + "@" + domain190, "path longer than 256 octets (257; RFC 5321 4.5.3.1.3)",
+       local64 + "..."},
+  };
+  for (const auto& c : cases) {
+    auto d = check(s, c.sender);
+    ASSERT_TRUE(d && d->reply) << c.why;
+    EXPECT_EQ(d->action, Action::Reject) << c.why;
+    EXPECT_EQ(d->reason, "callout.malformed") << c.why;
+    EXPECT_EQ(d->reply->toSmtp(), "553 5.1.7 <" + c.shown +
+                                      ">: Sender address rejected: malformed address: " + c.why +
+                                      "\r\n");
+  }
+  EXPECT_EQ(probe->probes, 0);
+  EXPECT_TRUE(recording->keys.empty()) << recording->keys.front();
+  // At the limits exactly (64-octet local part, 255-octet domain... within a 256-octet path) it
+  // is probed as usual.
+  dns->nodata(domain190.substr(1), RrType::MX)
+      .answer(domain190.substr(1), RrType::A, {"198.51.100.1"});
+  EXPECT_EQ(check(s, local64 + "@" + domain190.substr(1))->reason, "callout.accept");
+  EXPECT_EQ(probe->probes, 1);
+}
+
+TEST_F(CalloutTest, MalformedCheckOffStillNeverProbes) {
+  auto s = stage("malformed = off\n");
+  auto d = check(s, "a\r\nDATA@sender.example");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->action, Action::Pass);
+  EXPECT_EQ(d->reason, "callout.skip");
+  EXPECT_EQ(d->detail, "malformed address: character 0x0D is not allowed in an address");
+  EXPECT_EQ(probe->probes, 0);
+}
+
+// Issue 28: 32 KB domains took the memory store to 3.8 GB. Keys stay short however long the
+// address (hashed past 200 octets), and a cached reply is at most 512 octets.
+TEST_F(CalloutTest, CacheKeysAndValuesAreBounded) {
+  auto recording = std::make_shared<RecordingStore>();
+  store = recording;
+  std::string domain;
+  while (domain.size() < 190) domain += "abcdefghi.";
+  domain += "example";                                       // 197 octets
+  std::string sender = std::string(50, 'u') + "@" + domain;  // 248 octets: within the limits
+  dns->nodata(domain, RrType::MX).answer(domain, RrType::A, {"198.51.100.1"});
+  std::string evil;
+  for (int i = 0; i < 40; ++i)
+    evil += "5.1.1 line " + std::to_string(i) + " " + std::string(90, 'x');
+  probe->script("198.51.100.1", ProbeOutcome::Rejected, 550, {evil}, "RCPT TO");
+  auto s = stage();
+  auto d = check(s, sender);
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->reason, "callout.reject");
+  ASSERT_FALSE(recording->keys.empty());
+  for (const auto& k : recording->keys) EXPECT_LE(k.size(), 220u) << k;
+  bool hashed = false;
+  for (const auto& k : recording->keys)
+    if (k.rfind("callout:addr:sha256:", 0) == 0 && k.size() == 20 + 64) hashed = true;
+  EXPECT_TRUE(hashed) << recording->keys.front();
+  ASSERT_EQ(recording->values.size(), 1u);
+  EXPECT_LE(recording->values[0].size(), 512u + 300u);
+  std::string quoted = ("550 " + evil).substr(0, 509) + "...";
+  EXPECT_NE(d->reply->text().find("said: " + quoted + " (in reply to RCPT TO command)"),
+            std::string::npos)
+      << d->reply->text();
+  // The same address again: the hashed key finds the record, quoting the same bounded reply.
+  auto again = check(s, sender);
+  ASSERT_TRUE(again && again->reply);
+  EXPECT_EQ(again->reason, "callout.cached_reject");
+  EXPECT_NE(again->reply->text().find("said: " + quoted + " (in reply to RCPT TO command)"),
+            std::string::npos);
+  EXPECT_EQ(probe->probes, 1);
+}
+
+// Issue 28: one sender domain with 3 MX x 200 A records made 600 connection attempts in 0.11 s.
+// Now: at most 2 addresses per MX host, 3 hosts, 5 connection attempts per probe.
+TEST_F(CalloutTest, ConnectionAttemptsPerProbeAreCapped) {
+  dns->answer("wide.example", RrType::MX,
+              {"10 mx1.wide.example", "20 mx2.wide.example", "30 mx3.wide.example"});
+  for (int h = 1; h <= 3; ++h) {
+    std::vector<std::string> addresses;
+    for (int i = 1; i <= 200; ++i) {
+      addresses.push_back("198.51." + std::to_string(100 + h) + "." + std::to_string(i));
+      probe->script(addresses.back(), ProbeOutcome::Unreachable, 0, {});
+    }
+    dns->answer("mx" + std::to_string(h) + ".wide.example", RrType::A, addresses);
+  }
+  std::mutex m;
+  std::vector<std::string> attempted;
+  probe->onProbe = [&](const std::string& address) {
+    std::lock_guard g(m);
+    attempted.push_back(address);
+  };
+  auto d = check(stage(), "x@wide.example");
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->reason, "callout.unverified");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <x@wide.example>: Sender address rejected: unverified address: host "
+            "mx3.wide.example[198.51.103.1]: connect timed out (at RCPT TO); gave up after 5 "
+            "connection attempts\r\n");
+  EXPECT_EQ(attempted, (std::vector<std::string>{"198.51.101.1", "198.51.101.2", "198.51.102.1",
+                                                 "198.51.102.2", "198.51.103.1"}));
+  // The caps are options.
+  attempted.clear();
+  store = std::make_shared<store::MemoryStore>();
+  check(stage("max_addresses_per_host = 1\nmax_attempts = 2\n"), "y@wide.example");
+  EXPECT_EQ(attempted, (std::vector<std::string>{"198.51.101.1", "198.51.102.1"}));
 }
 
 TEST_F(CalloutTest, ProbesToOneDomainAreRateCapped) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -78,6 +79,34 @@ TEST(DkimPublicKeyCache, TheOutFormIsOpenSslsOwn) {
   EXPECT_NE(got, cached);  // decoded afresh, not the shared one
   EXPECT_EQ(EVP_PKEY_eq(got, original), 1);
   for (EVP_PKEY* k : {original, cached, got}) EVP_PKEY_free(k);
+}
+
+// The backstop behind the key lookup's check: a key with an unusual exponent is never handed to
+// libopendkim, however its DER reached the decoder.
+TEST(DkimPublicKeyCache, RsaKeysWithAnExponentOtherThan3Or65537AreNotReturned) {
+  for (unsigned e : {65537u, 3u, 17u, 5u}) {
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nullptr);
+    EVP_PKEY* original = nullptr;
+    BIGNUM* exponent = BN_new();
+    BN_set_word(exponent, e);
+    ASSERT_EQ(EVP_PKEY_keygen_init(ctx), 1);
+    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 1024);
+    EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, exponent);
+    ASSERT_EQ(EVP_PKEY_keygen(ctx, &original), 1);
+    size_t before = cachedDkimKeyCount();
+    EVP_PKEY* key = decode(derOf(original));
+    if (e == 65537 || e == 3) {
+      EXPECT_NE(key, nullptr) << e;
+      EXPECT_EQ(cachedDkimKeyCount(), before + 1) << e;
+    } else {
+      EXPECT_EQ(key, nullptr) << e;
+      EXPECT_EQ(cachedDkimKeyCount(), before) << e;
+    }
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(original);
+    BN_free(exponent);
+    EVP_PKEY_CTX_free(ctx);
+  }
 }
 
 }  // namespace

@@ -118,8 +118,53 @@ TEST_F(RateLimitTest, KeysExpireByThemselves) {
   auto t = tx();
   s->onMail(t);
   EXPECT_EQ(memory->get("rl:mail:192.0.2.1").status, store::StoreStatus::Ok);
-  clock.now += std::chrono::seconds(31);  // a full refill (30 s) and the 1 s margin
+  // Kept until full again: the one token taken is back in 6 s; an empty bucket would be kept 30.
+  clock.now += std::chrono::milliseconds(5999);
+  EXPECT_EQ(memory->get("rl:mail:192.0.2.1").status, store::StoreStatus::Ok);
+  clock.now += std::chrono::milliseconds(1);
   EXPECT_EQ(memory->get("rl:mail:192.0.2.1").status, store::StoreStatus::NotFound);
+}
+
+// Issue 28: 110,000 messages from other addresses evicted a client's exhausted bucket from the
+// 100,000-entry store, and the client was then accepted 5 of 5.
+TEST_F(RateLimitTest, AFloodOfOtherClientsDoesNotResetAnExhaustedLimit) {
+  memory = std::make_shared<store::MemoryStore>(100000, [this] { return clock.now; });
+  auto s = stage("limit = mail key=client_ip count=messages rate=10/min burst=5\n");
+  auto client = tx("192.0.2.1");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(s->onMail(client)->action, Action::Pass);
+  EXPECT_EQ(s->onMail(client)->action, Action::Tempfail);
+  for (int i = 0; i < 110000; ++i) {
+    if (i % 1000 == 0) clock.now += std::chrono::milliseconds(10);  // 1.1 s in all
+    auto other = tx("10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+                    std::to_string(i % 256));
+    ASSERT_EQ(s->onMail(other)->action, Action::Pass) << i;
+  }
+  EXPECT_EQ(memory->size(), 100000u);
+  int accepted = 0;
+  for (int i = 0; i < 5; ++i) accepted += s->onMail(client)->action == Action::Pass;
+  EXPECT_EQ(accepted, 0);
+}
+
+// What a refused event leaves in the store: the refusing limit's bucket existed already (a new
+// bucket is full, and no cost exceeds the capacity), and the limits after it are not taken, so
+// a refusal creates no key. The limits before it keep their take: the attempt counted.
+TEST_F(RateLimitTest, ARefusalCreatesNoKeyAndLaterLimitsAreNotTaken) {
+  auto s = stage(
+      "limit = ip key=client_ip count=messages rate=100/h burst=10\n"
+      "limit = domain key=sender_domain count=messages rate=1/h burst=1\n"
+      "limit = sender key=sender count=messages rate=100/h burst=10\n");
+  auto first = tx("192.0.2.1", "a@example.org");
+  EXPECT_EQ(s->onMail(first)->action, Action::Pass);
+  EXPECT_EQ(memory->size(), 3u);
+  auto second = tx("192.0.2.2", "b@example.org");
+  auto refused = s->onMail(second);
+  EXPECT_EQ(refused->reason, "ratelimit.domain");
+  EXPECT_EQ(refused->detail,
+            "ip (client 192.0.2.2): 9 of 10 left; domain (sender domain example.org): refused, 0 "
+            "of 1 left, retry in 60 minutes");
+  EXPECT_EQ(memory->get("rl:sender:b@example.org").status, store::StoreStatus::NotFound);
+  EXPECT_EQ(memory->get("rl:ip:192.0.2.2").status, store::StoreStatus::Ok);
+  EXPECT_EQ(memory->size(), 4u);
 }
 
 TEST_F(RateLimitTest, ConnectionsGet421InPostfixWording) {

@@ -175,6 +175,42 @@ TEST_F(SpfStageTest, HeloLiteralHasNoSpf) {
   EXPECT_EQ(d->detail, "helo postmaster@[192.0.2.10]: none; the HELO name is not a domain name");
 }
 
+// Issue 28: names with CR/LF went to the resolver. A domain with a control byte is malformed:
+// none (RFC 7208 4.3), and no query is made for it, nor for a name a macro builds from one.
+bool anyControlByte(const std::vector<dns::Query>& queries) {
+  for (const auto& q : queries)
+    for (unsigned char c : q.name)
+      if (c < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+TEST_F(SpfStageTest, ControlBytesInADomainAreMalformedAndNeverQueried) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 -all"});
+  auto d = run("alice@exam\r\nple.org", "check_helo = no\n");
+  EXPECT_EQ(d->reason, "spf.none");
+  EXPECT_EQ(d->detail,
+            "mailfrom alice@exam??ple.org: none; the domain is malformed (character 0x0D; RFC "
+            "7208 4.3)");
+  tx.message = {};
+  tx.client.helo = "mail\r\n.client.example.org";
+  auto h = run("");
+  EXPECT_EQ(h->reason, "spf.none");
+  EXPECT_EQ(h->detail,
+            "helo postmaster@mail??.client.example.org: none; the domain is malformed (character "
+            "0x0D; RFC 7208 4.3)");
+  tx.message = {};
+  EXPECT_EQ(run(std::string("bob@example.org\0.evil", 21), "check_helo = no\n")->reason,
+            "spf.none");
+  EXPECT_FALSE(anyControlByte(dns->queries()));
+}
+
+TEST_F(SpfStageTest, MacrosNeverQueryANameWithControlBytes) {
+  dns->answer("example.org", RrType::TXT, {"v=spf1 exists:%{l}.x.example.org -all"});
+  auto d = run("a\rb@example.org", "check_helo = no\n");
+  EXPECT_EQ(d->reason, "spf.fail");
+  EXPECT_FALSE(anyControlByte(dns->queries()));
+}
+
 TEST_F(SpfStageTest, VoidLookupLimit) {
   dns->answer("example.org", RrType::TXT,
               {"v=spf1 a:n1.example.org a:n2.example.org a:n3.example.org +all"});

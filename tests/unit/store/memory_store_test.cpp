@@ -112,6 +112,55 @@ TEST(MemoryStore, SteadyRateIsAdmittedAndNoWindowEdgeDoublesIt) {
   EXPECT_EQ(admitted, 5 + 60 - 1);  // the 60th token is due at 60.0 s, after the last attempt
 }
 
+// Issue 28: 110,000 keys from other addresses evicted a client's exhausted buckets, and it was
+// then accepted 5 of 5. A bucket is kept until it is full again, and one in debt goes last.
+TEST(MemoryStore, AnExhaustedBucketSurvivesAFloodOfFreshOnes) {
+  FakeClock clock;
+  MemoryStore store(100000, clock.fn());
+  // mail_per_ip: 10/min, burst 5 (capacity 5, 1/6 token per second).
+  const double capacity = 5, rate = 10.0 / 60;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(store.takeToken("rl:ip:192.0.2.1", capacity, rate).allowed);
+  EXPECT_FALSE(store.takeToken("rl:ip:192.0.2.1", capacity, rate).allowed);
+  // Faster than a fresh bucket refills (6 s), so the store is full and evicts.
+  for (int i = 0; i < 110000; ++i) {
+    if (i % 1000 == 0) clock.now += std::chrono::milliseconds(10);  // 1.1 s in all
+    EXPECT_TRUE(store.takeToken("rl:ip:10." + std::to_string(i), capacity, rate).allowed);
+  }
+  EXPECT_EQ(store.size(), 100000u);
+  EXPECT_EQ(store.get("rl:ip:192.0.2.1").status, StoreStatus::Ok);
+  // 1.1 s later the client has 0.18 of a token back: still refused, 0 of 5.
+  int accepted = 0;
+  for (int i = 0; i < 5; ++i)
+    accepted += store.takeToken("rl:ip:192.0.2.1", capacity, rate).allowed;
+  EXPECT_EQ(accepted, 0);
+}
+
+TEST(MemoryStore, ABucketInDebtOutlivesLongerLivedPlainEntries) {
+  FakeClock clock;
+  MemoryStore store(16 * 4, clock.fn());                          // 4 per shard
+  EXPECT_TRUE(store.takeToken("bucket", 1, 1.0 / 3600).allowed);  // empty for an hour
+  for (int i = 0; i < 1000; ++i)  // greylist triplets, callout answers: kept for days
+    store.set("plain" + std::to_string(i), "v", std::chrono::hours(24 * 35));
+  EXPECT_FALSE(store.takeToken("bucket", 1, 1.0 / 3600).allowed);
+}
+
+TEST(MemoryStore, ABucketIsKeptUntilFullAgainAndNoLonger) {
+  FakeClock clock;
+  MemoryStore store(1000, clock.fn());
+  store.takeToken("b", 10, 1);  // 9 left: full again in 1 s
+  EXPECT_EQ(store.size(), 1u);
+  clock.now += std::chrono::milliseconds(999);
+  EXPECT_EQ(store.get("b").status, StoreStatus::Ok);
+  clock.now += std::chrono::milliseconds(1);
+  EXPECT_EQ(store.get("b").status, StoreStatus::NotFound);
+  for (int i = 0; i < 10; ++i) store.takeToken("b", 10, 1);  // empty: full again in 10 s
+  clock.now += std::chrono::milliseconds(9999);
+  EXPECT_EQ(store.get("b").status, StoreStatus::Ok);
+  clock.now += std::chrono::milliseconds(1);
+  EXPECT_EQ(store.get("b").status, StoreStatus::NotFound);
+}
+
 TEST(MemoryStore, ConcurrentTakesNeverOverspend) {
   MemoryStore store;
   std::atomic<int> allowed{0};
