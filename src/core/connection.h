@@ -98,6 +98,9 @@ class Connection {
   // once) and kept for their scope (DnsAnswers). Stages read them through cachedLookup();
   // misses are resolved live.
   DnsAnswers dnsAnswers;
+  // Set by the Engine while only the stages that count despite a held rejection run (behaviour,
+  // ratelimit): a rejected client must not drain buckets keyed on what it can forge.
+  bool rejectionHeld = false;
   // What this message may still wait for DNS ([engine] dns_budget); cachedLookup() charges it.
   DnsBudget dnsBudget;
 

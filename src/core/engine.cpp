@@ -284,6 +284,7 @@ template <class Hook>
 Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which) {
   metrics::Timer timer(phase);
   if (skipsStages(phase)) return Verdict::pass(phase);
+  tx_.rejectionHeld = which == Stages::WhileRejected;
   auto runs = [&](const StageEntry& e) {
     return e.phases.contains(phase) && (which == Stages::All || e.runsWhileRejected);
   };

@@ -17,7 +17,9 @@ namespace mxguard::store {
 namespace {
 
 // KEYS[1] bucket; ARGV capacity, refill per second. The server's clock, so every host of a fleet
-// refills the same bucket the same way.
+// refills the same bucket the same way. A bucket lives until it is full again (plus 1 s): one in
+// debt outlives fresh ones, so under `maxmemory-policy volatile-ttl` a flood of new keys is
+// evicted before an exhausted client's bucket (issue 28, finding 8).
 const char* kTokenBucketScript = R"lua(
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -37,7 +39,7 @@ else
   retry = math.ceil((cost - tokens) / rate * 1000)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
 return {allowed, tostring(tokens), retry}
 )lua";
 

@@ -37,6 +37,12 @@ std::string number(double v) {
   return buf;
 }
 
+bool keyedOnForgeable(const RateLimitSpec& spec) {
+  for (KeyField f : spec.key)
+    if (f == KeyField::Sender || f == KeyField::SenderDomain || f == KeyField::Helo) return true;
+  return false;
+}
+
 }  // namespace
 
 std::vector<config::OptionSpec> RateLimitStage::options() {
@@ -110,6 +116,12 @@ std::optional<Decision> RateLimitStage::take(Connection& tx, Counted what, doubl
     const auto& spec = limit.spec;
     if (spec.counted != what) continue;
     any = true;
+    if (tx.rejectionHeld && keyedOnForgeable(spec)) {
+      // The client is refused already: counting it under a sender or HELO it chose would drain
+      // that (someone else's) bucket. Its own address and user still count.
+      note(spec.name + ": not counted (a rejection is held and the key is the client's to forge)");
+      continue;
+    }
     std::string why;
     auto key = limitKey(spec, tx, &why);
     if (!key) {

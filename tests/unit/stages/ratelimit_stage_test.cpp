@@ -88,6 +88,25 @@ TEST_F(RateLimitTest, BurstOnceThenTheRateWithTheRetryTime) {
   EXPECT_EQ(d->detail, "mail (client 192.0.2.1): 0 of 3 left");
 }
 
+TEST_F(RateLimitTest, ARejectedClientDoesNotDrainBucketsKeyedOnWhatItForges) {
+  auto s = stage(
+      "limit = per_domain key=sender_domain count=messages rate=1/h burst=1\n"
+      "limit = per_ip key=client_ip count=messages rate=1/h burst=5\n");
+  for (int i = 0; i < 3; ++i) {
+    auto t = tx("192.0.2.66", "forged@victim.example");
+    t.rejectionHeld = true;  // the engine: a rejection of this client is held to RCPT
+    auto d = s->onMail(t);
+    EXPECT_EQ(d->action, Action::Pass) << i;
+    EXPECT_EQ(d->detail,
+              "per_domain: not counted (a rejection is held and the key is the client's to "
+              "forge); per_ip (client 192.0.2.66): " +
+                  std::to_string(4 - i) + " of 5 left")
+        << i;
+  }
+  auto real = tx("198.51.100.1", "alice@victim.example");
+  EXPECT_EQ(s->onMail(real)->action, Action::Pass) << "victim.example's bucket is untouched";
+}
+
 TEST_F(RateLimitTest, SlowRateSaysMinutesAndHours) {
   auto s = stage("limit = daily key=sender_domain count=messages rate=2/d burst=1\n");
   auto t1 = tx(), t2 = tx();
