@@ -7,6 +7,7 @@
 #include "harness/replay.h"
 
 #include "harness/dialogue.h"
+#include "harness/report.h"
 
 namespace mxguard::harness {
 namespace {
@@ -110,11 +111,14 @@ std::string formatReplay(const ReplayReport& r, const std::string& file, const s
   if (!r.examples.empty()) out += "\nexamples:\n";
   for (const auto& e : r.examples) {
     const auto& rec = e.record;
-    out += "  " + (rec.time.empty() ? std::string("-") : rec.time) + " " + rec.clientAddress +
-           " helo=<" + rec.helo + "> from=<" + rec.sender + ">: " + e.before +
-           (e.beforeReason.empty() ? "" : " (" + e.beforeReason + ")") + " -> " + e.after +
-           (e.afterReason.empty() ? "" : " (" + e.afterReason + ")") +
-           (e.afterReply.empty() ? "" : ": " + e.afterReply) + "\n";
+    // A recorded transaction is what a client sent: shown like every remote value (no control
+    // bytes reach the terminal).
+    std::string line = (rec.time.empty() ? std::string("-") : rec.time) + " " + rec.clientAddress +
+                       " helo=<" + rec.helo + "> from=<" + rec.sender + ">: " + e.before +
+                       (e.beforeReason.empty() ? "" : " (" + e.beforeReason + ")") + " -> " +
+                       e.after + (e.afterReason.empty() ? "" : " (" + e.afterReason + ")") +
+                       (e.afterReply.empty() ? "" : ": " + e.afterReply);
+    out += "  " + terminalText(line) + "\n";
   }
   out +=
       "\nnote: DNS answers are today's; message bodies are never recorded, so body checks "

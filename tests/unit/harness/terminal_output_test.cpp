@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/explain.h"
+#include "harness/replay.h"
 #include "harness/report.h"
 
 namespace mxguard::harness {
@@ -86,6 +87,23 @@ TEST(TerminalOutput, TerminalTextKeepsPrintableAndUtf8) {
             "a?b?c?d??e");
   // C1 controls (U+0080..U+009F), invalid and truncated UTF-8, overlong forms, surrogates.
   EXPECT_EQ(terminalText("\xc2\x9b|\x9b|\xff|\xe2\x82|\xc0\xaf|\xed\xa0\x80"), "?|?|?|??|??|???");
+}
+
+TEST(TerminalOutput, ReplayExamplesShowRecordedValuesWithoutControls) {
+  ReplayReport r;
+  r.total = 1;
+  ReplayChange c;
+  c.record.clientAddress = "192.0.2.1";
+  c.record.helo = "evil\x1b]0;owned\x07";
+  c.record.sender = "a\x1b[2J@example.org";
+  c.before = "accepted";
+  c.after = "rejected";
+  c.afterReply = "550 5.7.1 \x9b31m";
+  r.changes["accepted -> rejected"]["x.y"] = 1;
+  r.examples.push_back(c);
+  std::string out = formatReplay(r, "rec.jsonl", "new.conf", "");
+  EXPECT_FALSE(hasTerminalControls(out)) << out;
+  EXPECT_NE(out.find("helo=<evil?]0;owned?>"), std::string::npos) << out;
 }
 
 }  // namespace
