@@ -30,14 +30,31 @@ void logMessage(LogLevel level, std::string_view message) {
   }
 }
 
-void logOncePer(const std::string& key, std::chrono::seconds window, LogLevel level,
-                std::string_view message) {
+namespace {
+struct OncePer {
   struct Incident {
     std::chrono::steady_clock::time_point last;
     size_t held = 0;
   };
-  static std::mutex mutex;
-  static std::map<std::string, Incident> incidents;  // one entry per distinct key
+  std::mutex mutex;
+  std::map<std::string, Incident> incidents;  // one entry per distinct key
+};
+OncePer& oncePer() {
+  static OncePer o;
+  return o;
+}
+}  // namespace
+
+void resetLogOncePerForTests() {
+  std::lock_guard guard(oncePer().mutex);
+  oncePer().incidents.clear();
+}
+
+void logOncePer(const std::string& key, std::chrono::seconds window, LogLevel level,
+                std::string_view message) {
+  using Incident = OncePer::Incident;
+  auto& mutex = oncePer().mutex;
+  auto& incidents = oncePer().incidents;
   size_t held = 0;
   {
     std::lock_guard guard(mutex);

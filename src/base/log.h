@@ -23,5 +23,8 @@ const char* toString(LogLevel level);
 // transaction while a dependency is down; the per-transaction summary line keeps the detail.
 void logOncePer(const std::string& key, std::chrono::seconds window, LogLevel level,
                 std::string_view message);
+// Tests only: forget which keys logOncePer has seen (a test that expects the first line must not
+// depend on what ran before it in the same process).
+void resetLogOncePerForTests();
 
 }  // namespace mxguard

@@ -411,6 +411,7 @@ TEST_F(MilterAdapter, ConnectionsOverTheLimitAreRefusedWith421) {
   holder = std::make_unique<app::PolicyHolder>(policy);
   setPolicyHolder(holder.get());
   setConnectionLimit(2);
+  resetLogOncePerForTests();  // the refusal's log line is once per 10 s, process-wide
   int storage[3] = {};
   SMFICTX* c[3];
   for (int i = 0; i < 3; ++i) c[i] = reinterpret_cast<SMFICTX*>(&storage[i]);
