@@ -46,8 +46,8 @@ dns::LookupResult txt(const char* record, uint32_t ttl) {
   return {dns::LookupStatus::Ok, {record}, ttl, ""};
 }
 
-const PhaseSet kAll{Phase::Connect, Phase::Helo, Phase::Mail,  Phase::Rcpt,
-                    Phase::Header,  Phase::Eoh,  Phase::Body,  Phase::Eom};
+const PhaseSet kAll{Phase::Connect, Phase::Helo, Phase::Mail, Phase::Rcpt,
+                    Phase::Header,  Phase::Eoh,  Phase::Body, Phase::Eom};
 
 struct EngineRules : ::testing::Test {
   void SetUp() override {
@@ -135,8 +135,9 @@ TEST_F(EngineRules, WarnCheckRefusalIsLoggedAndTheNextFindingDecides) {
   auto helo = addStage("helo");
   helo->helo = [](Connection&) {
     Findings f;
-    f.add(Decision::reject(reply(504, "5.5.2", "<x>: Helo command rejected: need fully-qualified "
-                                               "hostname"),
+    f.add(Decision::reject(reply(504, "5.5.2",
+                                 "<x>: Helo command rejected: need fully-qualified "
+                                 "hostname"),
                            "helo.non_fqdn", "no dot")
               .under(CheckMode::Warn, "non_fqdn"));
     f.add(Decision::reject(reply(550, "5.7.1", "<x>: Helo command rejected: you are not me"),

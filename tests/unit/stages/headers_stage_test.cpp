@@ -37,7 +37,7 @@ std::vector<Header> parseHeaders(const std::string& raw) {
 }
 
 Findings run(const std::vector<Header>& headers, const std::string& config = kStrict,
-                            bool smtputf8 = false) {
+             bool smtputf8 = false) {
   auto stage = buildStage("headers", config, std::make_shared<FakeResolver>());
   auto tx = clientTx("192.0.2.10");
   tx.message.smtputf8 = smtputf8;

@@ -15,7 +15,7 @@ const std::string kAllReject =
 struct HeloTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
   Findings helo(const std::string& name, const std::string& ip = "192.0.2.10",
-                               const std::string& extra = "") {
+                const std::string& extra = "") {
     auto stage = buildStage("helo", kAllReject + extra, dns);
     auto tx = clientTx(ip, name);
     return stage->onHelo(tx);
@@ -188,8 +188,8 @@ TEST(HeloConfig, BadValuesNameTheOption) {
 // A lookup failure only a warn check needed is reported under that check's mode (the engine
 // then logs it instead of deferring).
 TEST_F(HeloTest, DnsFailureOfAWarnCheckIsReportedUnderWarn) {
-  dns->servfail("mail.client.example.net", RrType::A).servfail("mail.client.example.net",
-                                                                 RrType::AAAA);
+  dns->servfail("mail.client.example.net", RrType::A)
+      .servfail("mail.client.example.net", RrType::AAAA);
   auto stage = buildStage("helo", "unresolvable = warn\n", dns);
   auto tx = clientTx("192.0.2.10", "mail.client.example.net");
   auto d = stage->onHelo(tx);
