@@ -16,6 +16,7 @@ build_pkgs=(
   libspf2-dev libopendkim-dev libhiredis-dev
   libopendmarc-dev libpsl-dev publicsuffix  # dmarc: record parser, organisational domain
   libmicrohttpd-dev  # the optional /metrics listener (mxguard_milter only)
+  libre2-dev libidn2-dev  # maps: regexp maps (RE2, linear time), IDN keys and subjects
   libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev
 )
 test_pkgs=(

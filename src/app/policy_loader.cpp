@@ -3,8 +3,11 @@
 // Must not: start anything (no threads, no sockets): loading is pure so --check-config is safe.
 #include "app/policy_loader.h"
 
+#include <algorithm>
 #include <set>
 
+#include "app/access_tables.h"
+#include "app/policy_classes.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "config/config_file.h"
@@ -104,17 +107,19 @@ std::string joinNames(const std::vector<std::string_view>& names) {
   return out;
 }
 
-PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& options) {
-  // Every section must be [engine] or a known stage: a typo must not silently disable a check.
+PolicySharedPtr build(const config::ConfigFile& original, const PolicyLoadOptions& options) {
+  config::ConfigFile file = original;  // judgingForClasses may set build modes
+  // Every section must be [engine], [access], a class or a known stage: a typo must not silently
+  // disable a check.
   for (const auto& name : file.sectionNames()) {
-    if (name == "engine") continue;
+    if (name == "engine" || name == "access" || className(name)) continue;
     if (name.empty())
       throw config::ConfigError(file.file(), file.sectionLine(name), "",
                                 "options must be inside a section ([engine] or a stage name)");
     if (!stages::findStage(name))
-      throw config::ConfigError(
-          file.file(), file.sectionLine(name), name,
-          "unknown section [" + name + "]; known: engine, " + knownStageNames());
+      throw config::ConfigError(file.file(), file.sectionLine(name), name,
+                                "unknown section [" + name +
+                                    "]; known: engine, access, class NAME, " + knownStageNames());
   }
   auto policy = std::make_shared<Policy>();
   policy->source = file.file();
@@ -148,6 +153,21 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
     settings.whitelistClients.push_back(*cidr);
   }
 
+  // Access maps and classes first: they decide the modes some checks are built with.
+  StageCatalog catalog(file, engine.getList("stages"));
+  std::set<std::string> skipNames;  // what access rules skip, for the build modes
+  policy->access = loadAccess(file, [&](std::string_view name) {
+    auto problem = catalog.skipProblem(name);
+    if (!problem) skipNames.insert(std::string(name));
+    return problem;
+  });
+  policy->classes = loadClasses(file, catalog);
+  policy->judging = judgingForClasses(policy->classes, skipNames, catalog, &file);
+  policy->judgesPerRecipient =
+      !policy->classes.empty() ||
+      std::any_of(policy->access.begin(), policy->access.end(),
+                  [](const AccessCheck& c) { return c.subject == AccessSubject::Recipient; });
+
   std::set<std::string> seen;
   for (const auto& name : engine.getList("stages")) {
     const auto* factory = stages::findStage(name);
@@ -163,7 +183,7 @@ PolicySharedPtr build(const config::ConfigFile& file, const PolicyLoadOptions& o
     policy->stages.push_back(buildStage(file, *factory, options));
   }
   for (const auto& name : file.sectionNames())
-    if (name != "engine" && !seen.count(name))
+    if (name != "engine" && name != "access" && !className(name) && !seen.count(name))
       logMessage(LogLevel::Warning, file.file() + ":" + std::to_string(file.sectionLine(name)) +
                                         ": section [" + name +
                                         "] is configured but not listed in engine.stages: it "

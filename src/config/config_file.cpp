@@ -4,20 +4,14 @@
 // read a file that others can change, that is not a regular file, or that is over 1 MiB.
 #include "config/config_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <boost/program_options.hpp>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "base/strings.h"
+#include "config/protected_file.h"
 #include "config/value_parsers.h"
 
 namespace po = boost::program_options;
@@ -141,71 +135,10 @@ namespace {
 // Far above any real policy (the shipped ones are ~30 KB), far below what hurts to read.
 constexpr size_t kMaxFileBytes = size_t(1) << 20;
 
-const char* kindOf(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a file";
-}
-
-// Whoever can write the policy sets callout ports and allow_private, so a file others may change
-// is refused, as sshd refuses such an authorized_keys (a directory's permissions are not checked).
-void checkFile(const std::string& path, const struct stat& st) {
-  if (!S_ISREG(st.st_mode))
-    throw ConfigError(path, 0, "",
-                      std::string("not a regular file (") + kindOf(st.st_mode) +
-                          "); give the path of a configuration file");
-  if (mode_t w = st.st_mode & (S_IWGRP | S_IWOTH); w != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    std::string who = w == (S_IWGRP | S_IWOTH) ? "group and others"
-                      : w == S_IWGRP           ? "group"
-                                               : "others";
-    throw ConfigError(path, 0, "",
-                      std::string("mode ") + mode + " lets " + who +
-                          " change this file, which decides what mxguard does with mail; run: "
-                          "chmod go-w " +
-                          path);
-  }
-}
-
-[[noreturn]] void tooLarge(const std::string& path, size_t size) {
-  throw ConfigError(path, 0, "",
-                    std::to_string(size) + " bytes, larger than the " +
-                        std::to_string(kMaxFileBytes) + " a configuration file may have");
-}
-
 }  // namespace
 
 ConfigFile ConfigFile::load(const std::string& path) {
-  // O_NONBLOCK: a FIFO must not hang the start before fstat can refuse it.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) throw ConfigError(path, 0, "", std::string("cannot open: ") + std::strerror(errno));
-  std::string text;
-  try {
-    struct stat st {};
-    if (fstat(fd, &st) != 0)
-      throw ConfigError(path, 0, "", std::string("cannot stat: ") + std::strerror(errno));
-    checkFile(path, st);
-    if (static_cast<size_t>(st.st_size) > kMaxFileBytes)
-      tooLarge(path, static_cast<size_t>(st.st_size));
-    // Read to the cap, not to st_size: the file may grow while it is read.
-    char buf[65536];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0)
-        throw ConfigError(path, 0, "", std::string("cannot read: ") + std::strerror(errno));
-      text.append(buf, static_cast<size_t>(n));
-      if (text.size() > kMaxFileBytes) tooLarge(path, text.size());
-    }
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  return parse(text, path);
+  return parse(readProtectedFile(path, kMaxFileBytes, "a configuration file"), path);
 }
 
 namespace {
@@ -364,6 +297,30 @@ Section ConfigFile::section(std::string_view name, const std::vector<OptionSpec>
     if (!okValue) throw ConfigError(value.file, value.line, qualified(sectionName, option), error);
   }
   return Section(sectionName, file_, raw.line, specs, raw.values);
+}
+
+std::vector<std::pair<std::string, Value>> ConfigFile::options(std::string_view section) const {
+  std::vector<std::pair<std::string, Value>> out;
+  auto it = sections_.find(section);
+  if (it == sections_.end()) return out;
+  for (const auto& [name, value] : it->second.values) out.emplace_back(name, value);
+  return out;
+}
+
+ConfigFile ConfigFile::withValue(std::string_view section, const std::string& option,
+                                 const std::string& text) const {
+  ConfigFile copy = *this;
+  auto it = copy.sections_.find(section);
+  if (it == copy.sections_.end()) {
+    it = copy.sections_.emplace(std::string(section), RawSection{}).first;
+    copy.order_.push_back(std::string(section));
+  }
+  auto& values = it->second.values;
+  Value v{text, file_, it->second.line};
+  if (auto found = values.find(option); found != values.end()) v.line = found->second.line;
+  values.erase(option);
+  values.emplace(option, v);
+  return copy;
 }
 
 }  // namespace mxguard::config

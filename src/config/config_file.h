@@ -24,6 +24,7 @@ struct OptionSpec {
   long min = 0;              // Int: bounds; Duration: bounds in milliseconds
   long max = 0;              // 0 = unbounded
   std::string doc;           // one line, shown by --help-policy and checked against policies/*
+  bool check = false;        // a check's mode (reject | warn | off): a policy class may set it
 };
 
 struct Value {
@@ -84,6 +85,14 @@ class ConfigFile {
   // An absent section yields all defaults.
   Section section(std::string_view name, const std::vector<OptionSpec>& specs) const;
   const std::string& file() const { return file_; }
+  // The options of a section as written, in no particular order (for sections whose option
+  // names are not fixed, such as a policy class's "stage.check" lines).
+  std::vector<std::pair<std::string, Value>> options(std::string_view section) const;
+  // A copy with `option` of `section` set to `text` (every occurrence replaced), keeping the
+  // location of the replaced value or, for a new one, of the section: how a policy builds a
+  // stage with a check mode its classes need (Policy::judging).
+  ConfigFile withValue(std::string_view section, const std::string& option,
+                       const std::string& text) const;
 
  private:
   struct RawSection {

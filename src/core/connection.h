@@ -79,6 +79,8 @@ struct TraceEntry {
   std::string outcome;  // reason without the stage prefix: "listed", "ok", "skip"
   std::string detail;
   std::string effect;  // "none", "reject", "reject_warning", "defer_if_permit", "delayed", ...
+  // The recipient class that judged it, when not the policy itself ("finance"; see Judging).
+  std::string lane = {};
 };
 
 // Per-stage, per-connection or per-message state (e.g. a DKIM verify handle): stages are shared

@@ -36,69 +36,6 @@ size_t traceEntryBytes(const TraceEntry& t) {
   return t.stage.size() + t.outcome.size() + t.detail.size() + t.effect.size();
 }
 
-// An outside value in the summary line: sanitised and, past `max` bytes, cut with "...".
-std::string clip(std::string_view s, size_t max) {
-  return s.size() > max ? sanitize(s.substr(0, max)) + "..." : sanitize(s);
-}
-
-// One list of the summary line (to=, rejected=, stages=): its items as kept, how many there were
-// (kept or not), and what separates them.
-struct LogList {
-  std::vector<std::string> items;
-  size_t total = 0;
-  std::string_view sep;
-  bool keepLast = false;  // the stages list: the decision is its last entry
-  size_t bytes() const {
-    size_t n = items.empty() ? 0 : sep.size() * (items.size() - 1);
-    for (const auto& i : items) n += i.size();
-    return n;
-  }
-};
-
-// Room the "... (N more)" marker may take beyond a list's budget.
-constexpr size_t kMarkerBytes = 48;
-
-// The list in `budget` bytes: as many first items as fit (and with keepLast, as many last ones
-// in the other half), and "... (N more)" for the rest.
-std::string fitList(const LogList& l, size_t budget) {
-  auto join = [&](size_t from, size_t to) {
-    std::string out;
-    for (size_t i = from; i < to; ++i) out += (i > from ? std::string(l.sep) : "") + l.items[i];
-    return out;
-  };
-  if (l.total == l.items.size() && l.bytes() <= budget) return join(0, l.items.size());
-  size_t headBudget = l.keepLast ? budget / 2 : budget;
-  size_t head = 0, used = 0;
-  for (; head < l.items.size(); ++head) {
-    size_t need = l.items[head].size() + (head ? l.sep.size() : 0);
-    if (used + need > headBudget) break;
-    used += need;
-  }
-  size_t tail = l.items.size();  // the first of the last items shown
-  while (l.keepLast && tail > head && used + l.sep.size() + l.items[tail - 1].size() <= budget) {
-    used += l.sep.size() + l.items[tail - 1].size();
-    --tail;
-  }
-  size_t shown = head + (l.items.size() - tail);
-  std::string out = join(0, head) + (head ? std::string(l.sep) : "") + "... (" +
-                    std::to_string(l.total - shown) + " more)";
-  if (tail < l.items.size()) out += std::string(l.sep) + join(tail, l.items.size());
-  return out;
-}
-
-// Shares `room` among lists needing `need` bytes each: a short list gets all it needs, and
-// what it leaves goes to the longer ones.
-std::array<size_t, 3> shareRoom(const std::array<size_t, 3>& need, size_t room) {
-  std::array<size_t, 3> order{0, 1, 2}, out{};
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return need[a] < need[b]; });
-  size_t left = order.size();
-  for (size_t k : order) {
-    out[k] = std::min(need[k], room / left--);
-    room -= out[k];
-  }
-  return out;
-}
-
 Reply fallbackReply() {
   // A stage said reject/tempfail without a reply: a bug, so never a 5xx.
   return *Reply::make(451, "4.3.0", "Temporary policy failure; try again later");
@@ -113,8 +50,8 @@ Engine::Engine(PolicySharedPtr policy) : policy_(std::move(policy)) {
 
 // Every trace entry is also a metric sample, under the same stage/outcome names as the logs,
 // whether or not the trace has room for it (kMaxTraceBytes).
-void Engine::record(TraceEntry t) {
-  metrics::countStageOutcome(t.stage, t.outcome, t.effect);
+void Engine::record(TraceEntry t, bool count) {
+  if (count) metrics::countStageOutcome(t.stage, t.outcome, t.effect);
   size_t bytes = traceEntryBytes(t);
   size_t limit = t.effect == "none" ? kMaxTraceBytes / 4 * 3 : kMaxTraceBytes;
   if (traceBytes_ + bytes > limit) {
@@ -129,6 +66,9 @@ bool Engine::skipsStages(Phase phase) {
   const auto& c = tx_.client;
   const auto& e = policy_->engine;
   std::string why;
+  if (clientAllowed_ || (heloAllowed_ && phase >= Phase::Helo) ||
+      (senderAllowed_ && phase >= Phase::Mail))
+    return true;  // traced by the access rule that allowed it
   if (e.whitelistAuthenticated && !c.authUser.empty()) {
     why = "authenticated as " + sanitize(c.authUser);
   } else if (c.clientIp) {
@@ -155,23 +95,37 @@ bool Engine::isExempt(std::string_view recipient) const {
 }
 
 void Engine::clearHeldFrom(Phase earliest) {
-  if (pending_.active && pending_.phase >= earliest) pending_ = Held{};
-  if (deferred_.active && deferred_.phase >= earliest) deferred_ = Held{};
+  if (base_.pending.active && base_.pending.phase >= earliest) base_.pending = Held{};
+  if (base_.deferred.active && base_.deferred.phase >= earliest) base_.deferred = Held{};
+  std::erase_if(kept_, [&](const Kept& k) { return k.phase >= earliest; });
+  if (earliest <= Phase::Helo) {
+    heloAllowed_ = false;
+    heloSkips_ = Judging{};
+  }
+  // Class lanes last one transaction: the next is judged again from what is kept.
+  if (earliest <= Phase::Mail) {
+    classLanes_.clear();
+    base_.hasRecipients = false;
+    base_.quarantine.reset();
+    senderAllowed_ = false;
+    senderSkips_ = Judging{};
+  }
 }
 
 // A would-be reply that is only logged: a check in warn mode or a stage in observe mode
 // (Postfix's warn_if_reject). One log and trace shape for both.
-void Engine::warn(const StageEntry& entry, const Decision& d, const std::string& replyText,
-                  TraceEntry t) {
+void Engine::warn(const StageEntry& entry, const Decision& d, CheckMode mode,
+                  const std::string& replyText, TraceEntry t, bool count) {
   std::string name(entry.stage->name());
-  std::string why = d.mode == CheckMode::Warn
+  std::string why = mode == CheckMode::Warn
                         ? (d.check.empty() ? std::string("warn") : d.check + " = warn")
                         : std::string("observe mode");
+  if (!t.lane.empty()) why += ", class " + t.lane;
   t.effect = std::string(toString(d.action)) + "_warning";
-  countEvent(name + (d.mode == CheckMode::Warn ? ".warned" : ".observed"));
+  if (count) countEvent(name + (mode == CheckMode::Warn ? ".warned" : ".observed"));
   logMessage(LogLevel::Warning, name + ": " + t.effect + " (" + why + "): would reply: " +
                                     sanitize(replyText) + " (" + d.reason + ")");
-  record(std::move(t));
+  record(std::move(t), count);
 }
 
 // The verdict a refusal becomes: its reply (a fallback when the stage gave none), softened when
@@ -192,101 +146,182 @@ Verdict Engine::verdictOf(const Decision& d, const std::string& stage, Phase pha
   return v;
 }
 
-void Engine::acceptOnFailure(const Decision& d, TraceEntry t) {
+void Engine::acceptOnFailure(const Decision& d, TraceEntry t, bool count) {
   const std::string name = t.stage;
-  countEvent(name + ".dependency_failure");
-  metrics::countDependencyFailure(name);
+  if (count) {
+    countEvent(name + ".dependency_failure");
+    metrics::countDependencyFailure(name);
+  }
   t.effect = "accepted_on_failure";
-  record(std::move(t));
+  record(std::move(t), count);
   // One incident per outage: an outage must not write a warning per message.
   policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
                                             "): on_failure = accept, continuing");
 }
 
-void Engine::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t) {
+void Engine::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t, Lane& lane,
+                            bool count) {
   const std::string name = t.stage;
   Phase phase = t.phase;
-  countEvent(name + ".dependency_failure");
-  metrics::countDependencyFailure(name);
+  if (count) {
+    countEvent(name + ".dependency_failure");
+    metrics::countDependencyFailure(name);
+  }
   policy_->incidents->noteFailure(name, name + ": " + d.reason + " (" + sanitize(d.detail) +
                                             "): on_failure = tempfail, deferring");
   // defer_if_permit: keep the first reason, let a later definite rejection win.
   t.effect = "defer_if_permit";
-  record(std::move(t));
-  Held& held = phase == Phase::Rcpt ? rcptDeferral_ : deferred_;
+  record(std::move(t), count);
+  Held& held = phase == Phase::Rcpt ? rcptDeferral_ : lane.deferred;
   if (!held.active) held = Held{true, phase, v};
 }
 
-Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop) {
-  // Stages skip their off checks (and their lookups); one that reports one anyway is ignored.
-  if (d.mode == CheckMode::Off) return Verdict::pass(phase);
+CheckMode Engine::checkModeIn(const Lane& lane, std::string_view stage, const Decision& d) const {
+  CheckMode policy = policy_->judging.checkMode(stage, d.check, d.mode);
+  return lane.judging ? lane.judging->checkMode(stage, d.check, policy) : policy;
+}
+
+bool Engine::skipsIn(const Lane& lane, std::string_view stage, std::string_view check) const {
+  return lane.skipJudging.skipsStage("*") || (lane.judging && lane.judging->skips(stage, check)) ||
+         lane.skipJudging.skips(stage, check) || clientSkips_.skips(stage, check) ||
+         heloSkips_.skips(stage, check) || senderSkips_.skips(stage, check);
+}
+
+bool Engine::scopedSkip(std::string_view stage) const {
+  return clientSkips_.skipsStage(stage) || heloSkips_.skipsStage(stage) ||
+         senderSkips_.skipsStage(stage);
+}
+
+Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop,
+                      Lane& lane, bool count) {
   std::string name(entry.stage->name());
+  // Stages skip their off checks (and their lookups); one that reports one anyway is ignored.
+  CheckMode mode = checkModeIn(lane, name, d);
+  if (mode == CheckMode::Off) return Verdict::pass(phase);
   std::string outcome = d.reason;
   if (outcome.rfind(name + ".", 0) == 0) outcome = outcome.substr(name.size() + 1);
-  TraceEntry t{phase, name, outcome, d.detail, "none"};
+  TraceEntry t{phase, name, outcome, d.detail, "none", lane.label};
+  if (d.action != Action::Pass && skipsIn(lane, name, d.check)) {
+    // An access rule or the recipient's class skips this stage or check: traced, not judged.
+    t.effect = "skipped";
+    record(std::move(t), count);
+    return Verdict::pass(phase);
+  }
   // A decision made without the dependency failing ends that stage's incident ("skip" used none).
   if (!d.dependencyFailure && outcome != "skip") policy_->incidents->noteSuccess(name);
 
   if (d.action == Action::Pass) {
-    record(std::move(t));
+    record(std::move(t), count);
     return Verdict::pass(phase);
   }
 
   Verdict v = verdictOf(d, name, phase);
   std::string replyText = trimLineEnd(v.reply ? v.reply->toSmtp() : toString(v.action));
+  StageMode stageMode = lane.judging ? lane.judging->stageMode(name, entry.mode) : entry.mode;
+  FailureMode onFailure =
+      lane.judging ? lane.judging->failureMode(name, entry.onFailure) : entry.onFailure;
 
   // on_failure = accept first: observe mode must not report "would refuse" for a failure the
   // enforcing policy would accept anyway.
-  if (d.dependencyFailure && entry.onFailure == FailureMode::Accept) {
-    acceptOnFailure(d, std::move(t));
+  if (d.dependencyFailure && onFailure == FailureMode::Accept) {
+    acceptOnFailure(d, std::move(t), count);
     return Verdict::pass(phase);
   }
 
   // A check that cannot reject cannot defer either: warn and observe only log.
-  if (d.mode == CheckMode::Warn || entry.mode == StageMode::Observe) {
-    if (d.dependencyFailure) metrics::countDependencyFailure(name);
-    warn(entry, d, replyText, std::move(t));
+  if (mode == CheckMode::Warn || stageMode == StageMode::Observe) {
+    if (d.dependencyFailure && count) metrics::countDependencyFailure(name);
+    warn(entry, d, mode, replyText, std::move(t), count);
     return Verdict::pass(phase);
   }
 
   if (d.dependencyFailure) {
-    deferOnFailure(d, v, std::move(t));
+    deferOnFailure(d, v, std::move(t), lane, count);
     return Verdict::pass(phase);
   }
 
   if (d.action == Action::Quarantine) {
     // libmilter can quarantine only at end of message: kept until then.
     t.effect = "quarantine_at_end_of_message";
-    record(std::move(t));
-    if (!quarantine_) quarantine_ = v;
+    record(std::move(t), count);
+    if (!lane.quarantine) lane.quarantine = v;
     return Verdict::pass(phase);
   }
 
   if ((d.action == Action::Reject || d.action == Action::Tempfail) && isPreRcpt(phase) &&
-      ((policy_->engine.delayReject && !closesSession(v)) || phase == Phase::Connect)) {
+      ((policy_->engine.delayReject && !closesSession(v)) || phase == Phase::Connect ||
+       &lane != &base_)) {
     // Postfix smtpd_delay_reject: sent at RCPT, so the log has sender and recipients and
     // postmaster@/abuse@ stay reachable. A connect decision without delay goes out at the
-    // client's next command: libmilter cannot reply at connect time.
+    // client's next command: libmilter cannot reply at connect time. A class's lane judges at
+    // RCPT what connect, HELO and MAIL found: its rejections are the recipient's.
     t.effect = "delayed";
-    record(std::move(t));
-    if (!pending_.active) pending_ = Held{true, phase, v};
+    record(std::move(t), count);
+    if (!lane.pending.active) lane.pending = Held{true, phase, v};
     *stop = true;
     return Verdict::pass(phase);
   }
 
   t.effect = toString(v.action);
-  record(std::move(t));
+  record(std::move(t), count);
   *stop = true;
   return v;
 }
 
+Verdict Engine::judge(const StageEntry& entry, Phase phase, const Findings& findings, Lane& lane,
+                      bool* stop, bool count) {
+  for (const Decision& d : findings.items()) {
+    Verdict v = apply(entry, phase, d, stop, lane, count);
+    if (*stop || v.action != Action::Pass) return v;
+  }
+  return Verdict::pass(phase);
+}
+
+namespace {
+
+// The stricter of two verdicts of one phase: a 5xx over a 4xx over nothing; the first of equals.
+const Verdict& stricter(const Verdict& a, const Verdict& b) {
+  auto rank = [](const Verdict& v) {
+    return v.action == Action::Reject ? 2 : v.action == Action::Tempfail ? 1 : 0;
+  };
+  return rank(b) > rank(a) ? b : a;
+}
+
+}  // namespace
+
+// Before RCPT the policy's lane judges (a class's lane judges it again at its first recipient);
+// at RCPT the recipient's; after it, every lane with an accepted recipient: a message to two
+// classes is refused if either class refuses it (the strictest wins, as one message cannot be
+// both refused and accepted at end of data).
+std::vector<Engine::Lane*> Engine::lanesOf(Phase phase) {
+  std::vector<Lane*> lanes;
+  if (!isPreRcpt(phase)) {
+    if (base_.hasRecipients) lanes.push_back(&base_);
+    for (auto& lane : classLanes_)
+      if (lane.hasRecipients) lanes.push_back(&lane);
+  }
+  if (lanes.empty()) lanes.push_back(&base_);
+  return lanes;
+}
+
 template <class Hook>
-Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which) {
+Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, std::vector<Lane*> lanes) {
   metrics::Timer timer(phase);
   if (skipsStages(phase)) return Verdict::pass(phase);
   tx_.rejectionHeld = which == Stages::WhileRejected;
+  if (lanes.empty()) lanes = lanesOf(phase);
+  // Every stage runs before RCPT when classes judge again what it found (kept_); otherwise
+  // a stage runs only for a lane that judges it.
+  bool keep = policy_->judgesPerRecipient && isPreRcpt(phase);
+  auto judgedBy = [&](const StageEntry& e, const Lane& lane) {
+    return (which == Stages::All || e.runsWhileRejected) && !lane.skipJudging.skipsStage("*") &&
+           !(lane.judging && lane.judging->skipsStage(e.stage->name())) &&
+           !lane.skipJudging.skipsStage(e.stage->name());
+  };
   auto runs = [&](const StageEntry& e) {
-    return e.phases.contains(phase) && (which == Stages::All || e.runsWhileRejected);
+    if (!e.phases.contains(phase) || scopedSkip(e.stage->name())) return false;
+    if (keep) return true;
+    return std::any_of(lanes.begin(), lanes.end(), [&](Lane* l) { return judgedBy(e, *l); });
   };
   // Every stage's queries for this phase go out together, under one deadline.
   std::vector<dns::Query> queries;
@@ -305,15 +340,22 @@ Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which) {
     cachedLookupAll(tx_, *policy_->resolver, queries, deadline);
 
   Verdict result = Verdict::pass(phase);
+  std::vector<char> stopped(lanes.size(), 0);
+  auto allStopped = [&] {
+    return std::all_of(stopped.begin(), stopped.end(), [](char c) { return c; });
+  };
   for (const auto& entry : policy_->stages) {
     if (!runs(entry)) continue;
+    if (!keep && allStopped()) break;
     Findings findings = hook(*entry.stage);
-    bool stop = false;
-    for (const Decision& d : findings.items()) {
-      result = apply(entry, phase, d, &stop);
-      if (stop || result.action != Action::Pass) break;
+    if (keep) kept_.push_back({phase, &entry, findings});
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      if (stopped[i] || !judgedBy(entry, *lanes[i])) continue;
+      bool stop = false;
+      Verdict v = judge(entry, phase, findings, *lanes[i], &stop, i == 0);
+      if (stop || v.action != Action::Pass) stopped[i] = 1;
+      result = stricter(result, v);
     }
-    if (stop || result.action != Action::Pass) break;
   }
   // A failed lookup is the answer of this round only: the next phase or message asks again.
   tx_.dnsAnswers.endRound();
@@ -324,7 +366,6 @@ void Engine::startMessageIfNeeded() {
   if (messageOpen_) return;
   tx_.resetMessage();
   messageEnded_.reset();
-  quarantine_.reset();
   headerEdits_.clear();
   if (anyTransaction_) tx_.dnsBudget.restart();  // the first one also paid for connect/HELO
   authResultsSeen_ = 0;
@@ -348,8 +389,11 @@ void Engine::startMessageIfNeeded() {
 }
 
 Verdict Engine::connect() {
+  Verdict access =
+      applyAccess(Phase::Connect, {AccessSubject::ClientAddress, AccessSubject::ClientName});
+  (void)access;  // held in the lane like any connect decision
   Verdict v = runPhase(Phase::Connect, [&](const Stage& s) { return s.onConnect(tx_); });
-  return v.isRejection() ? Verdict::pass(Phase::Connect) : v;  // held in pending_ instead
+  return v.isRejection() ? Verdict::pass(Phase::Connect) : v;  // held in base_.pending instead
 }
 
 Verdict Engine::helo(std::string_view name) {
@@ -358,11 +402,16 @@ Verdict Engine::helo(std::string_view name) {
   tx_.client.helo = std::string(name);
   tx_.client.heloSeen = true;
   clearHeldFrom(Phase::Helo);  // a new HELO is judged afresh
-  if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
-    return pending_.verdict;  // from connect
+  Held& pending = base_.pending;
+  if (pending.active && (!policy_->engine.delayReject || closesSession(pending.verdict)))
+    return pending.verdict;  // from connect
+  if (!pending.active) {
+    Verdict access = applyAccess(Phase::Helo, {AccessSubject::Helo});
+    if (access.isRejection()) return noteClosing(access);
+  }
   auto hook = [&](const Stage& s) { return s.onHelo(tx_); };
-  return noteClosing(pending_.active ? runPhase(Phase::Helo, hook, Stages::WhileRejected)
-                                     : runPhase(Phase::Helo, hook));
+  return noteClosing(pending.active ? runPhase(Phase::Helo, hook, Stages::WhileRejected)
+                                    : runPhase(Phase::Helo, hook));
 }
 
 Verdict Engine::mail(std::string_view sender) {
@@ -371,11 +420,16 @@ Verdict Engine::mail(std::string_view sender) {
   tx_.message.senderSeen = true;
   tx_.message.sender = stripBrackets(sender);
   ++tx_.counters.messages;
-  if (pending_.active && (!policy_->engine.delayReject || closesSession(pending_.verdict)))
-    return pending_.verdict;
+  Held& pending = base_.pending;
+  if (pending.active && (!policy_->engine.delayReject || closesSession(pending.verdict)))
+    return pending.verdict;
   dropHeldOnAuthentication();
+  if (!pending.active) {
+    Verdict access = applyAccess(Phase::Mail, {AccessSubject::Sender});
+    if (access.isRejection()) return noteClosing(access);
+  }
   auto hook = [&](const Stage& s) { return s.onMail(tx_); };
-  if (!pending_.active) return noteClosing(runPhase(Phase::Mail, hook));
+  if (!pending.active) return noteClosing(runPhase(Phase::Mail, hook));
   // Rejected already (held to RCPT): the counting stages still run, and a 421 closes now.
   Verdict v = runPhase(Phase::Mail, hook, Stages::WhileRejected);
   return closesSession(v) ? noteClosing(v) : Verdict::pass(Phase::Mail);
@@ -387,13 +441,14 @@ Verdict Engine::mail(std::string_view sender) {
 void Engine::dropHeldOnAuthentication() {
   const auto& c = tx_.client;
   if (!policy_->engine.whitelistAuthenticated || c.authUser.empty()) return;
-  if (!pending_.active && !deferred_.active) return;
-  const Held& held = pending_.active ? pending_ : deferred_;
+  kept_.clear();  // no class judges it again either
+  if (!base_.pending.active && !base_.deferred.active) return;
+  const Held& held = base_.pending.active ? base_.pending : base_.deferred;
   record({Phase::Mail, "engine", "authenticated",
           "sasl_username=" + sanitize(c.authUser) + " drops held " + held.verdict.reason,
           "drop_held"});
-  pending_ = Held{};
-  deferred_ = Held{};
+  base_.pending = Held{};
+  base_.deferred = Held{};
 }
 
 // A 421 ends the session: the summary line says why even though no RCPT was refused.
@@ -409,43 +464,69 @@ Verdict Engine::rcpt(std::string_view recipient) {
   startMessageIfNeeded();
   std::string rcpt = stripBrackets(recipient);
   if (attemptedRcpts_.size() < kMaxKeptRecipients) attemptedRcpts_.push_back(rcpt);
-  auto remember = [&](const Verdict& v) {
-    ++tx_.counters.rejectedRecipients;
-    ++refusedRcpts_;
-    // Bounded like the attempted ones; the summary line counts the rest.
-    if (rejectedRcpts_.size() < kMaxKeptRecipients)
-      rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
-                               v.reply->enhanced());
-    if (finalReply_.empty()) {
-      finalReply_ = v.reply->text();
-      finalReason_ = v.reason;
-    }
-    return noteClosing(v);
-  };
   if (isExempt(rcpt)) {
     record({Phase::Rcpt, "engine", "exempt", "<" + sanitize(rcpt) + ">",
-            pending_.active || deferred_.active ? "accept despite earlier rejection" : "none"});
-    keepRecipient(rcpt);
+            base_.pending.active || base_.deferred.active ? "accept despite earlier rejection"
+                                                          : "none"});
+    keepRecipient(rcpt, base_);
     return Verdict::pass(Phase::Rcpt);
   }
+  if (skipsStages(Phase::Rcpt)) return rcptInLane(rcpt, base_);
+  // The recipient's access rule, then its class: together they make its lane.
+  std::vector<std::string> skip;
+  if (auto hit = consultAccess(AccessSubject::Recipient, rcpt, Phase::Rcpt)) {
+    const AccessRule& rule = *hit->rule;
+    if (rule.kind == AccessRule::Kind::Reject || rule.kind == AccessRule::Kind::Tempfail) {
+      Decision d = rule.kind == AccessRule::Kind::Reject
+                       ? Decision::reject(*rule.reply, "access.reject", hit->where)
+                       : Decision::tempfail(*rule.reply, "access.tempfail", hit->where);
+      return refuseRecipient(rcpt, verdictOf(d, "access", Phase::Rcpt));
+    }
+    skip = rule.kind == AccessRule::Kind::Allow ? std::vector<std::string>{"*"} : rule.skip;
+  }
+  std::string where;
+  const PolicyClass* cls = classOf(rcpt, &where);
+  if (cls)
+    record({Phase::Rcpt, "engine", "class", "<" + sanitize(rcpt) + "> " + where,
+            "judged by class " + cls->judging.name});
+  return rcptInLane(rcpt, laneFor(cls, skip));
+}
+
+// A refused recipient: counted, kept (bounded) for the summary line.
+Verdict Engine::refuseRecipient(const std::string& rcpt, const Verdict& v) {
+  ++tx_.counters.rejectedRecipients;
+  ++refusedRcpts_;
+  // Bounded like the attempted ones; the summary line counts the rest.
+  if (rejectedRcpts_.size() < kMaxKeptRecipients)
+    rejectedRcpts_.push_back("<" + sanitize(rcpt) + "> " + std::to_string(v.reply->code()) + " " +
+                             v.reply->enhanced());
+  if (finalReply_.empty()) {
+    finalReply_ = v.reply->text();
+    finalReason_ = v.reason;
+  }
+  return noteClosing(v);
+}
+
+Verdict Engine::rcptInLane(const std::string& rcpt, Lane& lane) {
   auto hook = [&](const Stage& s) { return s.onRcpt(tx_, rcpt); };
   rcptDeferral_ = Held{};  // defer_if_permit of a RCPT is that recipient's alone
-  if (pending_.active) {
+  if (lane.pending.active) {
     // The counting stages (behaviour, ratelimit) still run: a client rejected at HELO must not
     // be able to harvest addresses or RSET without limit. Their 421 wins.
-    Verdict v = runPhase(Phase::Rcpt, hook, Stages::WhileRejected);
-    return remember(v.isRejection() && closesSession(v) ? v : pending_.verdict);
+    Verdict v = runPhase(Phase::Rcpt, hook, Stages::WhileRejected, {&lane});
+    return refuseRecipient(rcpt, v.isRejection() && closesSession(v) ? v : lane.pending.verdict);
   }
-  Verdict v = runPhase(Phase::Rcpt, hook);
-  if (v.isRejection()) return remember(v);
-  if (deferred_.active) return remember(deferred_.verdict);
-  if (rcptDeferral_.active) return remember(rcptDeferral_.verdict);
-  keepRecipient(rcpt);
+  Verdict v = runPhase(Phase::Rcpt, hook, Stages::All, {&lane});
+  if (v.isRejection()) return refuseRecipient(rcpt, v);
+  if (lane.deferred.active) return refuseRecipient(rcpt, lane.deferred.verdict);
+  if (rcptDeferral_.active) return refuseRecipient(rcpt, rcptDeferral_.verdict);
+  keepRecipient(rcpt, lane);
   return v;
 }
 
-void Engine::keepRecipient(std::string rcpt) {
+void Engine::keepRecipient(std::string rcpt, Lane& lane) {
   ++acceptedRcpts_;
+  lane.hasRecipients = true;
   // Bounded like the header fields: 100,000 RCPTs must not grow the message without limit.
   if (tx_.message.recipients.size() < kMaxKeptRecipients)
     tx_.message.recipients.push_back(std::move(rcpt));
@@ -545,9 +626,13 @@ Verdict Engine::endOfMessage() {
   // A front door that gives no end of headers (none does) still cannot have them all deleted.
   if (auto refused = refuseForgedFields()) return endMessageIfDecided(*refused);
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
-  if (!v.isRejection() && deferred_.active && deferred_.phase >= Phase::Header)
-    v = deferred_.verdict;
-  if (!v.isRejection() && quarantine_) v = *quarantine_;
+  // Then what a lane kept for the end: a deferral of the data phases, a quarantine.
+  for (Lane* lane : lanesOf(Phase::Eom))
+    if (!v.isRejection() && lane->deferred.active && lane->deferred.phase >= Phase::Header)
+      v = lane->deferred.verdict;
+  for (Lane* lane : lanesOf(Phase::Eom))
+    if (!v.isRejection() && v.action != Action::Quarantine && lane->quarantine)
+      v = *lane->quarantine;
   if (!v.isRejection()) {
     addAuthenticationResults();
     prepareHeaderEdits();
@@ -639,60 +724,6 @@ void Engine::recordTransaction() const {
   r.reply = finalReply_;
   r.dmarc = tx_.message.dmarc;
   policy_->recorder->record(r);
-}
-
-std::string Engine::summaryHead() const {
-  const auto& c = tx_.client;
-  const auto& e = tx_.message;
-  std::string line = e.queueId.empty() ? "NOQUEUE" : clip(e.queueId, 64);
-  line += ": client=" + clip(c.clientName, 255) + "[" + clip(c.clientAddress, 64) + "]";
-  line += " helo=<" + clip(c.helo, 100) + ">";
-  if (!c.authUser.empty()) line += " sasl_username=" + clip(c.authUser, 255);
-  if (e.senderSeen) line += " from=<" + clip(e.sender, 512) + ">";
-  return line;
-}
-
-std::string Engine::summaryTail() const {
-  std::string line = " action=" + finalAction_;
-  if (!finalReason_.empty()) line += " reason=" + clip(finalReason_, 128);
-  if (!finalReply_.empty()) line += " reply=\"" + clip(finalReply_, 1500) + "\"";
-  return line;
-}
-
-// Bounded by kMaxSummaryLineBytes: the head and tail fields are cut to fixed sizes, and the three
-// lists share what is left.
-std::string Engine::summaryLine() const {
-  std::array<LogList, 3> lists;
-  LogList& to = lists[0];
-  to.sep = ",";
-  for (const auto& r : tx_.message.recipients) to.items.push_back("<" + sanitize(r) + ">");
-  to.total = std::max(acceptedRcpts_, to.items.size());
-  LogList& rejected = lists[1];
-  rejected.sep = " rejected=";
-  rejected.items = rejectedRcpts_;
-  rejected.total = std::max(refusedRcpts_, rejected.items.size());
-  LogList& stages = lists[2];
-  stages.sep = ",";
-  stages.keepLast = true;
-  for (const auto& t : tx_.trace)
-    stages.items.push_back(t.stage + ":" + t.outcome + (t.effect == "none" ? "" : "/" + t.effect));
-  stages.total = stages.items.size() + traceDropped_;
-
-  std::string head = summaryHead(), tail = summaryTail();
-  const std::array<std::string_view, 3> prefixes{" to=", " rejected=", " stages="};
-  size_t fixed = head.size() + tail.size() + std::string_view(" stages=none").size();
-  for (size_t k = 0; k < lists.size(); ++k) fixed += prefixes[k].size() + kMarkerBytes;
-  size_t room = fixed < kMaxSummaryLineBytes ? kMaxSummaryLineBytes - fixed : 0;
-  auto budget = shareRoom({to.bytes(), rejected.bytes(), stages.bytes()}, room);
-
-  std::string line = head;
-  if (to.total > 0) line += " to=" + fitList(to, budget[0]);
-  if (rejected.total > 0) line += " rejected=" + fitList(rejected, budget[1]);
-  line += " stages=" + (stages.total == 0 ? std::string("none") : fitList(stages, budget[2]));
-  // The field caps above keep within the bound; this only keeps the promise if they change.
-  if (line.size() + tail.size() > kMaxSummaryLineBytes)
-    line.resize(kMaxSummaryLineBytes > tail.size() ? kMaxSummaryLineBytes - tail.size() : 0);
-  return line + tail;
 }
 
 }  // namespace mxguard

@@ -3,6 +3,7 @@
 // Must not: talk to an MTA; front doors (milter adapter, harness) translate to and from it.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,25 +77,60 @@ class Engine {
     Phase phase = Phase::Connect;  // where it was decided
     Verdict verdict;
   };
-  bool skipsStages(Phase phase);  // whitelisted client or authenticated (traced once)
-  void record(TraceEntry t);      // into the trace, bounded by kMaxTraceBytes; always a metric
+  // What one class of recipients has been told so far in this transaction (Judging): the
+  // policy's own lane always exists; a class's lane is made at its first recipient, by judging
+  // again what connect, HELO and MAIL found (kept_).
+  struct Lane {
+    const Judging* judging = nullptr;  // the class's; null = the policy's
+    std::vector<std::string> skip;     // from a recipient access rule ("*" = allow)
+    Judging skipJudging;               // the same, as a Judging
+    std::string label;                 // trace label; empty for the policy's own lane
+    Held pending;                      // a delayed rejection (connect/HELO/MAIL), given at RCPT
+    // defer_if_permit: the first dependency tempfail of the connection (connect, HELO) or of
+    // the message (MAIL, DATA), delivered if nothing rejects.
+    Held deferred;
+    std::optional<Verdict> quarantine;  // quarantine asked for: given at end of message
+    bool hasRecipients = false;         // a recipient of this lane was accepted
+  };
+  // What a pre-RCPT phase's stage found, kept for the lanes made later
+  // (Policy::judgesPerRecipient).
+  struct Kept {
+    Phase phase;
+    const StageEntry* entry;
+    Findings findings;
+  };
+  bool skipsStages(Phase phase);  // whitelisted, authenticated or allowed (traced once)
+  void record(TraceEntry t, bool count = true);  // into the trace (kMaxTraceBytes); a metric
   bool isExempt(std::string_view recipient) const;
   // WhileRejected: only the stages that must see every command (StageEntry::runsWhileRejected),
   // for when a rejection is already held for this transaction.
   enum class Stages { All, WhileRejected };
+  // Runs the phase's stages once and judges their findings for each lane in `lanes` (none: the
+  // lanes the phase belongs to); the strictest verdict wins.
   template <class Hook>
-  Verdict runPhase(Phase phase, Hook&& hook, Stages which = Stages::All);
+  Verdict runPhase(Phase phase, Hook&& hook, Stages which = Stages::All,
+                   std::vector<Lane*> lanes = {});
+  std::vector<Lane*> lanesOf(Phase phase);
+  Verdict judge(const StageEntry& entry, Phase phase, const Findings& findings, Lane& lane,
+                bool* stop, bool count);
   Verdict noteClosing(Verdict v);
-  // What a stage's decision becomes; sets *stop when the phase must not run further stages.
-  Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop);
+  // What a stage's decision becomes in `lane`; sets *stop when the phase must not run further
+  // stages for it. `count`: also a metric sample (a lane judging again counts nothing).
+  Verdict apply(const StageEntry& entry, Phase phase, const Decision& d, bool* stop, Lane& lane,
+                bool count);
   Verdict verdictOf(const Decision& d, const std::string& stage, Phase phase) const;
+  // The effective mode of a check in a lane: the class's, then the policy's, then as reported.
+  CheckMode checkModeIn(const Lane& lane, std::string_view stage, const Decision& d) const;
+  bool skipsIn(const Lane& lane, std::string_view stage, std::string_view check) const;
+  bool scopedSkip(std::string_view stage) const;  // a client/HELO/sender rule skips the stage
   // A dependency failure under on_failure = accept (logged once per incident) or = tempfail
   // (held like Postfix's defer_if_permit); `t` is its trace entry, stage and phase filled in.
-  void acceptOnFailure(const Decision& d, TraceEntry t);
-  void deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t);
+  void acceptOnFailure(const Decision& d, TraceEntry t, bool count);
+  void deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t, Lane& lane, bool count);
   void startMessageIfNeeded();
   void dropHeldOnAuthentication();
-  void warn(const StageEntry& entry, const Decision& d, const std::string& replyText, TraceEntry t);
+  void warn(const StageEntry& entry, const Decision& d, CheckMode mode,
+            const std::string& replyText, TraceEntry t, bool count);
   void prepareHeaderEdits();
   void finishTransaction(const char* action);
   void recordTransaction() const;
@@ -103,21 +139,33 @@ class Engine {
   std::string authservId() const;
   void noteAuthenticationResults(std::string_view value);
   std::optional<Verdict> refuseForgedFields();  // more forgeries than we remove: a 550
-  void keepRecipient(std::string rcpt);
+  void keepRecipient(std::string rcpt, Lane& lane);
   std::string summaryHead() const;  // queue id, client, helo, sasl_username, from
   std::string summaryTail() const;  // action, reason, reply
   void addAuthenticationResults();
 
+  // Access maps ([access]): the first entry that matches the subject, traced; a reject or
+  // tempfail is judged like a stage's decision (so held to RCPT, and judged by every lane).
+  std::optional<AccessHit> consultAccess(AccessSubject subject, std::string_view value,
+                                         Phase phase);
+  Verdict applyAccess(Phase phase, const std::vector<AccessSubject>& subjects);
+  const PolicyClass* classOf(std::string_view recipient, std::string* where) const;
+  Lane& laneFor(const PolicyClass* cls, const std::vector<std::string>& skip);
+  void judgeKept(Lane& lane);
+  Verdict rcptInLane(const std::string& rcpt, Lane& lane);
+  Verdict refuseRecipient(const std::string& rcpt, const Verdict& v);
+
   PolicySharedPtr policy_;
   Connection tx_;
-  Held pending_;  // a delayed rejection (connect/HELO/MAIL), delivered at RCPT
-  // defer_if_permit: the first dependency tempfail of the connection (connect, HELO) or of the
-  // message (MAIL, DATA), delivered if nothing rejects. One of a RCPT phase is that recipient's
-  // alone (rcptDeferral_), as Postfix evaluates defer_if_permit per RCPT.
-  Held deferred_;
+  Lane base_;                    // the policy's own lane
+  std::deque<Lane> classLanes_;  // the others of this transaction (stable addresses)
+  std::vector<Kept> kept_;       // pre-RCPT findings, for classLanes_ (judgesPerRecipient)
+  // defer_if_permit of a RCPT phase is that recipient's alone, as Postfix evaluates it per RCPT.
   Held rcptDeferral_;
+  // What client, HELO and sender access rules allowed or skipped, for their scope.
+  bool clientAllowed_ = false, heloAllowed_ = false, senderAllowed_ = false;
+  Judging clientSkips_, heloSkips_, senderSkips_;
   std::optional<Verdict> messageEnded_;  // a header/body verdict that ended the message
-  std::optional<Verdict> quarantine_;    // quarantine asked for: given at end of message
   std::vector<HeaderEdit> headerEdits_;
   bool whitelistTraced_ = false;
   bool messageOpen_ = false;  // MAIL seen and the transaction not yet logged

@@ -9,17 +9,16 @@
 #include <vector>
 
 #include "base/phase.h"
+#include "core/access.h"
 #include "core/incidents.h"
 #include "core/ip_address.h"
+#include "core/judging.h"
 #include "core/message_record.h"
 #include "core/reply.h"
 #include "core/resolver.h"
 #include "core/stage.h"
 
 namespace mxguard {
-
-enum class StageMode { Enforce, Observe };    // observe = warn-only: log the would-be reject
-enum class FailureMode { Tempfail, Accept };  // what a dependency failure becomes
 
 struct StageEntry {
   StageSharedPtr stage;
@@ -51,10 +50,26 @@ struct EngineSettings {
   std::chrono::milliseconds dnsBudget{0};
 };
 
+// A [class NAME] of the policy: the recipients it names and how it judges for them
+// (Postfix's restriction classes, in mxguard's words).
+struct PolicyClass {
+  Judging judging;  // judging.name is the class's name
+  std::vector<std::shared_ptr<const RecipientSet>> recipients;
+};
+
 struct Policy {
   std::string source;  // file it was loaded from, for logs
   EngineSettings engine;
   std::vector<StageEntry> stages;
+  // The policy's own judging, for the checks some class or access rule judges differently:
+  // those are built in warn mode (so no stage stops early for a class that would not) and
+  // judged here with the mode the policy gave them. Empty without classes.
+  Judging judging;
+  std::vector<PolicyClass> classes;  // a recipient's class is the first that names it
+  std::vector<AccessCheck> access;   // [access] maps, in the order they are consulted
+  // Classes or recipient access rules exist: what connect, HELO and MAIL found is kept and judged
+  // again at RCPT for each recipient's class (and every stage runs in those phases).
+  bool judgesPerRecipient = false;
   dns::ResolverSharedPtr resolver;    // shared with stages; never null in a built policy
   MessageRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
   // Where the engine reports dependency outages, and the time its connections read; the

@@ -57,7 +57,8 @@ bool isAdvisory(const std::string& reason) {
 std::vector<Finding> findings(const Outcome& o, const Transcript& t) {
   std::vector<Finding> out;
   for (const auto& e : o.trace) {
-    if (e.stage == "engine") continue;
+    if (e.stage == "engine" || e.effect == "skipped") continue;
+    if (e.stage == "access" && e.outcome != "reject" && e.outcome != "tempfail") continue;
     std::string reason = e.stage + "." + e.outcome;
     std::string status;
     if (e.effect == "reject" || (e.effect == "delayed" && replyFor(o, reason).rfind("5", 0) == 0))
@@ -80,6 +81,8 @@ std::vector<Finding> findings(const Outcome& o, const Transcript& t) {
     f.status = status;
     f.evidence = e.detail;
     f.reply = replyFor(o, reason);
+    f.policyClass = e.lane;
+    if (!e.lane.empty()) f.status += " for recipients of class " + e.lane;
     if (f.reply.empty() && e.detail.rfind("warn: would reply ", 0) == 0) {
       f.reply = e.detail.substr(18);
       f.evidence = "";
@@ -119,7 +122,7 @@ std::string formatFindingsText(const std::vector<Finding>& fs) {
 
 std::string formatFindingsJson(const std::vector<Finding>& fs) {
   auto out = nlohmann::ordered_json::array();
-  for (const auto& f : fs)
+  for (const auto& f : fs) {
     out.push_back({{"reason", f.reason},
                    {"phase", f.phase},
                    {"status", f.status},
@@ -127,7 +130,30 @@ std::string formatFindingsJson(const std::vector<Finding>& fs) {
                    {"reply", f.reply},
                    {"meaning", f.meaning},
                    {"fix", f.fix}});
+    if (!f.policyClass.empty()) out.back()["class"] = f.policyClass;
+  }
   return app::dumpJson(out);
+}
+
+std::vector<std::string> appliedRules(const Outcome& o) {
+  std::vector<std::string> out;
+  for (const auto& e : o.trace) {
+    if (e.stage == "access" && e.outcome != "reject" && e.outcome != "tempfail")
+      out.push_back(e.outcome + ": " + e.detail + ": " + e.effect);
+    else if (e.stage == "engine" && e.outcome == "class")
+      out.push_back("class " + e.effect.substr(e.effect.rfind(' ') + 1) + ": " + e.detail);
+    else if (e.effect == "skipped")
+      out.push_back(e.stage + "." + e.outcome + " skipped" +
+                    (e.lane.empty() ? "" : " for recipients of class " + e.lane));
+  }
+  return out;
+}
+
+std::string formatAppliedText(const std::vector<std::string>& applied) {
+  if (applied.empty()) return "";
+  std::string out = "\npolicy exceptions and classes applied:\n";
+  for (const auto& a : applied) out += "  " + terminalText(a) + "\n";
+  return out;
 }
 
 }  // namespace mxguard::harness

@@ -19,7 +19,14 @@ struct Finding {
   std::string reply;     // what was or would be replied; may be empty
   std::string meaning;
   std::string fix;
+  std::string policyClass;  // the recipient class that judged it; empty: the policy itself
 };
+
+// The access map entries and recipient classes that applied (issue 23), one line each:
+// "client: clients.cidr:3: 192.0.2.0/24: skip spf dmarc",
+// "class finance: <bob@finance.example.com> finance.domains:1: finance.example.com".
+std::vector<std::string> appliedRules(const Outcome& o);
+std::string formatAppliedText(const std::vector<std::string>& applied);
 
 std::vector<Finding> findings(const Outcome& o, const Transcript& t);
 std::string formatFindingsText(const std::vector<Finding>& f);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "app/daemon_options.h"
+#include "app/json_text.h"
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
@@ -289,8 +290,10 @@ void printOutcome(const Request& r, const Loaded& l, const harness::Outcome& out
   if (r.json) {
     std::string out = harness::formatJson(outcome);
     if (r.explain)
-      out = out.substr(0, out.rfind('}')) + ",\"explain\":" + harness::formatFindingsJson(found) +
-            "}\n";
+      out =
+          out.substr(0, out.rfind('}')) + ",\"explain\":" + harness::formatFindingsJson(found) +
+          ",\"applied\":" + app::dumpJson(nlohmann::ordered_json(harness::appliedRules(outcome))) +
+          "}\n";
     std::cout << out;
     return;
   }
@@ -299,7 +302,9 @@ void printOutcome(const Request& r, const Loaded& l, const harness::Outcome& out
               << *t.sender << ">) against " << l.options.policyFile
               << ", every check in observe mode\n\n";
   std::cout << harness::formatText(outcome);
-  if (r.explain) std::cout << harness::formatFindingsText(found);
+  if (r.explain)
+    std::cout << harness::formatFindingsText(found)
+              << harness::formatAppliedText(harness::appliedRules(outcome));
 }
 
 int runTranscript(Request& r, const Loaded& l) {
@@ -309,6 +314,7 @@ int runTranscript(Request& r, const Loaded& l) {
     // Every stage in observe mode: the first problem must not hide the others.
     auto all = std::make_shared<Policy>(*policy);
     for (auto& entry : all->stages) entry.mode = StageMode::Observe;
+    for (auto& cls : all->classes) cls.judging.stageModes.clear();  // a class's enforce too
     policy = all;
   }
   harness::Outcome outcome = harness::runDialogue(policy, r.transcript);

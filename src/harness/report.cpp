@@ -95,6 +95,7 @@ std::string formatText(const Outcome& o) {
            terminalText(t.outcome);
     if (!t.detail.empty()) out += " (" + terminalText(t.detail) + ")";
     if (t.effect != "none") out += " -> " + terminalText(t.effect);
+    if (!t.lane.empty()) out += " (class " + terminalText(t.lane) + ")";
     out += "\n";
   }
   if (o.trace.empty()) out += "  (no stage ran)\n";
@@ -133,12 +134,14 @@ std::string formatJson(const Outcome& o) {
   Json& steps = j["steps"] = Json::array();
   for (const auto& s : o.steps) steps.push_back({{"command", s.command}, {"reply", replyJson(s)}});
   Json& trace = j["trace"] = Json::array();
-  for (const auto& t : o.trace)
+  for (const auto& t : o.trace) {
     trace.push_back({{"phase", toString(t.phase)},
                      {"stage", t.stage},
                      {"outcome", t.outcome},
                      {"detail", t.detail},
                      {"effect", t.effect}});
+    if (!t.lane.empty()) trace.back()["class"] = t.lane;  // judged by a recipient class
+  }
   Json& added = j["added_headers"] = Json::array();
   for (const auto& h : o.addedHeaders) added.push_back({{"name", h.name}, {"value", h.value}});
   Json& removed = j["removed_headers"] = Json::array();

@@ -14,6 +14,7 @@ LAYERS = {
     "base": 0,                           # logging, counters, metrics, clock, phases
     "core": 1, "config": 1, "smtp": 1,   # the engine and its interfaces; config files; SMTP client
     "dns": 2, "store": 2,                # implementations of core's interfaces
+    "maps": 2,                           # map files for access rules and policy classes
     "stages": 3,
     "app": 4,                            # the policy loader, daemon options, the store factory
     "milter": 5, "harness": 5,           # the two front doors

@@ -67,7 +67,8 @@ TEST(PolicyLoader, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(loadError("[engine]\nstages = helo helo\n"),
             "p.conf:2: engine.stages: stage 'helo' listed twice");
   EXPECT_EQ(loadError("[engine]\n[spam]\n"),
-            "p.conf:2: spam: unknown section [spam]; known: engine, rbl, helo, rdns, callout, spf, "
+            "p.conf:2: spam: unknown section [spam]; known: engine, access, class NAME, rbl, helo, "
+            "rdns, callout, spf, "
             "behaviour, ratelimit, greylist, headers, dkim, dmarc");
   // dmarc reads what spf and dkim recorded: they run first.
   EXPECT_EQ(loadError("[engine]\nstages = spf dmarc dkim\n"),
