@@ -293,8 +293,14 @@ const Verdict& stricter(const Verdict& a, const Verdict& b) {
 // at RCPT the recipient's; after it, every lane with an accepted recipient: a message to two
 // classes is refused if either class refuses it (the strictest wins, as one message cannot be
 // both refused and accepted at end of data).
-std::vector<Engine::Lane*> Engine::lanesOf(Phase phase) {
-  std::vector<Lane*> lanes;
+const std::vector<Engine::Lane*>& Engine::lanesOf(Phase phase, Lane* only) {
+  // Reused: the header phase runs once per field, and most messages have the policy's lane only.
+  std::vector<Lane*>& lanes = phaseLanes_;
+  lanes.clear();
+  if (only) {
+    lanes.push_back(only);
+    return lanes;
+  }
   if (!isPreRcpt(phase)) {
     if (base_.hasRecipients) lanes.push_back(&base_);
     for (auto& lane : classLanes_)
@@ -305,11 +311,11 @@ std::vector<Engine::Lane*> Engine::lanesOf(Phase phase) {
 }
 
 template <class Hook>
-Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, std::vector<Lane*> lanes) {
+Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, Lane* only) {
   metrics::Timer timer(phase);
   if (skipsStages(phase)) return Verdict::pass(phase);
   tx_.rejectionHeld = which == Stages::WhileRejected;
-  if (lanes.empty()) lanes = lanesOf(phase);
+  const std::vector<Lane*>& lanes = lanesOf(phase, only);
   // Every stage runs before RCPT when classes judge again what it found (kept_); otherwise
   // a stage runs only for a lane that judges it.
   bool keep = policy_->judgesPerRecipient && isPreRcpt(phase);
@@ -340,7 +346,8 @@ Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, std::vector<Lan
     cachedLookupAll(tx_, *policy_->resolver, queries, deadline);
 
   Verdict result = Verdict::pass(phase);
-  std::vector<char> stopped(lanes.size(), 0);
+  std::vector<char>& stopped = phaseStopped_;
+  stopped.assign(lanes.size(), 0);
   auto allStopped = [&] {
     return std::all_of(stopped.begin(), stopped.end(), [](char c) { return c; });
   };
@@ -480,7 +487,10 @@ Verdict Engine::rcpt(std::string_view recipient) {
       Decision d = rule.kind == AccessRule::Kind::Reject
                        ? Decision::reject(*rule.reply, "access.reject", hit->where)
                        : Decision::tempfail(*rule.reply, "access.tempfail", hit->where);
-      return refuseRecipient(rcpt, verdictOf(d, "access", Phase::Rcpt));
+      Verdict v = verdictOf(d, "access", Phase::Rcpt);
+      record({Phase::Rcpt, "access", d.reason.substr(7),
+              sanitize(hit->where) + " <" + sanitize(rcpt) + ">", toString(v.action)});
+      return refuseRecipient(rcpt, v);
     }
     skip = rule.kind == AccessRule::Kind::Allow ? std::vector<std::string>{"*"} : rule.skip;
   }
@@ -513,10 +523,10 @@ Verdict Engine::rcptInLane(const std::string& rcpt, Lane& lane) {
   if (lane.pending.active) {
     // The counting stages (behaviour, ratelimit) still run: a client rejected at HELO must not
     // be able to harvest addresses or RSET without limit. Their 421 wins.
-    Verdict v = runPhase(Phase::Rcpt, hook, Stages::WhileRejected, {&lane});
+    Verdict v = runPhase(Phase::Rcpt, hook, Stages::WhileRejected, &lane);
     return refuseRecipient(rcpt, v.isRejection() && closesSession(v) ? v : lane.pending.verdict);
   }
-  Verdict v = runPhase(Phase::Rcpt, hook, Stages::All, {&lane});
+  Verdict v = runPhase(Phase::Rcpt, hook, Stages::All, &lane);
   if (v.isRejection()) return refuseRecipient(rcpt, v);
   if (lane.deferred.active) return refuseRecipient(rcpt, lane.deferred.verdict);
   if (rcptDeferral_.active) return refuseRecipient(rcpt, rcptDeferral_.verdict);
@@ -627,10 +637,11 @@ Verdict Engine::endOfMessage() {
   if (auto refused = refuseForgedFields()) return endMessageIfDecided(*refused);
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
   // Then what a lane kept for the end: a deferral of the data phases, a quarantine.
-  for (Lane* lane : lanesOf(Phase::Eom))
+  const std::vector<Lane*>& lanes = lanesOf(Phase::Eom);
+  for (Lane* lane : lanes)
     if (!v.isRejection() && lane->deferred.active && lane->deferred.phase >= Phase::Header)
       v = lane->deferred.verdict;
-  for (Lane* lane : lanesOf(Phase::Eom))
+  for (Lane* lane : lanes)
     if (!v.isRejection() && v.action != Action::Quarantine && lane->quarantine)
       v = *lane->quarantine;
   if (!v.isRejection()) {

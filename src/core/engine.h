@@ -105,12 +105,11 @@ class Engine {
   // WhileRejected: only the stages that must see every command (StageEntry::runsWhileRejected),
   // for when a rejection is already held for this transaction.
   enum class Stages { All, WhileRejected };
-  // Runs the phase's stages once and judges their findings for each lane in `lanes` (none: the
-  // lanes the phase belongs to); the strictest verdict wins.
+  // Runs the phase's stages once and judges their findings for `only` or, when null, for each
+  // lane the phase belongs to (lanesOf); the strictest verdict wins.
   template <class Hook>
-  Verdict runPhase(Phase phase, Hook&& hook, Stages which = Stages::All,
-                   std::vector<Lane*> lanes = {});
-  std::vector<Lane*> lanesOf(Phase phase);
+  Verdict runPhase(Phase phase, Hook&& hook, Stages which = Stages::All, Lane* only = nullptr);
+  const std::vector<Lane*>& lanesOf(Phase phase, Lane* only = nullptr);
   Verdict judge(const StageEntry& entry, Phase phase, const Findings& findings, Lane& lane,
                 bool* stop, bool count);
   Verdict noteClosing(Verdict v);
@@ -157,9 +156,11 @@ class Engine {
 
   PolicySharedPtr policy_;
   Connection tx_;
-  Lane base_;                    // the policy's own lane
-  std::deque<Lane> classLanes_;  // the others of this transaction (stable addresses)
-  std::vector<Kept> kept_;       // pre-RCPT findings, for classLanes_ (judgesPerRecipient)
+  Lane base_;                       // the policy's own lane
+  std::deque<Lane> classLanes_;     // the others of this transaction (stable addresses)
+  std::vector<Kept> kept_;          // pre-RCPT findings, for classLanes_ (judgesPerRecipient)
+  std::vector<Lane*> phaseLanes_;   // lanesOf's answer, reused
+  std::vector<char> phaseStopped_;  // runPhase's per-lane stop flags, reused
   // defer_if_permit of a RCPT phase is that recipient's alone, as Postfix evaluates it per RCPT.
   Held rcptDeferral_;
   // What client, HELO and sender access rules allowed or skipped, for their scope.

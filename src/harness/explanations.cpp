@@ -72,6 +72,17 @@ const std::array kRows{
         "The receiving server could not check your HELO name in DNS right now.",
         "Usually nothing: the message is deferred and retried. If it persists, check that the "
         "DNS servers of {helo}'s domain answer."}},
+    Row{"access.reject", {
+        "The receiving server's administrator listed your address, server, sender or this "
+        "recipient in a local access list that refuses mail; the reply carries their reason.",
+        "Read the reply: it is the administrator's own text, often with whom to write. No DNS or "
+        "configuration change on your side lifts a local entry: ask the receiving site's "
+        "postmaster (postmaster@ is always reachable) to remove it."}},
+    Row{"access.tempfail", {
+        "The receiving server's administrator asked, in a local access list, that mail like this "
+        "be deferred for now.",
+        "Nothing at first: your server retries by itself. If it keeps being deferred, ask the "
+        "receiving site's postmaster."}},
     Row{"rdns.no_ptr", {
         "Your sending address {client} has no reverse DNS (PTR) record. Large providers refuse "
         "mail from such addresses: legitimate mail servers have one.",

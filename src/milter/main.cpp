@@ -36,9 +36,17 @@ int main(int argc, char** argv) {
           options.store.backend == "redis"
               ? "redis " + options.store.redisHost + ":" + std::to_string(options.store.redisPort)
               : "memory";
+      if (names.empty()) names = "(none)";
+      // Every map was read and every entry checked by the load: say how many and which classes.
+      if (!policy->access.empty())
+        names += "; access maps: " + std::to_string(policy->access.size());
+      if (!policy->classes.empty()) {
+        names += "; classes:";
+        for (const auto& c : policy->classes) names += " " + c.judging.name;
+      }
       std::printf("mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s; store %s\n",
-                  options.policyFile.c_str(), names.empty() ? "(none)" : names.c_str(),
-                  options.socket.c_str(), dns.c_str(), store.c_str());
+                  options.policyFile.c_str(), names.c_str(), options.socket.c_str(), dns.c_str(),
+                  store.c_str());
       return 0;
     }
   } catch (const app::UsageError& e) {

@@ -15,7 +15,7 @@ runs="${MXGUARD_FUZZ_RUNS:-20000}"
 jobs="${MXGUARD_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 targets=(fuzz_date fuzz_address_list fuzz_spf_record fuzz_reply_template fuzz_host_name
          fuzz_rate_limit fuzz_config fuzz_authserv_id fuzz_message fuzz_dns_rdata
-         fuzz_smtp_reply fuzz_dmarc_record fuzz_milter_callbacks)
+         fuzz_smtp_reply fuzz_dmarc_record fuzz_milter_callbacks fuzz_map)
 start=$(date +%s)
 
 # In CI the test command installs clang: a missing one fails (a skip would hide that).

@@ -292,6 +292,8 @@ TEST_F(Classes, RecipientRulesRejectSkipAndAllowOneRecipient) {
   std::string line = e.summaryLine();
   EXPECT_NE(line.find("access:recipient/skip greylist"), std::string::npos) << line;
   EXPECT_NE(line.find("access:recipient/allow"), std::string::npos) << line;
+  EXPECT_NE(line.find("access:reject/reject"), std::string::npos) << line;
+  EXPECT_EQ(e.connection().trace.front().detail, "test.map:1: gone@example.com <gone@example.com>");
 }
 
 TEST_F(Classes, SenderAllowSkipsStagesFromMailButKeepsWhatConnectDecided) {
