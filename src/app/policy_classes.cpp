@@ -246,4 +246,20 @@ Judging judgingForClasses(const std::vector<PolicyClass>& classes,
   return policy;
 }
 
+std::set<std::string, std::less<>> relaxableChecks(const std::vector<PolicyClass>& classes,
+                                                   const std::set<std::string>& skipNames) {
+  std::set<std::string, std::less<>> out(skipNames.begin(), skipNames.end());
+  for (const auto& cls : classes) {
+    const Judging& j = cls.judging;
+    out.insert(j.skip.begin(), j.skip.end());
+    for (const auto& [check, mode] : j.checkModes)
+      if (mode != CheckMode::Enforce) out.insert(check);
+    for (const auto& [stage, mode] : j.stageModes)
+      if (mode == StageMode::Observe) out.insert(stage);
+    for (const auto& [stage, failure] : j.onFailure)
+      if (failure == FailureMode::Accept) out.insert(stage);
+  }
+  return out;
+}
+
 }  // namespace mxguard::app

@@ -52,4 +52,8 @@ Judging judgingForClasses(const std::vector<PolicyClass>& classes,
                           const std::set<std::string>& skipNames, const StageCatalog& catalog,
                           config::ConfigFile* file);
 
+// Policy::relaxable: what the classes skip or soften, and what access rules skip.
+std::set<std::string, std::less<>> relaxableChecks(const std::vector<PolicyClass>& classes,
+                                                   const std::set<std::string>& skipNames);
+
 }  // namespace mxguard::app

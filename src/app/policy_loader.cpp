@@ -163,6 +163,7 @@ PolicySharedPtr build(const config::ConfigFile& original, const PolicyLoadOption
   });
   policy->classes = loadClasses(file, catalog);
   policy->judging = judgingForClasses(policy->classes, skipNames, catalog, &file);
+  policy->relaxable = relaxableChecks(policy->classes, skipNames);
   policy->judgesPerRecipient =
       !policy->classes.empty() ||
       std::any_of(policy->access.begin(), policy->access.end(),

@@ -173,7 +173,7 @@ void Engine::deferOnFailure(const Decision& d, const Verdict& v, TraceEntry t, L
   t.effect = "defer_if_permit";
   record(std::move(t), count);
   Held& held = phase == Phase::Rcpt ? rcptDeferral_ : lane.deferred;
-  if (!held.active) held = Held{true, phase, v};
+  if (!held.active) held = Held{true, phase, v, d.check};
 }
 
 CheckMode Engine::checkModeIn(const Lane& lane, std::string_view stage, const Decision& d) const {
@@ -185,6 +185,13 @@ bool Engine::skipsIn(const Lane& lane, std::string_view stage, std::string_view 
   return lane.skipJudging.skipsStage("*") || (lane.judging && lane.judging->skips(stage, check)) ||
          lane.skipJudging.skips(stage, check) || clientSkips_.skips(stage, check) ||
          heloSkips_.skips(stage, check) || senderSkips_.skips(stage, check);
+}
+
+bool Engine::mayBeRelaxed(const Held& held) const {
+  if (!held.active) return false;
+  const auto& r = policy_->relaxable;
+  return r.count(held.verdict.stage) > 0 ||
+         (!held.check.empty() && r.count(held.verdict.stage + "." + held.check) > 0);
 }
 
 bool Engine::scopedSkip(std::string_view stage) const {
@@ -257,7 +264,7 @@ Verdict Engine::apply(const StageEntry& entry, Phase phase, const Decision& d, b
     // RCPT what connect, HELO and MAIL found: its rejections are the recipient's.
     t.effect = "delayed";
     record(std::move(t), count);
-    if (!lane.pending.active) lane.pending = Held{true, phase, v};
+    if (!lane.pending.active) lane.pending = Held{true, phase, v, d.check};
     *stop = true;
     return Verdict::pass(phase);
   }
@@ -324,9 +331,12 @@ Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, Lane* only) {
            !(lane.judging && lane.judging->skipsStage(e.stage->name())) &&
            !lane.skipJudging.skipsStage(e.stage->name());
   };
+  // Kept for the classes: a stage runs after the policy's rejection only when some class may
+  // not follow it (it skips or softens the stage or check that rejected): a blocklisted client
+  // must not cost HELO lookups or callout probes that every class would ignore.
   auto runs = [&](const StageEntry& e) {
     if (!e.phases.contains(phase) || scopedSkip(e.stage->name())) return false;
-    if (keep) return true;
+    if (keep) return which == Stages::All || e.runsWhileRejected || mayBeRelaxed(base_.pending);
     return std::any_of(lanes.begin(), lanes.end(), [&](Lane* l) { return judgedBy(e, *l); });
   };
   // Every stage's queries for this phase go out together, under one deadline.
@@ -353,7 +363,7 @@ Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, Lane* only) {
   };
   for (const auto& entry : policy_->stages) {
     if (!runs(entry)) continue;
-    if (!keep && allStopped()) break;
+    if (allStopped() && !(keep && mayBeRelaxed(base_.pending))) break;
     Findings findings = hook(*entry.stage);
     if (keep) kept_.push_back({phase, &entry, findings});
     for (size_t i = 0; i < lanes.size(); ++i) {

@@ -76,6 +76,7 @@ class Engine {
     bool active = false;
     Phase phase = Phase::Connect;  // where it was decided
     Verdict verdict;
+    std::string check;  // the check that decided it (Decision::check), for Policy::relaxable
   };
   // What one class of recipients has been told so far in this transaction (Judging): the
   // policy's own lane always exists; a class's lane is made at its first recipient, by judging
@@ -121,7 +122,9 @@ class Engine {
   // The effective mode of a check in a lane: the class's, then the policy's, then as reported.
   CheckMode checkModeIn(const Lane& lane, std::string_view stage, const Decision& d) const;
   bool skipsIn(const Lane& lane, std::string_view stage, std::string_view check) const;
-  bool scopedSkip(std::string_view stage) const;  // a client/HELO/sender rule skips the stage
+  bool scopedSkip(std::string_view stage) const;
+  bool mayBeRelaxed(const Held& held) const;  // some class may not follow it (Policy::relaxable) //
+                                              // a client/HELO/sender rule skips the stage
   // A dependency failure under on_failure = accept (logged once per incident) or = tempfail
   // (held like Postfix's defer_if_permit); `t` is its trace entry, stage and phase filled in.
   void acceptOnFailure(const Decision& d, TraceEntry t, bool count);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,10 @@ struct Policy {
   // Classes or recipient access rules exist: what connect, HELO and MAIL found is kept and judged
   // again at RCPT for each recipient's class (and every stage runs in those phases).
   bool judgesPerRecipient = false;
+  // The stages and checks ("rbl", "helo.non_fqdn") some class or access rule skips or softens
+  // (warn, off, observe, on_failure = accept): after the policy's rejection by one of them, the
+  // later stages still run for the classes; after any other, only the counting stages do.
+  std::set<std::string, std::less<>> relaxable;
   dns::ResolverSharedPtr resolver;    // shared with stages; never null in a built policy
   MessageRecorderSharedPtr recorder;  // [record] in mxguard.conf; null = not recording
   // Where the engine reports dependency outages, and the time its connections read; the

@@ -168,6 +168,7 @@ TEST_F(Classes, PolicyRejectionHeldFromConnectIsNotTheClassesThatSkipIt) {
     return Findings(Decision::pass("helo.ok"));
   };
   addClass("partner", "partner.example").judging.skip.insert("rbl");
+  policy->relaxable.insert("rbl");  // what the loader derives from the class
   Engine e = start();
   e.connect();
   e.helo("mx.partner.example");
@@ -180,6 +181,31 @@ TEST_F(Classes, PolicyRejectionHeldFromConnectIsNotTheClassesThatSkipIt) {
   EXPECT_EQ(policyRcpt.reason, "rbl.listed");
   EXPECT_EQ(e.rcpt("x@partner.example").action, Action::Pass);
   EXPECT_NE(traceOf(e).find("rbl:listed/skipped@partner"), std::string::npos) << traceOf(e);
+}
+
+// A rejection no class relaxes stops the other stages as without classes: a blocklisted client
+// costs no HELO lookups or callout probes every class would ignore.
+TEST_F(Classes, RejectionNoClassRelaxesStopsTheOtherStages) {
+  auto rbl = addStage("rbl", PhaseSet{Phase::Connect});
+  rbl->connect = [](Connection&) {
+    return Findings(Decision::reject(reply(554, "5.7.1", "Service unavailable; listed"),
+                                     "rbl.listed", "zen=127.0.0.2"));
+  };
+  auto callout = addStage("callout", PhaseSet{Phase::Mail});
+  int probes = 0;
+  callout->mail = [&](Connection&) {
+    ++probes;
+    return Findings(Decision::pass("callout.ok"));
+  };
+  addClass("support", "support.example").judging.skip.insert("greylist");
+  policy->relaxable.insert("greylist");
+  Engine e = start();
+  e.connect();
+  e.helo("mx.sender.example");
+  e.mail("a@sender.example");
+  EXPECT_EQ(probes, 0);
+  EXPECT_EQ(e.rcpt("x@support.example").reason, "rbl.listed");
+  EXPECT_EQ(e.rcpt("x@example.com").reason, "rbl.listed");
 }
 
 TEST_F(Classes, MessagePhaseTheStrictestClassWins) {
