@@ -6,6 +6,13 @@
 #                   at exit), for the callout stage
 #   all_policy      the everything-on policy on stdout (uses $PROBE_PORT); greylist with delay 0
 #                   and auto_allow_after 1, so the one client passes and is then auto-allowed
+#   all_maps_policy [clients|recipients]  all_policy plus an [access] section: a cidr map of
+#                   100,000 random networks for the client and an address map of 100,000 random
+#                   addresses for the recipients (bench/access_maps.py, fixed seed, written once
+#                   into $TB_DIR/maps/), neither matching the benchmark's client or recipient, so
+#                   every message is looked up in both and still runs every stage; with an
+#                   argument, only that map (to tell their costs apart); BENCH_MAP_ENTRIES sets
+#                   another size (the reports still say 100,000)
 # Must not: start anything but nsd and the callout target, or write outside $TB_DIR.
 
 bench_fixtures() {
@@ -80,4 +87,18 @@ allow_private = yes
 delay = 0s
 auto_allow_after = 1
 EOF
+}
+
+all_maps_policy() {  # [clients|recipients]: the everything-on policy with access maps
+  if [[ ! -s "$TB_DIR/maps/recipients" ]]; then
+    mkdir -p "$TB_DIR/maps"
+    python3 "$here/bench/access_maps.py" "$TB_DIR/maps" --entries "${BENCH_MAP_ENTRIES:-100000}" \
+      --seed 23 --client 198.18.0.1 --recipient "$rcpt" > "$TB_DIR/maps/made.txt" || return 1
+  fi
+  all_policy
+  echo "[access]"
+  # Relative to the policy file, which is written into $TB_DIR.
+  [[ ${1:-clients} == clients ]] && echo "clients = cidr:maps/clients.cidr"
+  [[ ${1:-recipients} == recipients ]] && echo "recipients = address:maps/recipients"
+  return 0
 }

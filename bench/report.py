@@ -19,7 +19,7 @@ import time
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out, machine, load = sys.argv[2], sys.argv[3], sys.argv[4]
-order = ["postfix", "null", "null-header", "null-noreply", "dkim-floor", "mxguard-default", "mxguard-all-without-dmarc", "mxguard-all", "mxguard-all-redis", "rspamd"]
+order = ["postfix", "null", "null-header", "null-noreply", "dkim-floor", "mxguard-default", "mxguard-all-without-dmarc", "mxguard-all", "mxguard-all-maps", "mxguard-all-redis", "rspamd"]
 labels = {"postfix": "Postfix alone (discard)", "null": "+ null milter",
           "null-header": "+ null milter adding one header",
           "null-noreply": "+ null milter, headers, body (and DATA on a unix socket) unanswered",
@@ -27,6 +27,7 @@ labels = {"postfix": "Postfix alone (discard)", "null": "+ null milter",
           "mxguard-default": "+ mxguard, default policy",
           "mxguard-all-without-dmarc": "+ mxguard, every stage but dmarc (memory)",
           "mxguard-all": "+ mxguard, every stage (memory)",
+          "mxguard-all-maps": "+ mxguard, every stage (memory), 100,000-entry cidr and address maps",
           "mxguard-all-redis": "+ mxguard, every stage (Redis)", "rspamd": "+ rspamd 3.4 (milter)"}
 
 if any(r.get("instructions") is not None for r in rows):
@@ -49,6 +50,11 @@ if any(r.get("instructions") is not None for r in rows):
             d = per["mxguard-all"] - per["mxguard-all-without-dmarc"]
             f.write("\ndmarc adds %s instructions per message to every stage: %.1f %% (target: <= 5 %%).\n"
                     % (format(round(d), ","), 100 * d / per["mxguard-all-without-dmarc"]))
+        if "mxguard-all" in per and "mxguard-all-maps" in per:
+            d = per["mxguard-all-maps"] - per["mxguard-all"]
+            f.write("\nThe access maps (100,000-entry cidr and address maps) add %s instructions per message "
+                    "to every stage: %+.2f %% (target: throughput within 2 %%).\n"
+                    % (format(round(d), "+,"), 100 * d / per["mxguard-all"]))
     sys.exit(0)
 
 res = {}
@@ -96,6 +102,20 @@ if null:
 if "mxguard-all" in res and "mxguard-all-without-dmarc" in res:
     c = res["mxguard-all"]["cpu_s_per_1000"] / res["mxguard-all-without-dmarc"]["cpu_s_per_1000"] - 1
     target("dmarc adds <= 5% CPU per message to every stage", c <= 0.05, "%+.1f%%" % (100 * c))
+if "mxguard-all" in res and "mxguard-all-maps" in res:
+    # Issue 23: the every-stage row with the maps within 2 % of the row without (per round).
+    v = res["mxguard-all-maps"]
+    v["vs_all"] = round(per_round("mxguard-all-maps", "mxguard-all", lambda a, b: rate_of(a) / rate_of(b)), 3)
+    v["vs_all_rounds"] = [round(rate_of(a) / rate_of(b), 3) for a in rows if a["setup"] == "mxguard-all-maps"
+                          for b in rows if b["setup"] == "mxguard-all" and b["round"] == a["round"]]
+    v["cpu_vs_all"] = round(v["cpu_s_per_1000"] / res["mxguard-all"]["cpu_s_per_1000"], 3) \
+        if res["mxguard-all"]["cpu_s_per_1000"] else None
+    v["serial_added_ms_vs_all"] = round(per_round("mxguard-all-maps", "mxguard-all",
+                                                  lambda a, b: serial_of(a) - serial_of(b)), 2)
+    target("mxguard-all-maps >= 98% of mxguard-all's throughput", v["vs_all"] >= 0.98,
+           "%.1f%% (rounds: %s; CPU %s; one session %+.2f ms)" % (
+               100 * v["vs_all"], ", ".join("%.3f" % x for x in v["vs_all_rounds"]),
+               "%.3fx" % v["cpu_vs_all"] if v["cpu_vs_all"] else "?", v["serial_added_ms_vs_all"]))
 if "rspamd" in res:
     for s in ("mxguard-all-redis", "mxguard-all"):
         if s in res:

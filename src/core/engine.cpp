@@ -365,7 +365,6 @@ Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, Lane* only) {
     if (!runs(entry)) continue;
     if (allStopped() && !(keep && mayBeRelaxed(base_.pending))) break;
     Findings findings = hook(*entry.stage);
-    if (keep) kept_.push_back({phase, &entry, findings});
     for (size_t i = 0; i < lanes.size(); ++i) {
       if (stopped[i] || !judgedBy(entry, *lanes[i])) continue;
       bool stop = false;
@@ -373,6 +372,7 @@ Verdict Engine::runPhase(Phase phase, Hook&& hook, Stages which, Lane* only) {
       if (stop || v.action != Action::Pass) stopped[i] = 1;
       result = stricter(result, v);
     }
+    if (keep) kept_.push_back({phase, &entry, std::move(findings)});
   }
   // A failed lookup is the answer of this round only: the next phase or message asks again.
   tx_.dnsAnswers.endRound();

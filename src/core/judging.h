@@ -30,7 +30,10 @@ struct Judging {
   CheckMode checkMode(std::string_view stage, std::string_view check, CheckMode reported) const;
   StageMode stageMode(std::string_view stage, StageMode policy) const;
   FailureMode failureMode(std::string_view stage, FailureMode policy) const;
-  bool skipsStage(std::string_view stage) const { return skip.count(stage) > 0; }
+  // Asked for every stage of every phase (header fields included): empty is the common case.
+  bool skipsStage(std::string_view stage) const {
+    return !skip.empty() && skip.find(stage) != skip.end();
+  }
   // The stage, or the check of that stage, is skipped ("spf" or "helo.non_fqdn").
   bool skips(std::string_view stage, std::string_view check) const;
   bool empty() const {
