@@ -16,7 +16,7 @@
 
 namespace mxguard::app {
 
-// The options of [access] (for the section's validation and --help-policy).
+// The options of [access], for the section's validation.
 std::vector<config::OptionSpec> accessSpecs();
 
 // Loads every map [access] names. A relative path is relative to the policy file's directory.

@@ -7,6 +7,7 @@
 #include "app/access_tables.h"
 #include "base/strings.h"
 #include "config/config_error.h"
+#include "config/value_parsers.h"
 #include "stages/registry.h"
 
 namespace mxguard::app {
@@ -22,20 +23,6 @@ std::optional<CheckMode> checkModeWord(std::string_view w) {
 [[noreturn]] void fail(const config::Value& v, const std::string& section,
                        const std::string& option, const std::string& message) {
   throw config::ConfigError(v.file, v.line, section + "." + option, message);
-}
-
-std::vector<std::string> words(const std::string& text) {
-  std::vector<std::string> out;
-  std::string w;
-  for (char c : text + " ") {
-    if (c == ' ' || c == '\t' || c == ',') {
-      if (!w.empty()) out.push_back(w);
-      w.clear();
-    } else {
-      w += c;
-    }
-  }
-  return out;
 }
 
 // Inline recipients ("@finance.example.com", "support@", "finance.example.com") as two maps,
@@ -70,7 +57,7 @@ PolicyClass loadClass(const config::ConfigFile& file, const std::string& section
     if (!seen.insert(option).second) fail(value, section, option, "given twice");
     if (option == "recipients") {
       std::vector<std::string> inlineItems;
-      for (const auto& item : words(value.text)) {
+      for (const auto& item : config::splitList(value.text)) {
         if (item.find(':') == std::string::npos) {
           inlineItems.push_back(item);
           continue;
@@ -87,7 +74,7 @@ PolicyClass loadClass(const config::ConfigFile& file, const std::string& section
       continue;
     }
     if (option == "skip") {
-      for (const auto& item : words(value.text)) {
+      for (const auto& item : config::splitList(value.text)) {
         std::string s = lower(item);
         if (auto problem = catalog.skipProblem(s)) fail(value, section, option, *problem);
         cls.judging.skip.insert(s);

@@ -406,9 +406,8 @@ void Engine::startMessageIfNeeded() {
 }
 
 Verdict Engine::connect() {
-  Verdict access =
-      applyAccess(Phase::Connect, {AccessSubject::ClientAddress, AccessSubject::ClientName});
-  (void)access;  // held in the lane like any connect decision
+  // A refusal is held in the lane like any connect decision.
+  applyAccess(Phase::Connect, {AccessSubject::ClientAddress, AccessSubject::ClientName});
   Verdict v = runPhase(Phase::Connect, [&](const Stage& s) { return s.onConnect(tx_); });
   return v.isRejection() ? Verdict::pass(Phase::Connect) : v;  // held in base_.pending instead
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -150,7 +151,7 @@ class Engine {
   // tempfail is judged like a stage's decision (so held to RCPT, and judged by every lane).
   std::optional<AccessHit> consultAccess(AccessSubject subject, std::string_view value,
                                          Phase phase);
-  Verdict applyAccess(Phase phase, const std::vector<AccessSubject>& subjects);
+  Verdict applyAccess(Phase phase, std::initializer_list<AccessSubject> subjects);
   const PolicyClass* classOf(std::string_view recipient, std::string* where) const;
   Lane& laneFor(const PolicyClass* cls, const std::vector<std::string>& skip);
   void judgeKept(Lane& lane);

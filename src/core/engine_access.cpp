@@ -88,7 +88,7 @@ std::optional<AccessHit> Engine::consultAccess(AccessSubject subject, std::strin
 // Client (connect), HELO and sender (MAIL) rules: an allow or skip holds for its scope (the
 // connection, the HELO, the message); a refusal is judged like a stage's, so it is held to RCPT
 // and every class judges it too.
-Verdict Engine::applyAccess(Phase phase, const std::vector<AccessSubject>& subjects) {
+Verdict Engine::applyAccess(Phase phase, std::initializer_list<AccessSubject> subjects) {
   if (policy_->access.empty() || skipsStages(phase)) return Verdict::pass(phase);
   for (AccessSubject subject : subjects) {
     std::string value;

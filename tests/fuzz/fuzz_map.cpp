@@ -53,7 +53,8 @@ void lookUp(const maps::Map& map, std::string_view subject) {
     fuzz::fail("hit outside the map", std::string(subject));
   if (auto ip = IpAddress::parse(subject)) {
     auto byAddress = map.findAddress(*ip);
-    if (byAddress && byAddress->line <= 0) fuzz::fail("address hit without a line", std::string(subject));
+    if (byAddress && byAddress->line <= 0)
+      fuzz::fail("address hit without a line", std::string(subject));
   }
 }
 

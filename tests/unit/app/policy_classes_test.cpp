@@ -51,25 +51,29 @@ struct PolicyDir : ::testing::Test {
     }
     return "no error";
   }
-  // One transaction: HELO `helo`, then each recipient's reply code (0 = accepted).
-  static std::vector<int> codes(const PolicySharedPtr& p, const std::string& helo,
-                                const std::vector<std::string>& rcpts,
-                                const char* ip = "192.0.2.1") {
+  // One transaction: HELO `helo`, then each recipient's reply as the client reads it ("" when
+  // accepted).
+  static std::vector<std::string> replies(const PolicySharedPtr& p, const std::string& helo,
+                                          const std::vector<std::string>& rcpts,
+                                          const char* ip = "192.0.2.1") {
     Engine e(p);
     e.connection().client.clientIp = IpAddress::parse(ip);
     e.connection().client.clientAddress = ip;
     e.connect();
     e.helo(helo);
     e.mail("a@sender.example");
-    std::vector<int> out;
+    std::vector<std::string> out;
     for (const auto& r : rcpts) {
       Verdict v = e.rcpt(r);
-      out.push_back(v.reply ? v.reply->code() : 0);
+      out.push_back(v.reply ? v.reply->toSmtp() : "");
     }
     return out;
   }
   std::string dir;
 };
+
+// What the helo stage replies to HELO "host" under non_fqdn = reject.
+const char* kNonFqdn = "504 5.5.2 <host>: Helo command rejected: need fully-qualified hostname\r\n";
 
 const char* kHeloWarn = "[engine]\nstages = helo\nwhitelist_clients =\n[helo]\nnon_fqdn = warn\n";
 
@@ -78,8 +82,8 @@ TEST_F(PolicyDir, StricterClassRejectsItsRecipientsOnly) {
                 "[class finance]\nrecipients = @finance.example.com\nhelo.non_fqdn = reject\n");
   ASSERT_EQ(p->classes.size(), 1u);
   EXPECT_TRUE(p->judgesPerRecipient);
-  EXPECT_EQ(codes(p, "host", {"x@example.com", "y@finance.example.com", "z@example.com"}),
-            (std::vector<int>{0, 504, 0}));
+  EXPECT_EQ(replies(p, "host", {"x@example.com", "y@finance.example.com", "z@example.com"}),
+            (std::vector<std::string>{"", kNonFqdn, ""}));
 }
 
 // The policy rejects a check a class turns off: the stage is built in warn mode (so it goes on
@@ -89,10 +93,10 @@ TEST_F(PolicyDir, LenientClassOfACheckThePolicyRejects) {
       "[engine]\nstages = helo\nwhitelist_clients =\n[helo]\nnon_fqdn = reject\n"
       "[class lenient]\nrecipients = lenient.example support@\nhelo.non_fqdn = off\n");
   EXPECT_EQ(p->judging.checkModes.at("helo.non_fqdn"), CheckMode::Enforce);
-  EXPECT_EQ(
-      codes(p, "host",
-            {"x@example.com", "y@lenient.example", "support@example.com", "y@sub.lenient.example"}),
-      (std::vector<int>{504, 0, 0, 504}));
+  EXPECT_EQ(replies(p, "host",
+                    {"x@example.com", "y@lenient.example", "support@example.com",
+                     "y@sub.lenient.example"}),
+            (std::vector<std::string>{kNonFqdn, "", "", kNonFqdn}));
 }
 
 TEST_F(PolicyDir, ClassRecipientsFromAMapNextToThePolicy) {
@@ -101,8 +105,8 @@ TEST_F(PolicyDir, ClassRecipientsFromAMapNextToThePolicy) {
   auto p = load(std::string(kHeloWarn) +
                 "[class finance]\nrecipients = domain:finance.domains\nhelo.non_fqdn = reject\n");
   EXPECT_EQ(
-      codes(p, "host", {"a@finance.example.com", "b@eu.finance.example.com", "c@example.com"}),
-      (std::vector<int>{504, 504, 0}));
+      replies(p, "host", {"a@finance.example.com", "b@eu.finance.example.com", "c@example.com"}),
+      (std::vector<std::string>{kNonFqdn, kNonFqdn, ""}));
 }
 
 TEST_F(PolicyDir, AccessMapsSkipAllowAndRejectPerSubject) {
@@ -116,12 +120,14 @@ TEST_F(PolicyDir, AccessMapsSkipAllowAndRejectPerSubject) {
   auto p = load(
       "[engine]\nstages = helo\nwhitelist_clients =\n[helo]\nnon_fqdn = reject\n"
       "[access]\nclients = cidr:clients.cidr\nrecipients = address:recipients\n");
-  EXPECT_EQ(codes(p, "host", {"x@example.com"}, "192.0.2.7"), (std::vector<int>{0}));
-  EXPECT_EQ(codes(p, "host", {"x@example.com", "postmaster@example.com"}, "192.0.2.66"),
-            (std::vector<int>{554, 0}));
+  EXPECT_EQ(replies(p, "host", {"x@example.com"}, "192.0.2.7"), (std::vector<std::string>{""}));
+  EXPECT_EQ(replies(p, "host", {"x@example.com", "postmaster@example.com"}, "192.0.2.66"),
+            (std::vector<std::string>{
+                "554 5.7.1 Mail from your host is refused; write to abuse@example.com\r\n", ""}));
   EXPECT_EQ(
-      codes(p, "host", {"x@example.com", "gone@example.com", "y@lenient.example"}, "198.51.100.1"),
-      (std::vector<int>{504, 550, 0}));
+      replies(p, "host", {"x@example.com", "gone@example.com", "y@lenient.example"},
+              "198.51.100.1"),
+      (std::vector<std::string>{kNonFqdn, "550 5.1.1 This address no longer exists\r\n", ""}));
 }
 
 TEST_F(PolicyDir, BrokenMapsAndClassesAreRefusedWithTheirLine) {
