@@ -93,10 +93,16 @@ std::vector<config::OptionSpec> CalloutStage::options() {
       {"max_probes", OptionKind::Int, "20", false, 1, 10000,
        "probes in progress at most (counted process-wide, so across reloads)"},
       {"max_probes_per_domain", OptionKind::Int, "2", false, 1, 1000,
-       "probes in progress to one domain at most (counted process-wide, so across reloads)"},
+       "probes in progress to one registered domain (with its subdomains) at most (counted "
+       "process-wide, so across reloads)"},
       {"max_probes_per_domain_per_minute", OptionKind::Int, "60", false, 1, 100000,
-       "probes started to one domain per minute at most (token bucket in the store, so shared "
-       "by a fleet on Redis); beyond it the transaction gets reply_unverified per on_failure"},
+       "probes started to one registered domain (with its subdomains) per minute at most (token "
+       "bucket in the store, so shared by a fleet on Redis); beyond it the transaction gets "
+       "reply_unverified per on_failure"},
+      {"public_suffix_list", OptionKind::String, "/usr/share/publicsuffix/public_suffix_list.dafsa",
+       false, 0, 0,
+       "what tells the registered domain of a sender domain (Debian package publicsuffix), so "
+       "the per-domain caps count a wildcard's subdomains together; empty: each domain apart"},
       {"address_accept_ttl", OptionKind::Duration, "1d", false, 1000, 0, "cache: address exists"},
       {"address_reject_ttl", OptionKind::Duration, "2h", false, 1000, 0, "cache: address rejected"},
       {"domain_ttl", OptionKind::Duration, "7d", false, 1000, 0, "cache: domain is accept-all"},
@@ -178,7 +184,16 @@ StageSharedPtr CalloutStage::create(const config::Section& section, const StageC
   s->probeLimits_.maxProbes = static_cast<size_t>(section.getInt("max_probes"));
   s->probeLimits_.maxPerDomain = static_cast<size_t>(section.getInt("max_probes_per_domain"));
   s->coordinator_ = context.calloutProbes ? context.calloutProbes : processProbes();
+  if (const auto& path = section.getString("public_suffix_list"); !path.empty()) try {
+      s->publicSuffixes_ = PublicSuffixList::load(path);
+    } catch (const std::exception& e) {
+      section.fail("public_suffix_list", e.what());
+    }
   return s;
+}
+
+std::string CalloutStage::budgetDomain(const std::string& domain) const {
+  return publicSuffixes_ ? publicSuffixes_->organizationalDomain(domain) : domain;
 }
 
 std::shared_ptr<CalloutProbes> CalloutStage::processProbes() {
@@ -255,15 +270,17 @@ std::optional<Findings> CalloutStage::fromCache(Connection& tx, const std::strin
 // would otherwise make us probe it once per address). A store outage does not block.
 std::optional<Decision> CalloutStage::probeRateLimited(const std::string& sender,
                                                        const std::string& domain) const {
-  auto rate = store_->takeToken(storeKey("callout:rate:", domain), probesPerDomainPerMinute_,
+  std::string budget = budgetDomain(domain);
+  auto rate = store_->takeToken(storeKey("callout:rate:", budget), probesPerDomainPerMinute_,
                                 probesPerDomainPerMinute_ / 60.0);
   if (rate.status != store::StoreStatus::Ok || rate.allowed) return std::nullopt;
   auto seconds = std::max<long long>(1, (rate.retryAfter.count() + 999) / 1000);
+  std::string target = budget == domain ? domain : domain + " and other domains under " + budget;
   return unverifiedBecause(sender,
-                           "too many verification probes to " + domain +
+                           "too many verification probes to " + target +
                                " in the last minute; try again in " + std::to_string(seconds) +
                                " seconds",
-                           "callout.rate", "probe rate cap reached for " + domain);
+                           "callout.rate", "probe rate cap reached for " + budget);
 }
 
 // One probe per address at a time, whichever check asks (the coordinator): this check runs it,
@@ -274,7 +291,7 @@ Findings CalloutStage::probeAndDecide(Connection& tx, const std::string& sender,
   auto wait = probeOptions_.totalTimeout + dnsTimeout_ * 3;
   std::pair<CalloutProbes::Status, std::optional<Finding>> outcome;
   try {
-    outcome = coordinator_->run(key, domain, probeLimits_, wait, [&] {
+    outcome = coordinator_->run(key, budgetDomain(domain), probeLimits_, wait, [&] {
       Finding f = probeFresh(tx, sender, domain);
       remember(sender, domain, f);
       return f;
@@ -296,7 +313,7 @@ Findings CalloutStage::probeAndDecide(Connection& tx, const std::string& sender,
                          "the probe of " + key + " this check waited for failed internally");
   if (status == CalloutProbes::Status::TooMany)
     return unverifiedBecause(sender, "too many verification probes in progress", "callout.busy",
-                             "probe caps reached for " + domain);
+                             "probe caps reached for " + budgetDomain(domain));
   if (!finding)
     return unverifiedBecause(sender, "verification did not finish in time", "callout.timeout", key);
   return decide(tx, sender, domain, *finding);

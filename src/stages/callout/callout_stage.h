@@ -17,6 +17,7 @@
 #include "stages/callout/callout_record.h"
 #include "stages/callout/probe_coordinator.h"
 #include "stages/check_action.h"
+#include "stages/organizational_domain.h"
 #include "stages/registry.h"
 #include "store/store.h"
 
@@ -74,6 +75,9 @@ class CalloutStage : public Stage {
                                  const std::string& domain, const Finding& f) const;
   void remember(const std::string& sender, const std::string& domain, const Finding& f) const;
   bool allowedTarget(const IpAddress& ip) const;
+  // The domain whose probe budget a sender domain spends: its registered domain, so that a
+  // wildcard's endless subdomains (a1.victim.example, a2.victim.example, ...) share one budget.
+  std::string budgetDomain(const std::string& domain) const;
   // The sender cannot be probed (control bytes, RFC 5321 sizes): the malformed check's finding.
   Findings malformed(const std::string& sender, const std::string& why) const;
 
@@ -90,6 +94,7 @@ class CalloutStage : public Stage {
   Check malformed_;
   double probesPerDomainPerMinute_ = 60;
   std::set<std::string> skipDomains_;
+  std::shared_ptr<const PublicSuffixList> publicSuffixes_;  // null: each domain its own budget
   std::string onNullSenderRefused_ = "accept";
   std::chrono::seconds acceptTtl_{86400}, rejectTtl_{7200}, domainTtl_{604800}, tempfailTtl_{300};
   ReplyTemplate rejected_, unverified_, nullMx_, domainNotFound_, nullSenderRefused_;

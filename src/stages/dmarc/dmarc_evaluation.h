@@ -14,7 +14,7 @@
 #include "core/auth_results.h"
 #include "core/dmarc_facts.h"
 #include "stages/dmarc/dmarc_record.h"
-#include "stages/dmarc/organizational_domain.h"
+#include "stages/organizational_domain.h"
 
 namespace mxguard::stages {
 

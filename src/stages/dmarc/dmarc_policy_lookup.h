@@ -10,7 +10,7 @@
 #include "core/resolver.h"
 #include "core/stage.h"
 #include "stages/dmarc/dmarc_evaluation.h"
-#include "stages/dmarc/organizational_domain.h"
+#include "stages/organizational_domain.h"
 
 namespace mxguard::stages {
 

@@ -68,6 +68,20 @@ class RecordingStore : public store::MemoryStore {
   std::vector<std::string> keys, values;
 };
 
+// Holds the first probe, once started, until `release` is counted down: what other checks get
+// while a probe is in flight.
+struct FirstProbeHeld {
+  explicit FirstProbeHeld(FakeSmtpProbe& probe) {
+    probe.onProbe = [this](const std::string&) {
+      if (!first.exchange(false)) return;
+      started.count_down();
+      release.wait();
+    };
+  }
+  std::latch started{1}, release{1};
+  std::atomic<bool> first{true};
+};
+
 struct CalloutTest : ::testing::Test {
   std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
   std::shared_ptr<FakeSmtpProbe> probe = std::make_shared<FakeSmtpProbe>();
@@ -449,6 +463,59 @@ TEST_F(CalloutTest, ProbesToOneDomainAreRateCapped) {
   EXPECT_EQ(check(s, "x@other.example")->reason, "callout.accept");
 }
 
+// Forged senders at endless subdomains of one wildcard (a1.victim.example, a2.victim.example, ...)
+// must not each get a fresh budget: the caps count the registered domain, by the public suffix
+// list ("example" is no listed suffix, so libpsl's default rule makes victim.example registered).
+TEST_F(CalloutTest, WildcardSubdomainsShareTheirRegisteredDomainsRateBudget) {
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  for (int i = 0; i < 5; ++i) {
+    std::string sub = "s" + std::to_string(i) + ".victim.example";
+    dns->nodata(sub, RrType::MX).answer(sub, RrType::A, {"198.51.100.1"});
+  }
+  dns->nodata("other.example", RrType::MX).answer("other.example", RrType::A, {"198.51.100.1"});
+  auto s = stage("max_probes_per_domain_per_minute = 3\n");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(check(s, "u@s" + std::to_string(i) + ".victim.example")->reason, "callout.accept");
+  auto d = check(s, "u@s3.victim.example");
+  ASSERT_TRUE(d && d->reply);
+  EXPECT_EQ(d->reason, "callout.rate");
+  EXPECT_EQ(d->detail, "probe rate cap reached for victim.example");
+  EXPECT_EQ(d->reply->toSmtp(),
+            "450 4.1.7 <u@s3.victim.example>: Sender address rejected: unverified address: too "
+            "many verification probes to s3.victim.example and other domains under "
+            "victim.example in the last minute; try again in 20 seconds\r\n");
+  EXPECT_EQ(check(s, "v@victim.example")->reason, "callout.rate") << "the domain itself too";
+  EXPECT_EQ(check(s, "x@other.example")->reason, "callout.accept") << "its own budget";
+  EXPECT_EQ(probe->probes, 4);
+
+  // Without the list each domain is its own budget, as before.
+  store = std::make_shared<store::MemoryStore>();
+  auto apart = stage("max_probes_per_domain_per_minute = 3\npublic_suffix_list =\n");
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(check(apart, "u@s" + std::to_string(i) + ".victim.example")->reason,
+              "callout.accept");
+}
+
+TEST_F(CalloutTest, WildcardSubdomainsShareTheirRegisteredDomainsProbesInProgress) {
+  probe->script("198.51.100.1", ProbeOutcome::Accepted, 250, {"2.1.5 Ok"}, "RCPT TO", false);
+  for (const char* sub : {"s0.victim.example", "s1.victim.example", "other.example"})
+    dns->nodata(sub, RrType::MX).answer(sub, RrType::A, {"198.51.100.1"});
+  FirstProbeHeld gate(*probe);
+  auto s = stage("max_probes_per_domain = 1\n");
+  Findings held;
+  std::thread holder([&] { held = check(s, "h@s0.victim.example"); });
+  gate.started.wait();
+  auto sibling = check(s, "h@s1.victim.example");
+  auto elsewhere = check(s, "h@other.example");
+  gate.release.count_down();
+  holder.join();
+  ASSERT_TRUE(sibling && elsewhere && held);
+  EXPECT_EQ(sibling->reason, "callout.busy");
+  EXPECT_EQ(sibling->detail, "probe caps reached for victim.example");
+  EXPECT_EQ(elsewhere->reason, "callout.accept");
+  EXPECT_EQ(held->reason, "callout.accept");
+}
+
 TEST_F(CalloutTest, NoProbeForNullSenderOrSkippedDomains) {
   EXPECT_EQ(check(stage(), "")->reason, "callout.skip");
   EXPECT_EQ(
@@ -579,18 +646,12 @@ TEST_F(CalloutTest, ProbesInFlightStayCountedAcrossAReload) {
   probe->script("198.51.100.1", ProbeOutcome::Rejected, 550, {"5.1.1 unknown"});
   dns->nodata("elsewhere.example", RrType::MX)
       .answer("elsewhere.example", RrType::A, {"198.51.100.1"});
-  std::latch started{1}, release{1};
-  std::atomic<bool> first{true};
-  probe->onProbe = [&](const std::string&) {
-    if (!first.exchange(false)) return;
-    started.count_down();
-    release.wait();
-  };
+  FirstProbeHeld gate(*probe);
   auto before = stage("max_probes = 1\n");
   auto after = stage("max_probes = 1\ntempfail_ttl = 10m\n");
   Findings held;
   std::thread holder([&] { held = check(before, "h@sender.example"); });
-  started.wait();
+  gate.started.wait();
   auto sameDomain = check(after, "other@sender.example");
   auto otherDomain = check(after, "x@elsewhere.example");
   // The same address from the new policy joins the old policy's probe.
@@ -598,7 +659,7 @@ TEST_F(CalloutTest, ProbesInFlightStayCountedAcrossAReload) {
   std::thread joining([&] { joined = check(after, "h@sender.example"); });
   EXPECT_TRUE(eventually(
       [&] { return stages::CalloutStage::processProbes()->sharers("h@sender.example") == 1; }));
-  release.count_down();
+  gate.release.count_down();
   holder.join();
   joining.join();
   ASSERT_TRUE(sameDomain && otherDomain && held && joined);
@@ -629,20 +690,31 @@ TEST_F(CalloutTest, ProbesInFlightStayCountedAcrossAReload) {
   EXPECT_EQ(held->reason, "callout.reject");
 }
 
-TEST(CalloutConfig, UnverifiedReplyMustBe4xx) {
-  auto file =
-      config::ConfigFile::parse("[callout]\nreply_unverified = 550 5.1.7 no\n", "test.conf");
+// The message of the ConfigError that building a callout stage from `config` throws.
+std::string configError(const std::string& config) {
+  auto file = config::ConfigFile::parse(config, "test.conf");
   const auto* factory = stages::findStage("callout");
   stages::StageContext ctx;
   ctx.store = std::make_shared<store::MemoryStore>();
   try {
     factory->create(file.section("callout", factory->options()), ctx);
-    FAIL();
   } catch (const config::ConfigError& e) {
-    EXPECT_STREQ(e.what(),
-                 "test.conf:2: callout.reply_unverified: an unverified address must get a 4xx "
-                 "reply, not 550");
+    return e.what();
   }
+  return "(no error)";
+}
+
+TEST(CalloutConfig, UnverifiedReplyMustBe4xx) {
+  EXPECT_EQ(configError("[callout]\nreply_unverified = 550 5.1.7 no\n"),
+            "test.conf:2: callout.reply_unverified: an unverified address must get a 4xx reply, "
+            "not 550");
+}
+
+TEST(CalloutConfig, AnUnreadablePublicSuffixListIsRefused) {
+  EXPECT_EQ(configError("[callout]\npublic_suffix_list = /nonexistent/psl.dafsa\n"),
+            "test.conf:2: callout.public_suffix_list: cannot read the public suffix list "
+            "'/nonexistent/psl.dafsa' (Debian package publicsuffix: "
+            "/usr/share/publicsuffix/public_suffix_list.dafsa)");
 }
 
 }  // namespace

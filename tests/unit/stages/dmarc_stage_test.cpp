@@ -7,7 +7,7 @@
 #include "stage_test_support.h"
 #include "stages/dmarc/dmarc_evaluation.h"
 #include "stages/dmarc/dmarc_record.h"
-#include "stages/dmarc/organizational_domain.h"
+#include "stages/organizational_domain.h"
 
 namespace mxguard {
 namespace {

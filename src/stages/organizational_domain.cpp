@@ -1,7 +1,7 @@
 // organizational_domain.cpp - libpsl's registrable domain over the whole list (ICANN and private
 // sections alike, so two users of a hosting suffix such as github.io never align).
 // Must not: hold its lock while libpsl runs (a slow name must not stall the other threads).
-#include "stages/dmarc/organizational_domain.h"
+#include "stages/organizational_domain.h"
 
 #include <libpsl.h>
 
