@@ -23,7 +23,7 @@ else
   milter=unix:$sockdir/mxguard.sock
 fi
 install -d -o mxguard -g mxguard -m 0750 "$sockdir"
-build/mxguard --check-config --policy policies/default.conf --socket "unix:$sockdir/mxguard.sock"
+build/mxguard --config '' --check-config --policy policies/default.conf --socket "unix:$sockdir/mxguard.sock"
 cat <<LINES
 
 Let Postfix reach the socket (group mxguard), then restart it:
@@ -38,5 +38,5 @@ Add to /etc/postfix/main.cf, then run \`postfix reload\`:
 mxguard now runs in the foreground (Ctrl-C stops it; kill -HUP reloads the policy).
 Test a transaction without Postfix:  build/mxguard-check --policy policies/default.conf --client-ip 192.0.2.1 --helo mail.example.com --from a@example.com --rcpt b@example.net
 LINES
-exec build/mxguard --foreground --user mxguard --policy policies/default.conf \
+exec build/mxguard --config '' --foreground --user mxguard --policy policies/default.conf \
   --socket "unix:$sockdir/mxguard.sock"

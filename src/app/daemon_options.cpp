@@ -3,20 +3,39 @@
 // Must not: exit the process; mains decide exit codes.
 #include "app/daemon_options.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netdb.h>
 #include <pwd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <sstream>
 
+#include "app/option_schema.h"
 #include "base/version.h"
 #include "config/config_file.h"
 #include "core/ip_address.h"
 
+#ifndef MXGUARD_SYSCONFDIR
+#error "MXGUARD_SYSCONFDIR comes from GNUInstallDirs in CMakeLists.txt"
+#endif
+
 namespace po = boost::program_options;
 
 namespace mxguard::app {
+
+std::string builtInConfigFile() {
+  return MXGUARD_SYSCONFDIR "/mxguard/mxguard.conf";
+}
+
+std::string builtInPolicyFile() {
+  return MXGUARD_SYSCONFDIR "/mxguard/policy.conf";
+}
+
 namespace {
 
 using config::OptionKind;
@@ -26,19 +45,19 @@ std::vector<OptionSpec> topSpecs() {
   return {
       {"socket", OptionKind::String, "unix:/run/mxguard/mxguard.sock", false, 0, 0,
        "milter socket: inet:PORT@HOST, inet6:PORT@HOST or unix:/path"},
-      {"policy", OptionKind::String, "/etc/mxguard/policy.conf", false, 0, 0, "policy file"},
+      {"policy", OptionKind::String, builtInPolicyFile(), false, 0, 0, "policy file"},
       {"user", OptionKind::String, "", false, 0, 0, "drop privileges to this user after binding"},
       {"allow_root", OptionKind::Bool, "no", false, 0, 0,
        "serve as root when no `user` is set (refused otherwise)"},
       {"socket_owner", OptionKind::String, "", false, 0, 0,
-       "owner of a unix socket; default: `user`"},
+       "owner of a unix socket; empty = `user`"},
       {"socket_group", OptionKind::String, "", false, 0, 0,
-       "group of a unix socket, e.g. postfix; default: the owner's primary group"},
+       "group of a unix socket, e.g. postfix; empty = the owner's primary group"},
       {"socket_mode", OptionKind::String, "0660", false, 0, 0,
        "permissions of a unix socket (octal); the MTA needs read and write"},
       {"pidfile", OptionKind::String, "", false, 0, 0, "write the daemon's pid here"},
       {"hostname", OptionKind::String, "", false, 0, 0,
-       "this server's name (forged-HELO check, logs); default: the system host name"},
+       "this server's name (forged-HELO check, logs); empty = the system host name"},
       {"milter_timeout", OptionKind::Duration, "300s", false, 1000, 3600000,
        "how long libmilter waits for the MTA before dropping a connection"},
       {"max_connections", OptionKind::Int, "1000", false, 1, 100000,
@@ -128,7 +147,117 @@ void applyMetrics(const config::Section& metrics, MetricsOptions& out) {
   out.port = static_cast<int>(p);
 }
 
+// Remembers where the file set `option` of `section`, under `key` ("socket", "record.file").
+void noteOrigin(DaemonOptions& options, const config::Section& section, std::string_view option,
+                const std::string& key) {
+  if (const config::Value* v = section.find(option)) options.origins[key] = {v->file, v->line, key};
+}
+
+// The command line set `key` by `flag` ("--socket").
+void noteFlag(DaemonOptions& options, const std::string& key, const std::string& flag) {
+  options.origins[key] = {"", 0, flag};
+}
+
+// Refuses the value of `key` where it was set: its FILE:LINE, or its command-line option.
+[[noreturn]] void refuse(const DaemonOptions& options, const std::string& key,
+                         const std::string& problem) {
+  auto it = options.origins.find(key);
+  if (it == options.origins.end()) throw config::ConfigError("built-in default", 0, key, problem);
+  if (it->second.file.empty()) throw UsageError(it->second.option + ": " + problem);
+  throw config::ConfigError(it->second.file, it->second.line, it->second.option, problem);
+}
+
+// What is at `path`, when it is there and is not a regular file (nor a symbolic link, which the
+// daemon refuses itself when it opens the file, as the service user): "a directory", ...
+std::string notAFile(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || lstat(path.c_str(), &st) != 0) return "";
+  if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) return "";
+  return S_ISDIR(st.st_mode)    ? "a directory"
+         : S_ISCHR(st.st_mode)  ? "a character device"
+         : S_ISBLK(st.st_mode)  ? "a block device"
+         : S_ISFIFO(st.st_mode) ? "a FIFO"
+         : S_ISSOCK(st.st_mode) ? "a socket"
+                                : "not a regular file";
+}
+
+// "the port" of inet:PORT@HOST: 1 to 65535 in decimal (libmilter's atoi would take "70000" as
+// 4464 and "25x" as 25), or 0 when it is not that.
+long parsePort(const std::string& text) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  long port = std::stol(text);
+  return port <= 65535 ? port : 0;
+}
+
+// Whether HOST of inet:PORT@HOST (inet6:...) names an address of `family`: a literal, in
+// brackets or not, or a name that resolves (libmilter resolves it when it binds).
+bool hostResolves(const std::string& host, int family) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(family, host.substr(1, host.size() - 2).c_str(), buf) == 1;
+  }
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return false;
+  freeaddrinfo(found);
+  return true;
+}
+
 }  // namespace
+
+std::string socketProblem(const std::string& socket) {
+  const std::string forms =
+      "use unix:/PATH, inet:PORT@HOST or inet6:PORT@HOST, e.g. unix:/run/mxguard/mxguard.sock";
+  auto invalid = [&](const std::string& why) { return "invalid socket '" + socket + "': " + why; };
+  size_t colon = socket.find(':');
+  if (colon == std::string::npos) return invalid("no type (" + forms + ")");
+  std::string type = socket.substr(0, colon), rest = socket.substr(colon + 1);
+  if (type == "unix" || type == "local") {
+    const std::string use = " (use unix:/PATH, e.g. unix:/run/mxguard/mxguard.sock)";
+    if (rest.empty()) return invalid("no path" + use);
+    if (rest.front() != '/') return invalid("the path '" + rest + "' is not absolute" + use);
+    if (rest.size() >= sizeof(sockaddr_un::sun_path))
+      return invalid("the path has " + std::to_string(rest.size()) + " bytes, more than the " +
+                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                     " of a unix socket's name");
+    return "";
+  }
+  if (type != "inet" && type != "inet6")
+    return invalid("unknown type '" + type + "' (" + forms + ")");
+  const bool v6 = type == "inet6";
+  const std::string use =
+      " (use " + type + ":PORT@HOST, e.g. " + type + (v6 ? ":8891@[::1]" : ":8891@127.0.0.1") + ")";
+  size_t at = rest.find('@');
+  std::string port = rest.substr(0, at), host = at == std::string::npos ? "" : rest.substr(at + 1);
+  if (parsePort(port) == 0)
+    return invalid("the port '" + port + "' is not a number from 1 to 65535" + use);
+  if (host.empty()) return invalid("no host; libmilter would listen on every address" + use);
+  if (!hostResolves(host, v6 ? AF_INET6 : AF_INET))
+    return invalid("the host '" + host + "' is not an " + (v6 ? "IPv6" : "IPv4") +
+                   " address or a name that resolves to one" + use);
+  return "";
+}
+
+void checkStartupOptions(const DaemonOptions& options) {
+  if (std::string problem = socketProblem(options.socket); !problem.empty())
+    refuse(options, "socket", problem);
+  if (!options.user.empty() && !getpwnam(options.user.c_str()))
+    refuse(options, "user", "no such user '" + options.user + "'");
+  if (!options.socketOwner.empty() && !getpwnam(options.socketOwner.c_str()))
+    refuse(options, "socket_owner", "no such user '" + options.socketOwner + "'");
+  if (!options.socketGroup.empty() && !getgrnam(options.socketGroup.c_str()))
+    refuse(options, "socket_group", "no such group '" + options.socketGroup + "'");
+  if (std::string what = notAFile(options.pidfile); !what.empty())
+    refuse(options, "pidfile",
+           "'" + options.pidfile + "' is " + what + ", not a file (e.g. /run/mxguard/mxguard.pid)");
+  if (std::string what = notAFile(options.record.file); !what.empty())
+    refuse(options, "record.file",
+           "'" + options.record.file + "' is " + what +
+               ", not a file (e.g. /var/lib/mxguard/transactions.jsonl)");
+}
 
 std::string defaultHostname() {
   char buf[256] = {};
@@ -148,12 +277,11 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   if (top.has("policy")) options.policyFile = top.getString("policy");
   if (top.has("user")) options.user = top.getString("user");
   options.allowRoot = top.getBool("allow_root");
+  // Whether these exist is checkStartupOptions' question (the daemon's, not mxguard-check's).
   options.socketOwner = top.getString("socket_owner");
-  if (!options.socketOwner.empty() && !getpwnam(options.socketOwner.c_str()))
-    top.fail("socket_owner", "user '" + options.socketOwner + "' does not exist");
   options.socketGroup = top.getString("socket_group");
-  if (!options.socketGroup.empty() && !getgrnam(options.socketGroup.c_str()))
-    top.fail("socket_group", "group '" + options.socketGroup + "' does not exist");
+  for (const char* key : {"socket", "user", "socket_owner", "socket_group", "pidfile"})
+    noteOrigin(options, top, key, key);
   std::string mode = top.getString("socket_mode");
   if (mode.empty() || mode.size() > 4 || mode.find_first_not_of("01234567") != std::string::npos)
     top.fail("socket_mode", "invalid mode '" + mode + "' (octal, e.g. 0660)");
@@ -204,13 +332,17 @@ void applyDaemonConfigFile(const std::string& path, DaemonOptions& options) {
   auto record = file.section("record", recordSpecs());
   options.record.file = record.getString("file");
   options.record.headers = record.getBool("headers");
+  noteOrigin(options, record, "file", "record.file");
 }
 
 bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::string* helpText) {
   po::options_description desc("mxguard - inbound mail policy milter\nOptions");
   desc.add_options()("help,h", "show this help")("version", "show the version")(
-      "config,c", po::value<std::string>(), "daemon configuration file (mxguard.conf)")(
-      "policy,p", po::value<std::string>(), "policy file (overrides the config file)")(
+      "config,c", po::value<std::string>(),
+      ("daemon configuration file (default " + builtInConfigFile() +
+       ", if it exists); '' = none, built-in defaults")
+          .c_str())("policy,p", po::value<std::string>(),
+                    "policy file (overrides the config file)")(
       "socket,s", po::value<std::string>(), "milter socket: inet:PORT@HOST or unix:/path")(
       "dns", po::value<std::vector<std::string>>()->composing(),
       "forward DNS to HOST@PORT (repeatable); default: embedded recursive resolver")(
@@ -219,10 +351,23 @@ bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::
       "allow-root", po::bool_switch(), "serve as root when no --user is set (refused otherwise)")(
       "pidfile", po::value<std::string>(), "write the pid to this file")(
       "hostname", po::value<std::string>(), "this server's host name")(
-      "check-config", po::bool_switch(), "validate configuration and policy, then exit (0 or 78)");
+      "check-config", po::bool_switch(), "validate configuration and policy, then exit (0 or 78)")(
+      "dump-config", po::bool_switch(),
+      "print the options the configuration and policy set (like postconf -n), then exit")(
+      "defaults", po::bool_switch(),
+      "with --dump-config: every option with its default instead (like postconf -d)")(
+      "man", po::bool_switch(), "with --dump-config --defaults: as the mxguard-policy(5) page");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::parsed_options parsed = po::command_line_parser(argc, argv).options(desc).run();
+    // Without a positional description Boost keeps a stray word and store() drops it: a value
+    // meant for an option ("--policy a.conf b.conf") would be ignored without a word.
+    for (const auto& o : parsed.options)
+      if (o.position_key >= 0)
+        throw UsageError("unexpected argument '" + o.value.front() +
+                         "' (mxguard takes options only; a value follows its option, as in "
+                         "--policy FILE)");
+    po::store(parsed, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(e.what());
@@ -236,21 +381,55 @@ bool parseDaemonCommandLine(int argc, char** argv, DaemonOptions& options, std::
     *helpText = out.str();
     return false;
   }
-  if (vm.count("config")) {
-    options.configFile = vm["config"].as<std::string>();
-    applyDaemonConfigFile(options.configFile, options);
+  bool dump = vm["dump-config"].as<bool>(), defaults = vm["defaults"].as<bool>();
+  if ((defaults && !dump) || (vm["man"].as<bool>() && !defaults))
+    throw UsageError(defaults ? "--defaults goes with --dump-config"
+                              : "--man goes with --dump-config --defaults");
+  // The defaults are the schema's: no file is read, so they print on any machine.
+  if (defaults) {
+    *helpText = vm["man"].as<bool>() ? policyManPage() : dumpDefaults();
+    return false;
   }
+  if (vm.count("config")) {
+    options.configFile = vm["config"].as<std::string>();  // '' = none
+  } else {
+    // The default file is optional (as /etc/opendkim.conf is to opendkim): absent, the built-in
+    // defaults hold; present, it is read like any --config, and so are its errors.
+    struct stat st {};
+    bool absent =
+        lstat(options.defaultConfigFile.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
+    if (absent)
+      options.missingDefaultConfig = options.defaultConfigFile;
+    else
+      options.configFile = options.defaultConfigFile;
+  }
+  if (!options.configFile.empty()) applyDaemonConfigFile(options.configFile, options);
   if (vm.count("policy")) options.policyFile = vm["policy"].as<std::string>();
   if (vm.count("socket")) options.socket = vm["socket"].as<std::string>();
   if (vm.count("dns")) options.dns.forward = vm["dns"].as<std::vector<std::string>>();
   if (vm.count("user")) options.user = vm["user"].as<std::string>();
   if (vm.count("pidfile")) options.pidfile = vm["pidfile"].as<std::string>();
+  for (const char* key : {"socket", "user", "pidfile"})
+    if (vm.count(key)) noteFlag(options, key, std::string("--") + key);
   if (vm["allow-root"].as<bool>()) options.allowRoot = true;
   if (vm.count("hostname")) options.hostname = vm["hostname"].as<std::string>();
   options.foreground = vm["foreground"].as<bool>();
   options.checkConfig = vm["check-config"].as<bool>();
+  options.dumpConfig = dump;
   if (options.hostname.empty()) options.hostname = defaultHostname();
+  checkStartupOptions(options);
   return true;
+}
+
+std::vector<config::SchemaSection> daemonConfigSections() {
+  return {
+      {"", "the daemon: socket, policy, privileges, limits", topSpecs()},
+      {"dns", "the resolver every stage uses: own recursion or forwarders, and its cache",
+       dnsSpecs()},
+      {"store", "where shared results live: callout cache, rate limits, greylisting", storeSpecs()},
+      {"metrics", "the Prometheus endpoint", metricsSpecs()},
+      {"record", "the transaction record for mxguard-check --replay", recordSpecs()},
+  };
 }
 
 }  // namespace mxguard::app

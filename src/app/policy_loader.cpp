@@ -63,10 +63,7 @@ std::string knownStageNames() {
 
 StageEntry buildStage(const config::ConfigFile& file, const stages::StageFactory& factory,
                       const PolicyLoadOptions& options) {
-  std::vector<OptionSpec> specs = commonStageSpecs();
-  auto own = factory.options();
-  specs.insert(specs.end(), own.begin(), own.end());
-  config::Section section = file.section(factory.name, specs);
+  config::Section section = file.section(factory.name, stageOptionSpecs(factory));
 
   StageEntry entry;
   entry.phases = factory.phases;
@@ -183,12 +180,16 @@ PolicySharedPtr build(const config::ConfigFile& original, const PolicyLoadOption
                                   name + "'");
     policy->stages.push_back(buildStage(file, *factory, options));
   }
+  // A stage's section is checked as completely when its stage is not listed (built, then
+  // dropped): a typo there must not wait to break the day someone adds the stage to the list.
   for (const auto& name : file.sectionNames())
-    if (name != "engine" && name != "access" && !className(name) && !seen.count(name))
+    if (name != "engine" && name != "access" && !className(name) && !seen.count(name)) {
+      buildStage(file, *stages::findStage(name), options);
       logMessage(LogLevel::Warning, file.file() + ":" + std::to_string(file.sectionLine(name)) +
                                         ": section [" + name +
                                         "] is configured but not listed in engine.stages: it "
                                         "does not run");
+    }
   if (policy->stages.empty())
     logMessage(LogLevel::Warning, file.file() +
                                       ": no stages listed in [engine] stages: every "
@@ -197,6 +198,17 @@ PolicySharedPtr build(const config::ConfigFile& original, const PolicyLoadOption
 }
 
 }  // namespace
+
+std::vector<config::OptionSpec> engineOptionSpecs() {
+  return engineSpecs();
+}
+
+std::vector<config::OptionSpec> stageOptionSpecs(const stages::StageFactory& factory) {
+  std::vector<OptionSpec> specs = commonStageSpecs();
+  auto own = factory.options();
+  specs.insert(specs.end(), own.begin(), own.end());
+  return specs;
+}
 
 PolicySharedPtr loadPolicyFile(const std::string& path, const PolicyLoadOptions& options) {
   return build(config::ConfigFile::load(path), options);

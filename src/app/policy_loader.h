@@ -6,8 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "config/config_file.h"
 #include "core/policy.h"
 #include "core/resolver.h"
+#include "stages/registry.h"
 #include "store/store.h"
 
 namespace mxguard::app {
@@ -20,6 +22,11 @@ struct PolicyLoadOptions {
 };
 
 PolicySharedPtr loadPolicyFile(const std::string& path, const PolicyLoadOptions& options);
+
+// The options of [engine], and of a stage's section (those every stage has, then its own); read
+// through app/option_schema.h.
+std::vector<config::OptionSpec> engineOptionSpecs();
+std::vector<config::OptionSpec> stageOptionSpecs(const stages::StageFactory& factory);
 PolicySharedPtr loadPolicyText(std::string_view text, const std::string& fileName,
                                const PolicyLoadOptions& options);
 

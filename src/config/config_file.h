@@ -23,7 +23,7 @@ struct OptionSpec {
   bool repeated = false;     // may appear several times (getAll)
   long min = 0;              // Int: bounds; Duration: bounds in milliseconds
   long max = 0;              // 0 = unbounded
-  std::string doc;           // one line, shown by --help-policy and checked against policies/*
+  std::string doc;           // one line: mxguard-policy(5) and --dump-config show it
   bool check = false;        // a check's mode (reject | warn | off): a policy class may set it
 };
 

@@ -15,6 +15,7 @@
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
 #include "app/transaction_log.h"
+#include "base/version.h"
 #include "config/config_error.h"
 #include "harness/dialogue.h"
 #include "harness/dmarc_report.h"
@@ -35,7 +36,8 @@ constexpr const char* kUsage =
     "                     [--config FILE] [--dns HOST@PORT]... [--message FILE] [--json]\n"
     "       mxguard-check --replay FILE --policy NEW [--policy OLD] [--config FILE] [--dns ...]\n"
     "       mxguard-check --dmarc-report FILE --org NAME --email ADDR [--day YYYY-MM-DD]\n"
-    "                     [--output DIR]\n";
+    "                     [--output DIR]\n"
+    "       mxguard-check --help | --version\n";
 
 constexpr const char* kDefaultRecipient = "recipient@example.com";
 constexpr int kExitCantCreate = 73;  // EX_CANTCREAT: --dmarc-report could not write a report
@@ -47,7 +49,7 @@ std::string stripBrackets(std::string s) {
 
 po::options_description describeOptions() {
   po::options_description desc("Options");
-  desc.add_options()("help,h", "show this help")(
+  desc.add_options()("help,h", "show this help")("version", "show the version")(
       "config", po::value<std::string>(), "daemon configuration file (for policy and [dns])")(
       "policy", po::value<std::vector<std::string>>()->composing(),
       "policy file; with --replay: NEW, and optionally a second, OLD")(
@@ -173,13 +175,24 @@ void readDmarcRequest(Request& r) {
   r.outputDir = vm.count("output") ? vm["output"].as<std::string>() : "";
 }
 
-// False when --help was asked for (and printed).
+// False when --help or --version was asked for (and printed).
 bool parseRequest(int argc, char** argv, Request& r) {
   po::options_description desc = describeOptions();
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), r.vm);
+  po::parsed_options parsed = po::command_line_parser(argc, argv).options(desc).run();
+  // Without a positional description Boost keeps a stray word and store() drops it: a value
+  // meant for an option ("--rcpt a@example.org b@example.org") would be ignored without a word.
+  for (const auto& o : parsed.options)
+    if (o.position_key >= 0)
+      throw po::error("unexpected argument '" + o.value.front() +
+                      "' (a value follows its option, as in --rcpt ADDR --rcpt ADDR)");
+  po::store(parsed, r.vm);
   po::notify(r.vm);
   if (r.vm.count("help")) {
     std::cout << kUsage << "\n" << desc;
+    return false;
+  }
+  if (r.vm.count("version")) {
+    std::cout << "mxguard-check " << version() << "\n";
     return false;
   }
   if (r.vm.count("dmarc-report")) {

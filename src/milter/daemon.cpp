@@ -17,11 +17,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -90,10 +93,80 @@ void logCounters() {
   logMessage(LogLevel::Info, line);
 }
 
+// Daemon mode: the process started from the shell waits until the detached daemon serves or
+// gives up, so a start that fails says why on stderr and exits non-zero, as a foreground start
+// does, instead of exiting 0 with the reason in syslog only. The daemon writes to gStartPipe
+// "E text" for each error it logs while starting, then "R" (ready: serving) or "X code".
+// Under gStartMutex: a thread may log an error while the main thread closes the pipe, and a
+// write after the close could reach whatever reused the descriptor.
+int gStartPipe = -1;  // the daemon's end, until it reports; -1 in foreground mode and after
+std::mutex gStartMutex;
+
+void writeStartLocked(const std::string& line) {
+  if (gStartPipe < 0) return;
+  std::string text = line + "\n";
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = write(gStartPipe, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the parent is gone: nobody to tell
+    done += static_cast<size_t>(n);
+  }
+}
+
+// The daemon's last word to the parent: "R" or "X code". Later errors go to syslog only.
+void reportStart(int exitCode, bool ready) {
+  std::lock_guard guard(gStartMutex);
+  if (gStartPipe < 0) return;
+  writeStartLocked(ready ? "R" : "X " + std::to_string(exitCode));
+  close(gStartPipe);
+  gStartPipe = -1;
+}
+
+// The parent's side: print what the daemon reports, exit with its code. A daemon that dies
+// without a word (a crash) is an OS error.
+[[noreturn]] void waitForDaemon(int fd, pid_t child) {
+  waitpid(child, nullptr, 0);  // the intermediate child, which exits at once
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  int code = kExitOsErr;
+  bool told = false;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) break;
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.rfind("E ", 0) == 0) {
+      std::fprintf(stderr, "mxguard: %s\n", line.c_str() + 2);
+    } else if (line == "R") {
+      code = 0, told = true;
+    } else if (line.rfind("X ", 0) == 0) {
+      code = std::atoi(line.c_str() + 2), told = true;
+    }
+  }
+  if (!told)
+    std::fprintf(stderr,
+                 "mxguard: the daemon ended while starting, without a reason (see the "
+                 "mail log)\n");
+  std::fflush(stderr);
+  _exit(code);
+}
+
 bool daemonize() {
+  int start[2];
+  if (pipe2(start, O_CLOEXEC) != 0) return false;
   pid_t pid = fork();
   if (pid < 0) return false;
-  if (pid > 0) _exit(0);
+  if (pid > 0) {
+    close(start[1]);
+    waitForDaemon(start[0], pid);
+  }
+  close(start[0]);
   setsid();
   if (fork() > 0) _exit(0);
   int null = open("/dev/null", O_RDWR);
@@ -103,7 +176,20 @@ bool daemonize() {
     dup2(null, 2);
     if (null > 2) close(null);
   }
+  // A parent killed while waiting must not take the daemon with it (EPIPE instead of SIGPIPE).
+  signal(SIGPIPE, SIG_IGN);
+  gStartPipe = start[1];
   return true;
+}
+
+// While the daemon starts in the background, its errors go to the waiting parent too.
+void teeErrorToStarter(LogLevel level, std::string_view message) {
+  if (level != LogLevel::Error) return;
+  std::string line(message);
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::lock_guard guard(gStartMutex);
+  writeStartLocked("E " + line);
 }
 
 // The steps of runDaemon. Each that can fail returns nullopt to go on, or the exit code the
@@ -117,8 +203,14 @@ Stop startLogging(const app::DaemonOptions& options) {
     return std::nullopt;
   }
   logToSyslog();
-  if (daemonize()) return std::nullopt;
-  logMessage(LogLevel::Error, std::string("cannot fork: ") + std::strerror(errno));
+  if (daemonize()) {
+    logToSyslog(teeErrorToStarter);
+    return std::nullopt;
+  }
+  // Still the process started from the shell: say it there too.
+  std::string error = std::string("cannot fork: ") + std::strerror(errno);
+  logMessage(LogLevel::Error, error);
+  std::fprintf(stderr, "mxguard: %s\n", error.c_str());
   return kExitOsErr;
 }
 
@@ -166,9 +258,16 @@ Stop writePidfile(const app::DaemonOptions& options) {
 std::string socketDirectoryProblem(const std::string& path) {
   std::string dir = path.substr(0, path.find_last_of('/'));
   struct stat st {};
-  if (dir.empty() || stat(dir.c_str(), &st) == 0) return "";
-  return ": its directory " + dir + " does not exist (systemd's RuntimeDirectory=mxguard makes " +
-         "/run/mxguard; otherwise: install -d -o mxguard -g mxguard -m 0750 " + dir + ")";
+  if (dir.empty()) return "";
+  if (stat(dir.c_str(), &st) != 0)
+    return ": its directory " + dir + " does not exist (systemd's RuntimeDirectory=mxguard " +
+           "makes /run/mxguard; otherwise: install -d -o mxguard -g mxguard -m 0750 " + dir + ")";
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    int error = errno;
+    return ": its directory " + dir + " is not writable by uid " + std::to_string(getuid()) + " (" +
+           std::strerror(error) + ")";
+  }
+  return "";
 }
 
 Stop openListener(const app::DaemonOptions& options) {
@@ -305,11 +404,9 @@ void applyConnectionLimit(const app::DaemonOptions& options) {
     logMessage(LogLevel::Warning, warning);
 }
 
-}  // namespace
-
 // What needs root comes first (the socket, a low metrics port); the files it writes come after
 // the switch to the service user.
-int runDaemon(const app::DaemonOptions& options) {
+int serve(const app::DaemonOptions& options) {
   if (Stop stop = startLogging(options)) return *stop;
   setDefaultHostname(options.hostname);
   setUnansweredData(!unixSocketPath(options.socket).empty());
@@ -335,11 +432,20 @@ int runDaemon(const app::DaemonOptions& options) {
                                  ", policy " + options.policyFile + " " + stagesOf(*holder));
   notifyReady("listening on " + options.socket + ", policy " + options.policyFile + " " +
               stagesOf(*holder));
+  reportStart(0, true);
   serveSignals(options, loadOptions, *holder, milterDone);
   milterThread.join();
   if (!options.pidfile.empty()) unlink(options.pidfile.c_str());
   logMessage(LogLevel::Info, "stopped");
   return milterResult == MI_SUCCESS ? 0 : kExitOsErr;
+}
+
+}  // namespace
+
+int runDaemon(const app::DaemonOptions& options) {
+  int code = serve(options);
+  reportStart(code, false);  // a start that stopped early: the waiting parent exits with its code
+  return code;
 }
 
 }  // namespace mxguard::milter

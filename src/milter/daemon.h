@@ -7,7 +7,9 @@
 
 namespace mxguard::milter {
 
-// Runs until SIGTERM/SIGINT; returns the process exit code.
+// Runs until SIGTERM/SIGINT; returns the process exit code. Without --foreground it forks: the
+// calling process waits until the detached daemon serves (exit 0) or fails to start (its errors
+// on stderr, its exit code), and never returns from here; the daemon does.
 int runDaemon(const app::DaemonOptions& options);
 
 }  // namespace mxguard::milter

@@ -28,14 +28,15 @@ void logToStderr() {
   });
 }
 
-void logToSyslog() {
+void logToSyslog(LogSink also) {
   openlog("mxguard", LOG_PID | LOG_NDELAY, LOG_MAIL);
-  setLogSink([](LogLevel level, std::string_view message) {
+  setLogSink([also = std::move(also)](LogLevel level, std::string_view message) {
     int priority = level == LogLevel::Error     ? LOG_ERR
                    : level == LogLevel::Warning ? LOG_WARNING
                    : level == LogLevel::Info    ? LOG_INFO
                                                 : LOG_DEBUG;
     syslog(priority, "%s: %.*s", toString(level), static_cast<int>(message.size()), message.data());
+    if (also) also(level, message);
   });
 }
 

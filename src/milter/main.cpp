@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "app/daemon_options.h"
+#include "app/option_schema.h"
 #include "app/policy_loader.h"
 #include "app/resolver_factory.h"
 #include "app/store_factory.h"
@@ -26,6 +27,10 @@ int main(int argc, char** argv) {
     load.store = app::makeStore(options.store);
     load.ourHostname = options.hostname;
     auto policy = app::loadPolicyFile(options.policyFile, load);
+    if (options.dumpConfig) {
+      std::fputs(app::dumpWritten(options.configFile, options.policyFile).c_str(), stdout);
+      return 0;
+    }
     if (options.checkConfig) {
       std::string names;
       for (const auto& s : policy->stages)
@@ -44,9 +49,16 @@ int main(int argc, char** argv) {
         names += "; classes:";
         for (const auto& c : policy->classes) names += " " + c.judging.name;
       }
-      std::printf("mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s; store %s\n",
-                  options.policyFile.c_str(), names.c_str(), options.socket.c_str(), dns.c_str(),
-                  store.c_str());
+      std::string config =
+          !options.configFile.empty() ? options.configFile
+          : !options.missingDefaultConfig.empty()
+              ? "none (" + options.missingDefaultConfig + " does not exist: built-in defaults)"
+              : "none (built-in defaults)";
+      std::printf(
+          "mxguard: configuration OK: policy %s, stages: %s; socket %s; dns %s; store %s; "
+          "config %s\n",
+          options.policyFile.c_str(), names.c_str(), options.socket.c_str(), dns.c_str(),
+          store.c_str(), config.c_str());
       return 0;
     }
   } catch (const app::UsageError& e) {
@@ -56,5 +68,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mxguard: %s\n", e.what());
     return config::kExitConfig;
   }
+  // The one notice of a start without a configuration file (the default one is optional).
+  if (!options.missingDefaultConfig.empty())
+    std::fprintf(stderr,
+                 "mxguard: notice: %s does not exist: running on built-in defaults (--config FILE "
+                 "names a configuration file)\n",
+                 options.missingDefaultConfig.c_str());
   return milter::runDaemon(options);
 }

@@ -7,8 +7,7 @@ namespace mxguard::stages {
 void declareCheck(std::vector<config::OptionSpec>& specs, const std::string& name,
                   const std::string& defaultAction, const std::string& defaultReply,
                   const std::string& doc) {
-  specs.push_back({name, config::OptionKind::String, defaultAction, false, 0, 0,
-                   doc + " (reject | warn | off)", true});
+  specs.push_back({name, config::OptionKind::String, defaultAction, false, 0, 0, doc, true});
   specs.push_back({"reply_" + name, config::OptionKind::String, defaultReply, false, 0, 0,
                    "reply when " + name + " rejects"});
 }

@@ -76,8 +76,12 @@ grep -qx "ExecStartPre=$prefix/sbin/mxguard --config /etc/mxguard/mxguard.conf -
   && grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" && grep -qx 'Type=notify' "$unit" \
   && ok "unit: Type=notify, --check-config before start, --foreground, reload by SIGHUP" \
   || bad "unit Exec/Type lines: $(grep -E '^(Exec|Type)' "$unit")"
+# --check-config checks that `user = mxguard` exists: on a machine without that user, --user
+# nobody stands in for it (the command line wins over the file).
+stand_in=()
+id mxguard >/dev/null 2>&1 || stand_in=(--user nobody)
 out=$("$root$prefix/sbin/mxguard" --check-config --config "$root/etc/mxguard/mxguard.conf" \
-      --policy "$root/etc/mxguard/policy.conf" --dns 127.0.0.1@9 2>"$work/check-config.err"); rc=$?
+      --policy "$root/etc/mxguard/policy.conf" --dns 127.0.0.1@9 "${stand_in[@]}" 2>"$work/check-config.err"); rc=$?
 [[ $rc -eq 0 && "$out" == "mxguard: configuration OK: policy $root/etc/mxguard/policy.conf, "* ]] \
   && ok "installed mxguard.conf + policy.conf pass --check-config" \
   || bad "installed config: rc=$rc: $out $(cat "$work/check-config.err")"
@@ -245,7 +249,7 @@ policy="$work/live.conf"
 printf '[engine]\nstages = helo\n' > "$policy"
 notes="$work/notify.out"
 start_listener "$work/notify.sock" "$notes" "$port" || bad "notify listener did not start"
-NOTIFY_SOCKET="$work/notify.sock" "$MXGUARD" --foreground --allow-root --policy "$policy" --dns 127.0.0.1@9 \
+NOTIFY_SOCKET="$work/notify.sock" "$MXGUARD" --foreground --allow-root --config '' --policy "$policy" --dns 127.0.0.1@9 \
   --socket "inet:$port@127.0.0.1" --hostname mx.example.net 2> "$work/daemon.log" &
 daemon=$!
 pids+=($daemon)
@@ -314,7 +318,7 @@ port=$(free_port)
 notes="$work/notify-abstract.out"
 abstract="@mxguard-systemd-test-$$"
 start_listener "$abstract" "$notes" "$port" || bad "abstract listener did not start"
-NOTIFY_SOCKET="$abstract" "$MXGUARD" --foreground --allow-root --policy "$policy" --dns 127.0.0.1@9 \
+NOTIFY_SOCKET="$abstract" "$MXGUARD" --foreground --allow-root --config '' --policy "$policy" --dns 127.0.0.1@9 \
   --socket "inet:$port@127.0.0.1" 2> "$work/daemon-abstract.log" &
 daemon=$!
 pids+=($daemon)
@@ -327,7 +331,7 @@ wait_lines "$notes" 2; [[ $(datagram "$notes" 2) == "STOPPING=1|STATUS=stopping 
 
 # No NOTIFY_SOCKET: nothing sent, nothing logged about it. A dead one: one warning, still serving.
 port=$(free_port)
-env -u NOTIFY_SOCKET "$MXGUARD" --foreground --allow-root --policy "$policy" --dns 127.0.0.1@9 \
+env -u NOTIFY_SOCKET "$MXGUARD" --foreground --allow-root --config '' --policy "$policy" --dns 127.0.0.1@9 \
   --socket "inet:$port@127.0.0.1" 2> "$work/daemon-none.log" &
 daemon=$!
 pids+=($daemon)
@@ -338,7 +342,7 @@ if [[ "$out" == c && "$rc" == 0 ]] && ! grep -qi "notif" "$work/daemon-none.log"
   ok "without NOTIFY_SOCKET: serves, stops with 0, no notification attempted"
 else bad "without NOTIFY_SOCKET: client '$out', rc=$rc: $(cat "$work/daemon-none.log")"; fi
 port=$(free_port)
-NOTIFY_SOCKET="$work/nobody-listens.sock" "$MXGUARD" --foreground --allow-root --policy "$policy" \
+NOTIFY_SOCKET="$work/nobody-listens.sock" "$MXGUARD" --foreground --allow-root --config '' --policy "$policy" \
   --dns 127.0.0.1@9 --socket "inet:$port@127.0.0.1" 2> "$work/daemon-dead.log" &
 daemon=$!
 pids+=($daemon)
@@ -358,7 +362,7 @@ if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
   notes="$work/notify-user.out"
   start_listener "$work/pub/notify.sock" "$notes" "$port" || bad "listener (--user) did not start"
   chmod 777 "$work/pub/notify.sock"
-  NOTIFY_SOCKET="$work/pub/notify.sock" "$MXGUARD" --foreground --policy "$policy" --dns 127.0.0.1@9 \
+  NOTIFY_SOCKET="$work/pub/notify.sock" "$MXGUARD" --foreground --config '' --policy "$policy" --dns 127.0.0.1@9 \
     --socket "inet:$port@127.0.0.1" --user nobody 2> "$work/daemon-user.log" &
   daemon=$!
   pids+=($daemon)

@@ -141,7 +141,7 @@ from_syntax = reject
 [dkim]
 on_failure = tempfail
 P
-if out=$("$MXGUARD" --check-config --policy "$TB_DIR/policy.conf" 2>&1); then
+if out=$("$MXGUARD" --check-config --config '' --policy "$TB_DIR/policy.conf" 2>&1); then
   ok "policy valid: ${out#*stages: }"
 else bad "policy refused: $out"; exit 1; fi
 

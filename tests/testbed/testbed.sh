@@ -253,11 +253,14 @@ stop_redis() {
 # unix:$TB_DIR/mxguard.sock), else inet:MILTER_PORT@127.0.0.1; forwards DNS to nsd. Its stderr
 # (one line per transaction) goes to MXGUARD_LOG. It runs as root with --allow-root (tests own
 # their temp dirs); TB_MXGUARD_ALLOW_ROOT= (empty) leaves that out, e.g. for a test that passes
-# --user.
+# --user. Without a --config among the extra args it gets --config '' (no file): the machine's
+# SYSCONFDIR/mxguard/mxguard.conf, which the daemon reads by default, must not steer a test.
 
 start_mxguard() {
-  local bin=$1 policy=$2 socket
+  local bin=$1 policy=$2 socket arg
   shift 2
+  local config=(--config '')
+  for arg in "$@"; do [[ $arg == --config || $arg == --config=* || $arg == -c ]] && config=(); done
   if [[ -n "${MXGUARD_SOCKET:-}" ]]; then
     socket=$MXGUARD_SOCKET
   else
@@ -271,7 +274,7 @@ start_mxguard() {
   seen=$(grep -c "listening on" "$MXGUARD_LOG" 2>/dev/null)
   seen=${seen:-0}
   "$bin" --foreground ${TB_MXGUARD_ALLOW_ROOT---allow-root} --socket "$socket" --policy "$policy" \
-    --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net "$@" 2>>"$MXGUARD_LOG" &
+    --dns "127.0.0.1@$NSD_PORT" --hostname mx.example.net "${config[@]}" "$@" 2>>"$MXGUARD_LOG" &
   MXGUARD_PID=$!
   local i
   for ((i = 0; i < 200; i++)); do

@@ -72,7 +72,7 @@ std::vector<config::OptionSpec> CalloutStage::options() {
   using config::OptionKind;
   std::vector<config::OptionSpec> specs{
       {"port", OptionKind::Int, "25", false, 1, 65535, "SMTP port of the sender's servers"},
-      {"helo_name", OptionKind::String, "", false, 0, 0, "our EHLO name (default: our host name)"},
+      {"helo_name", OptionKind::String, "", false, 0, 0, "our EHLO name; empty = our host name"},
       {"verify_sender", OptionKind::String, "", false, 0, 0,
        "MAIL FROM of the probe; empty = the null sender <> (RFC 5321 4.5.5)"},
       {"connect_timeout", OptionKind::Duration, "5s", false, 100, 120000, "per connection attempt"},

@@ -58,7 +58,9 @@ std::vector<config::OptionSpec> HeadersStage::options() {
   declareCheck(s, "duplicate", "reject",
                p + "more than one ${header_name} header field (RFC 5322 section 3.6)",
                "a field that may appear once appears more often");
-  declareCheck(s, "date_syntax", "reject",
+  // Warns unless a policy says reject (strict.conf does): old and broken clients write dates no
+  // parser reads, and the mail is legitimate all the same.
+  declareCheck(s, "date_syntax", "warn",
                p + "Date header field is not a valid date (${problem}): \"${header_value}\" (RFC "
                    "5322 section 3.3)",
                "Date does not parse, obsolete forms included");

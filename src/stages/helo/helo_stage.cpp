@@ -38,10 +38,12 @@ std::vector<config::OptionSpec> HeloStage::options() {
                "no HELO/EHLO before MAIL FROM");
   declareCheck(specs, "invalid", "reject", invalid, "HELO name breaks RFC 5321 syntax");
   declareCheck(specs, "bare_ip", "reject", invalid, "HELO is an IP address without brackets");
-  declareCheck(specs, "non_fqdn", "reject",
+  // These two warn unless a policy says reject (strict.conf does): legitimate servers behind NAT
+  // or with short names send them, and a built-in default must not lose their mail.
+  declareCheck(specs, "non_fqdn", "warn",
                "504 5.5.2 <${helo_name}>: Helo command rejected: need fully-qualified hostname",
                "HELO name without a dot");
-  declareCheck(specs, "literal_mismatch", "reject",
+  declareCheck(specs, "literal_mismatch", "warn",
                "550 5.7.1 <${helo_name}>: Helo command rejected: address literal does not match "
                "your address [${client_address}]",
                "address literal is not the client's address");

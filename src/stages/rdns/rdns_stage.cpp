@@ -75,7 +75,9 @@ std::vector<config::OptionSpec> RdnsStage::options() {
   declareCheck(specs, "no_ptr", "reject",
                "550 5.7.25 Client host rejected: cannot find your hostname, [${client_address}]",
                "the client address has no PTR record");
-  declareCheck(specs, "not_confirmed", "reject",
+  // Warns unless a policy says reject (strict.conf does): many legitimate servers have a PTR
+  // whose name does not resolve back (the provider's generic name, a broken forward zone).
+  declareCheck(specs, "not_confirmed", "warn",
                "550 5.7.25 Client host rejected: cannot find your hostname, [${client_address}] "
                "(${rdns_name} does not resolve to that address)",
                "no PTR name resolves back to the client address");

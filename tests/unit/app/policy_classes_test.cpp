@@ -12,19 +12,12 @@
 #include "core/engine.h"
 #include "fakes/fake_resolver.h"
 #include "store/memory_store.h"
+#include "unit/app/policy_test_support.h"
 
 namespace mxguard::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-PolicyLoadOptions options() {
-  PolicyLoadOptions o;
-  o.resolver = std::make_shared<testing::FakeResolver>();
-  o.store = std::make_shared<store::MemoryStore>();
-  o.ourHostname = "mx.example.net";
-  return o;
-}
 
 struct PolicyDir : ::testing::Test {
   void SetUp() override {

@@ -12,26 +12,10 @@
 #include "fakes/fake_resolver.h"
 #include "stages/registry.h"
 #include "store/memory_store.h"
+#include "unit/app/policy_test_support.h"
 
 namespace mxguard::app {
 namespace {
-
-PolicyLoadOptions options() {
-  PolicyLoadOptions o;
-  o.resolver = std::make_shared<testing::FakeResolver>();
-  o.store = std::make_shared<store::MemoryStore>();
-  o.ourHostname = "mx.example.net";
-  return o;
-}
-
-std::string loadError(const std::string& text) {
-  try {
-    loadPolicyText(text, "p.conf", options());
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(PolicyLoader, BuildsEngineSettingsAndStagesInOrder) {
   auto p = loadPolicyText(

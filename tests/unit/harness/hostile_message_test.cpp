@@ -27,7 +27,8 @@ struct HostileMessage : ::testing::Test {
     o.resolver = dns;
     o.ourHostname = "mx.example.net";
     auto policy = app::loadPolicyText(
-        "[engine]\nstages = spf headers dkim\nwhitelist_clients =\n[headers]\ndate_range = off\n",
+        "[engine]\nstages = spf headers dkim\nwhitelist_clients =\n[headers]\ndate_range = off\n"
+        "date_syntax = reject\n",
         "t.conf", o);
     harness::Transcript t;
     t.clientIp = "192.0.2.10";
