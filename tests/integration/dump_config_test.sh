@@ -34,6 +34,13 @@ if "$MXGUARD" --dump-config --defaults --man | cmp -s - "$here/man/mxguard-polic
   ok "--dump-config --defaults --man is man/mxguard-policy.5"
 else bad "man/mxguard-policy.5 differs from the schema: run mxguard --dump-config --defaults --man > man/mxguard-policy.5"; fi
 
+# Every page names the version project(VERSION) gives the programs (a release bumps them all).
+version=$("$MXGUARD" --version | awk '{print $2}')
+for page in "$here"/man/*.[0-9]; do
+  grep -q "^\.TH .*\"mxguard $version\"" "$page" && ok "$(basename "$page") is of mxguard $version" \
+    || bad "$(basename "$page"): .TH does not say mxguard $version: $(grep '^\.TH' "$page")"
+done
+
 # 3. What the files set, in schema order (not file order), each file named; a class as written.
 printf 'max_connections = 10\nhostname = mx.example.net\n[dns]\ncache_megabytes = 32\nforward = 127.0.0.1@9\n' \
   > "$work/mxguard.conf"

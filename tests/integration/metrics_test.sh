@@ -63,7 +63,7 @@ sleep 0.5
 base_lines=$(grep -c ' action=' "$MXGUARD_LOG")
 scrape before
 expect_metric before 'mxguard_verdicts_total{action="accept"}' 0
-expect_metric before 'mxguard_build_info{version="0.1.0"}' 1
+expect_metric before "mxguard_build_info{version=\"$("$MXGUARD" --version | awk '{print $2}')\"}" 1
 
 session() {
   local file=$1 addr=$2 name=$3
