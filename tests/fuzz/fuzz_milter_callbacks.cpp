@@ -91,7 +91,9 @@ struct Fixture {
   Fixture() {
     setLogSink([](LogLevel, std::string_view) {});
     app::PolicyLoadOptions o;
-    o.resolver = std::make_shared<testing::FakeResolver>();
+    auto resolver = std::make_shared<testing::FakeResolver>();
+    resolver->recordQueries = false;
+    o.resolver = resolver;
     o.store = std::make_shared<store::MemoryStore>(1000);
     o.ourHostname = "mx.example.net";
     auto policy = app::loadPolicyFile(MXGUARD_SOURCE_DIR "/policies/default.conf", o);
