@@ -640,8 +640,14 @@ Verdict Engine::endMessageIfDecided(Verdict v) {
 }
 
 Verdict Engine::endOfMessage() {
-  // Ended by a header or body verdict: already logged, and nothing else runs.
-  if (messageEnded_) return *messageEnded_;
+  // Ended by a header or body verdict, or by an end of message already: logged, and nothing runs
+  // again (a second end of message without a new MAIL, which no MTA sends, would otherwise run
+  // every end-of-message stage over the same message, growing its results each time), and no
+  // header edit is asked twice.
+  if (messageEnded_) {
+    headerEdits_.clear();
+    return *messageEnded_;
+  }
   // A front door that gives no end of headers (none does) still cannot have them all deleted.
   if (auto refused = refuseForgedFields()) return endMessageIfDecided(*refused);
   Verdict v = runPhase(Phase::Eom, [&](const Stage& s) { return s.onEom(tx_); });
@@ -662,6 +668,7 @@ Verdict Engine::endOfMessage() {
     finalReason_ = v.reason;
   }
   finishTransaction(v.action == Action::Pass ? "accept" : toString(v.action));
+  messageEnded_ = v;
   return v;
 }
 

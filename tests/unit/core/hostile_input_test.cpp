@@ -111,6 +111,41 @@ TEST_F(HostileInput, UpToTheCapForgeriesAreRemovedAndTheMessageAccepted) {
   EXPECT_EQ(s.headerEdits().size(), 20u);  // no results recorded: nothing inserted
 }
 
+// Found by fuzz_milter_callbacks: end of message after end of message, with no MAIL between
+// (libmilter passes whatever comes over the socket), ran the end-of-message stages again over the
+// same message: its results, and the Authentication-Results field, grew with every repetition
+// (a 316-byte input took 9 s).
+TEST_F(HostileInput, ARepeatedEndOfMessageRunsNothingAgain) {
+  auto stage = addStage("results");
+  int runs = 0;
+  stage->eom = [&](Connection& tx) -> Findings {
+    ++runs;
+    tx.message.authResults.push_back({"dkim", "none", "", {}});
+    return std::nullopt;
+  };
+  Engine s = start();
+  s.mail("<a@example.org>");
+  s.rcpt("<b@example.net>");
+  s.header("From", "a@example.org");
+  s.endOfHeaders();
+  EXPECT_EQ(s.endOfMessage().action, Action::Pass);
+  ASSERT_EQ(s.headerEdits().size(), 1u);
+  std::string field = s.headerEdits()[0].value;
+  size_t logged = logs.size();
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(s.endOfMessage().action, Action::Pass);
+  EXPECT_EQ(runs, 1);
+  EXPECT_TRUE(s.headerEdits().empty()) << "the field was asked for once already";
+  EXPECT_EQ(logs.size(), logged) << "the transaction was logged once";
+  // The next message starts afresh.
+  s.mail("<c@example.org>");
+  s.rcpt("<b@example.net>");
+  s.endOfHeaders();
+  s.endOfMessage();
+  EXPECT_EQ(runs, 2);
+  ASSERT_EQ(s.headerEdits().size(), 1u);
+  EXPECT_EQ(s.headerEdits()[0].value, field);
+}
+
 TEST_F(HostileInput, TrailingDotAndCaseNameOurAuthservId) {
   Engine s = start();
   s.mail("<a@example.org>");
