@@ -37,10 +37,18 @@ rc=$?
 if [[ $rc -eq 0 ]]; then ok "cmake --install into DESTDIR (prefix $prefix)"
 else bad "cmake --install: rc=$rc: $(cat "$work/install.log")"; fi
 p=${prefix#/}
+# The configuration directory follows the prefix (GNUInstallDirs): /usr/local/etc/mxguard for the
+# default prefix, /etc/mxguard for /usr.
+etc=$(sed -n 's/^CMAKE_INSTALL_SYSCONFDIR:PATH=//p' "$build/CMakeCache.txt")
+case "${etc:-etc}" in
+  /*) ;;
+  *) if [[ "$prefix" == /usr ]]; then etc=/etc; else etc="$prefix/${etc:-etc}"; fi ;;
+esac
+e=${etc#/}
 expected=$(sort <<EOF
-./etc/logrotate.d/mxguard
-./etc/mxguard/mxguard.conf
-./etc/mxguard/policy.conf
+./$e/logrotate.d/mxguard
+./$e/mxguard/mxguard.conf
+./$e/mxguard/policy.conf
 ./$p/bin/mxguard-check
 ./$p/lib/systemd/system/mxguard.service
 ./$p/sbin/mxguard
@@ -51,28 +59,29 @@ expected=$(sort <<EOF
 ./$p/share/doc/mxguard/postfix-main.cf
 ./$p/share/doc/mxguard/sendmail.mc
 ./$p/share/man/man1/mxguard-check.1
+./$p/share/man/man5/mxguard-policy.5
 ./$p/share/man/man5/mxguard.conf.5
 ./$p/share/man/man8/mxguard.8
 EOF
 )
-got=$(cd "$root" && find . \( -type f -o -type l \) | sort)
+got=$(cd "$root" && find . \( -type f -o -type l \) | LC_ALL=C sort)
 if [[ "$got" == "$expected" ]]; then ok "installed exactly the $(wc -l <<<"$expected") expected files"
 else bad "installed files differ from the expected list: $(diff <(echo "$expected") <(echo "$got"))"; fi
 unit="$root/$p/lib/systemd/system/mxguard.service"
 [[ -x "$root/$p/sbin/mxguard" && -x "$root/$p/bin/mxguard-check" ]] && ok "binaries are executable" \
   || bad "binaries not executable: $(ls -l "$root/$p/sbin" "$root/$p/bin")"
-cmp -s "$src/policies/default.conf" "$root/etc/mxguard/policy.conf" \
-  && cmp -s "$src/config/mxguard.conf" "$root/etc/mxguard/mxguard.conf" \
-  && ok "/etc/mxguard/policy.conf is policies/default.conf, mxguard.conf is config/mxguard.conf" \
-  || bad "/etc/mxguard files are not the shipped ones"
+cmp -s <(sed "s|/etc/mxguard/|$etc/mxguard/|g" "$src/policies/default.conf") "$root$etc/mxguard/policy.conf" \
+  && cmp -s <(sed "s|/etc/mxguard/|$etc/mxguard/|g" "$src/config/mxguard.conf") "$root$etc/mxguard/mxguard.conf" \
+  && ok "$etc/mxguard/policy.conf is policies/default.conf, mxguard.conf is config/mxguard.conf (paths: $etc)" \
+  || bad "$etc/mxguard files are not the shipped ones"
 # Every path the unit runs must be what install produced.
 execs=$(sed -n 's/^Exec[A-Za-z]*=\([^ ]*\).*/\1/p' "$unit" | sort -u | tr '\n' ' ')
 want_execs=$(printf '%s\n' "$prefix/sbin/mxguard" /bin/kill | sort -u | tr '\n' ' ')
 if [[ "$execs" == "$want_execs" && -x "$root$prefix/sbin/mxguard" ]]; then
   ok "unit runs $prefix/sbin/mxguard (installed there) and /bin/kill"
 else bad "unit Exec paths '$execs', expected '$want_execs'"; fi
-grep -qx "ExecStartPre=$prefix/sbin/mxguard --config /etc/mxguard/mxguard.conf --check-config" "$unit" \
-  && grep -qx "ExecStart=$prefix/sbin/mxguard --config /etc/mxguard/mxguard.conf --foreground" "$unit" \
+grep -qx "ExecStartPre=$prefix/sbin/mxguard --config $etc/mxguard/mxguard.conf --check-config" "$unit" \
+  && grep -qx "ExecStart=$prefix/sbin/mxguard --config $etc/mxguard/mxguard.conf --foreground" "$unit" \
   && grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" && grep -qx 'Type=notify' "$unit" \
   && ok "unit: Type=notify, --check-config before start, --foreground, reload by SIGHUP" \
   || bad "unit Exec/Type lines: $(grep -E '^(Exec|Type)' "$unit")"
@@ -80,18 +89,18 @@ grep -qx "ExecStartPre=$prefix/sbin/mxguard --config /etc/mxguard/mxguard.conf -
 # nobody stands in for it (the command line wins over the file).
 stand_in=()
 id mxguard >/dev/null 2>&1 || stand_in=(--user nobody)
-out=$("$root$prefix/sbin/mxguard" --check-config --config "$root/etc/mxguard/mxguard.conf" \
-      --policy "$root/etc/mxguard/policy.conf" --dns 127.0.0.1@9 "${stand_in[@]}" 2>"$work/check-config.err"); rc=$?
-[[ $rc -eq 0 && "$out" == "mxguard: configuration OK: policy $root/etc/mxguard/policy.conf, "* ]] \
+out=$("$root$prefix/sbin/mxguard" --check-config --config "$root$etc/mxguard/mxguard.conf" \
+      --policy "$root$etc/mxguard/policy.conf" --dns 127.0.0.1@9 "${stand_in[@]}" 2>"$work/check-config.err"); rc=$?
+[[ $rc -eq 0 && "$out" == "mxguard: configuration OK: policy $root$etc/mxguard/policy.conf, "* ]] \
   && ok "installed mxguard.conf + policy.conf pass --check-config" \
   || bad "installed config: rc=$rc: $out $(cat "$work/check-config.err")"
 
 # A re-install keeps what the admin changed under /etc, and says so.
-echo "# edited by the admin" >> "$root/etc/mxguard/policy.conf"
+echo "# edited by the admin" >> "$root$etc/mxguard/policy.conf"
 DESTDIR="$root" cmake --install "$build" > "$work/install2.log" 2>&1
-if [[ $(tail -1 "$root/etc/mxguard/policy.conf") == "# edited by the admin" ]] \
-   && grep -qF -- "-- Keeping existing: $root/etc/mxguard/policy.conf (shipped: $src/policies/default.conf)" "$work/install2.log"; then
-  ok "re-install keeps the admin's /etc/mxguard/policy.conf"
+if [[ $(tail -1 "$root$etc/mxguard/policy.conf") == "# edited by the admin" ]] \
+   && grep -qF -- "-- Keeping existing: $root$etc/mxguard/policy.conf (shipped: $src/policies/default.conf)" "$work/install2.log"; then
+  ok "re-install keeps the admin's $etc/mxguard/policy.conf"
 else bad "re-install overwrote policy.conf or did not say so: $(cat "$work/install2.log")"; fi
 
 # ---- 2. systemd-analyze on the installed unit --------------------------------------------------
@@ -123,7 +132,7 @@ fi
 
 # ---- 3. man pages ------------------------------------------------------------------------------
 mandir="$root$prefix/share/man"
-for page in man1/mxguard-check.1 man5/mxguard.conf.5 man8/mxguard.8; do
+for page in man1/mxguard-check.1 man5/mxguard.conf.5 man5/mxguard-policy.5 man8/mxguard.8; do
   warnings=$(groff -man -Tutf8 -ww -z "$mandir/$page" 2>&1); rc=$?
   if [[ $rc -eq 0 && -z "$warnings" ]]; then ok "groff -man -ww: $page renders without a warning"
   else bad "groff $page: rc=$rc: $warnings"; fi
@@ -381,12 +390,12 @@ fi
 # The installed file, with its paths moved into $work, rotates a [record] file the daemon holds
 # open: the old lines in the copy, the file empty and appended to from the start again.
 if command -v logrotate >/dev/null 2>&1; then
-  out=$(logrotate -d "$root/etc/logrotate.d/mxguard" 2>&1); rc=$?
+  out=$(logrotate -d "$root$etc/logrotate.d/mxguard" 2>&1); rc=$?
   [[ $rc -eq 0 && "$out" != *error* ]] && ok "logrotate -d accepts /etc/logrotate.d/mxguard" \
     || bad "logrotate -d: rc=$rc: $out"
   mkdir -m 700 "$work/lib" "$work/log"
   sed -e "s|/var/lib/mxguard/|$work/lib/|; s|/var/log/mxguard/|$work/log/|" \
-    "$root/etc/logrotate.d/mxguard" > "$work/logrotate.conf"
+    "$root$etc/logrotate.d/mxguard" > "$work/logrotate.conf"
   printf '[record]\nfile = %s\n' "$work/lib/transactions.jsonl" > "$work/record.conf"
   port=$(free_port)
   "$MXGUARD" --foreground --allow-root --config "$work/record.conf" --policy "$policy" --dns 127.0.0.1@9 \

@@ -315,6 +315,34 @@ stop_mxguard() {
 # inet:127.0.0.1:MILTER_PORT, XCLIENT allowed from 127.0.0.1, and virtual Maildir delivery for
 # TB_MAILBOXES@TB_MAIL_DOMAIN under POSTFIX_MAILDIR_BASE. Extra main.cf lines: $1 (optional).
 
+# tb_master_cf PORT: the master.cf of a private Postfix instance, smtpd on 127.0.0.1:PORT (no
+# chroot: the queue lives in a temp dir; postlog: maillog_file needs postlogd).
+tb_master_cf() {
+  cat <<EOF
+127.0.0.1:$1 inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n -  0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n -  - trivial-rewrite
+bounce    unix  - - n -  0 bounce
+defer     unix  - - n -  0 bounce
+trace     unix  - - n -  0 bounce
+verify    unix  - - n -  1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -  - proxymap
+showq     unix  n - n -  - showq
+error     unix  - - n -  - error
+retry     unix  - - n -  - error
+discard   unix  - - n -  - discard
+local     unix  - n n -  - local
+virtual   unix  - n n -  - virtual
+smtp      unix  - - n -  - smtp
+anvil     unix  - - n -  1 anvil
+scache    unix  - - n -  1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+}
+
 start_postfix() {
   tb_require postfix postconf swaks
   [[ $(id -u) -eq 0 ]] || tb_skip "a private Postfix instance needs root"
@@ -377,30 +405,7 @@ EOF
     [[ -n "${line// /}" ]] && postconf -c "$POSTFIX_CONF" -e "$line"
   done <<< "$extra"
   # No chroot: the queue lives in the temp dir. postlog: maillog_file needs postlogd.
-  cat > "$POSTFIX_CONF/master.cf" <<EOF
-127.0.0.1:$SMTP_PORT inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-local     unix  - n n -  - local
-virtual   unix  - n n -  - virtual
-smtp      unix  - - n -  - smtp
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-${TB_POSTFIX_EXTRA_MASTER:-}
-EOF
+  { tb_master_cf "$SMTP_PORT"; echo "${TB_POSTFIX_EXTRA_MASTER:-}"; } > "$POSTFIX_CONF/master.cf"
   if ! postfix -c "$POSTFIX_CONF" check >"$dir/check.out" 2>&1; then
     tb_log "postfix check failed: $(cat "$dir/check.out")"
     return 1
